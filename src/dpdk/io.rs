@@ -1,0 +1,281 @@
+//! A worker's burst I/O: RX bursts in, per-port TX buffers out, bulk frees, and payload
+//! sharing for replication (refcount plus a private header mbuf, as DPDK's
+//! `ipv4_multicast` example weighs it: no indirect mbuf, no copy of the payload).
+
+use super::{sys, Mbuf, Mempool, Port};
+use crate::frame::{Frame, FrameIo};
+use crate::tables::PortIdx;
+use std::sync::atomic::Ordering;
+
+/// Frames per RX burst and per TX flush.
+pub const BURST_SIZE: usize = 32;
+
+/// One RX burst's mbufs, owned until drained.
+pub struct RxBurst {
+    pkts: [*mut sys::rte_mbuf; BURST_SIZE],
+    len: usize,
+}
+
+impl Default for RxBurst {
+    fn default() -> Self {
+        RxBurst { pkts: [std::ptr::null_mut(); BURST_SIZE], len: 0 }
+    }
+}
+
+impl RxBurst {
+    /// Receives up to BURST_SIZE frames from `queue` of `port`; returns how many.
+    #[inline]
+    pub fn poll(&mut self, port: &Port, queue: u16) -> usize {
+        debug_assert_eq!(self.len, 0);
+        // SAFETY: pkts has room for BURST_SIZE pointers; the port is started and this
+        // thread is the only one polling this queue.
+        let n = unsafe { sys::vxs_rx_burst(port.id(), queue, self.pkts.as_mut_ptr(), BURST_SIZE as u16) };
+        self.len = usize::from(n);
+        self.len
+    }
+
+    /// Takes the received mbufs; any not consumed are freed when the iterator drops.
+    #[inline]
+    pub fn drain(&mut self) -> RxDrain<'_> {
+        let len = std::mem::take(&mut self.len);
+        RxDrain { burst: self, at: 0, len }
+    }
+}
+
+/// The mbufs of one burst, handed out one by one.
+pub struct RxDrain<'a> {
+    burst: &'a mut RxBurst,
+    at: usize,
+    len: usize,
+}
+
+impl Iterator for RxDrain<'_> {
+    type Item = Mbuf;
+    #[inline]
+    fn next(&mut self) -> Option<Mbuf> {
+        if self.at == self.len {
+            return None;
+        }
+        let p = self.burst.pkts[self.at];
+        self.at += 1;
+        // SAFETY: rx_burst filled pkts[..len] with mbufs now owned by us, each handed out once.
+        Some(unsafe { Mbuf::from_raw(p) })
+    }
+}
+
+impl Drop for RxDrain<'_> {
+    fn drop(&mut self) {
+        for m in self.by_ref() {
+            drop(m);
+        }
+    }
+}
+
+/// A port's transmit buffer in one worker, with what the driver refused.
+struct TxBuffer {
+    port_id: u16,
+    queue: u16,
+    pkts: [*mut sys::rte_mbuf; BURST_SIZE],
+    len: usize,
+    sent: u64,
+    refused: u64,
+}
+
+/// Transmit counters of one port in one worker.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TxCounts {
+    pub sent: u64,
+    pub refused: u64,
+}
+
+/// The worker side of `FrameIo` on DPDK.
+pub struct MbufIo<'p> {
+    pool: &'p Mempool,
+    tx: Vec<TxBuffer>,
+    to_free: [*mut sys::rte_mbuf; BURST_SIZE],
+    n_free: usize,
+    stash: [*mut sys::rte_mbuf; BURST_SIZE],
+    n_stash: usize,
+    /// Header mbufs the pool could not give.
+    pub alloc_failures: u64,
+}
+
+// SAFETY: MbufIo owns the mbufs in its buffers; it is created and used by one worker thread
+// but may be built by another before the worker starts.
+unsafe impl Send for MbufIo<'_> {}
+
+impl<'p> MbufIo<'p> {
+    /// `ports[i]` is the port of PortIdx i; this worker transmits on `tx_queue` of each.
+    pub fn new(pool: &'p Mempool, ports: &[&Port], tx_queue: u16) -> MbufIo<'p> {
+        let tx = ports
+            .iter()
+            .map(|p| TxBuffer {
+                port_id: p.id(),
+                queue: tx_queue,
+                pkts: [std::ptr::null_mut(); BURST_SIZE],
+                len: 0,
+                sent: 0,
+                refused: 0,
+            })
+            .collect();
+        MbufIo {
+            pool,
+            tx,
+            to_free: [std::ptr::null_mut(); BURST_SIZE],
+            n_free: 0,
+            stash: [std::ptr::null_mut(); BURST_SIZE],
+            n_stash: 0,
+            alloc_failures: 0,
+        }
+    }
+
+    /// Transmit counters of `port` so far.
+    pub fn tx_counts(&self, port: PortIdx) -> TxCounts {
+        self.tx.get(usize::from(port)).map(|t| TxCounts { sent: t.sent, refused: t.refused }).unwrap_or_default()
+    }
+
+    /// Sends every buffered frame and frees every dropped one: call at the end of a burst.
+    #[inline]
+    pub fn flush(&mut self) {
+        for i in 0..self.tx.len() {
+            if self.tx[i].len > 0 {
+                Self::flush_tx(&mut self.tx[i]);
+            }
+        }
+        self.flush_free();
+    }
+
+    #[inline]
+    fn flush_tx(t: &mut TxBuffer) {
+        // SAFETY: pkts[..len] are owned mbufs; the queue belongs to this worker alone.
+        let n = usize::from(unsafe { sys::vxs_tx_burst(t.port_id, t.queue, t.pkts.as_mut_ptr(), t.len as u16) });
+        t.sent += n as u64;
+        if n < t.len {
+            t.refused += (t.len - n) as u64;
+            // SAFETY: the driver did not take pkts[n..len]; we still own them.
+            unsafe { sys::rte_pktmbuf_free_bulk(t.pkts.as_mut_ptr().add(n), (t.len - n) as u32) };
+        }
+        t.len = 0;
+    }
+
+    #[inline]
+    fn flush_free(&mut self) {
+        if self.n_free > 0 {
+            // SAFETY: to_free[..n_free] are owned mbufs.
+            unsafe { sys::rte_pktmbuf_free_bulk(self.to_free.as_mut_ptr(), self.n_free as u32) };
+            self.n_free = 0;
+        }
+    }
+
+    /// A fresh mbuf for a replica header, from a stash refilled in bulk.
+    #[inline]
+    fn take_header_mbuf(&mut self) -> Option<*mut sys::rte_mbuf> {
+        if self.n_stash == 0 {
+            // SAFETY: stash has room for BURST_SIZE pointers; the pool is live.
+            let rc = unsafe {
+                sys::vxs_pktmbuf_alloc_bulk(self.pool.as_ptr(), self.stash.as_mut_ptr(), BURST_SIZE as u32)
+            };
+            if rc != 0 {
+                self.alloc_failures += 1;
+                return None;
+            }
+            self.n_stash = BURST_SIZE;
+        }
+        self.n_stash -= 1;
+        Some(self.stash[self.n_stash])
+    }
+}
+
+impl FrameIo for MbufIo<'_> {
+    type Frame = Mbuf;
+
+    #[inline]
+    fn send(&mut self, port: PortIdx, frame: Mbuf) {
+        let Some(t) = self.tx.get_mut(usize::from(port)) else {
+            self.free(frame);
+            return;
+        };
+        t.pkts[t.len] = frame.into_raw();
+        t.len += 1;
+        if t.len == BURST_SIZE {
+            Self::flush_tx(t);
+        }
+    }
+
+    #[inline]
+    fn free(&mut self, frame: Mbuf) {
+        self.to_free[self.n_free] = frame.into_raw();
+        self.n_free += 1;
+        if self.n_free == BURST_SIZE {
+            self.flush_free();
+        }
+    }
+
+    #[inline]
+    fn share(&mut self, frame: &Mbuf) -> Mbuf {
+        frame.refcnt_atomic().fetch_add(1, Ordering::AcqRel);
+        // SAFETY: the refcount now accounts for the new owner of the same mbuf.
+        unsafe { Mbuf::from_raw(frame.as_ptr()) }
+    }
+
+    #[inline]
+    fn with_header(&mut self, payload: &Mbuf, header: &[u8]) -> Option<Mbuf> {
+        let head = self.take_header_mbuf()?;
+        // SAFETY: head is a freshly allocated, reset mbuf we own; the header fits in its
+        // data room (checked); payload is a valid mbuf whose refcount we raise for the chain.
+        unsafe {
+            let h = &mut *head;
+            let room = usize::from(h.buf_len) - usize::from(h.data_off);
+            if header.len() > room {
+                self.to_free[self.n_free] = head;
+                self.n_free += 1;
+                if self.n_free == BURST_SIZE {
+                    self.flush_free();
+                }
+                return None;
+            }
+            let dst = (h.buf_addr as *mut u8).add(usize::from(h.data_off));
+            std::ptr::copy_nonoverlapping(header.as_ptr(), dst, header.len());
+            h.data_len = header.len() as u16;
+            h.pkt_len = header.len() as u32 + payload.pkt_len();
+            h.nb_segs = 1 + payload.nb_segs();
+            payload.refcnt_atomic().fetch_add(1, Ordering::AcqRel);
+            h.next = payload.as_ptr();
+            Some(Mbuf::from_raw(head))
+        }
+    }
+
+    fn alloc(&mut self, bytes: &[u8]) -> Option<Mbuf> {
+        // SAFETY: the pool is live; a null result is handled.
+        let raw = unsafe { sys::vxs_pktmbuf_alloc(self.pool.as_ptr()) };
+        if raw.is_null() {
+            self.alloc_failures += 1;
+            return None;
+        }
+        // SAFETY: raw is a fresh mbuf we own.
+        let mut m = unsafe { Mbuf::from_raw(raw) };
+        // Grow the empty frame at its tail: set lengths, then copy.
+        // SAFETY: raw is ours; the length is checked against the buffer size.
+        unsafe {
+            let h = &mut *raw;
+            if bytes.len() > usize::from(h.buf_len) - usize::from(h.data_off) {
+                return None;
+            }
+            h.data_len = bytes.len() as u16;
+            h.pkt_len = bytes.len() as u32;
+        }
+        m.data_mut().copy_from_slice(bytes);
+        Some(m)
+    }
+}
+
+impl Drop for MbufIo<'_> {
+    fn drop(&mut self) {
+        self.flush();
+        if self.n_stash > 0 {
+            // SAFETY: stash[..n_stash] are owned, unused mbufs.
+            unsafe { sys::rte_pktmbuf_free_bulk(self.stash.as_mut_ptr(), self.n_stash as u32) };
+            self.n_stash = 0;
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Packet buffer pools.
+
+use super::{last_error, sys, DpdkError, Eal};
+use std::ffi::CString;
+use std::ptr::NonNull;
+
+/// An `rte_mempool` of packet mbufs; freed on drop.
+pub struct Mempool {
+    raw: NonNull<sys::rte_mempool>,
+}
+
+// SAFETY: rte_mempool is a multi-producer/multi-consumer pool designed to be shared between
+// threads; the pointer stays valid until drop.
+unsafe impl Send for Mempool {}
+// SAFETY: as above: every operation on it is thread-safe.
+unsafe impl Sync for Mempool {}
+
+impl Mempool {
+    /// Creates a pool of `count` mbufs with `data_room` bytes (headroom included).
+    pub fn new(_eal: &Eal, name: &str, count: u32, cache: u32, data_room: u16) -> Result<Self, DpdkError> {
+        let err = |reason: String| DpdkError::Mempool { name: name.to_owned(), reason };
+        let cname = CString::new(name).map_err(|_| err("name contains NUL".into()))?;
+        // SAFETY: cname is a valid C string; the other arguments are plain values; the
+        // socket id comes from EAL for the calling thread.
+        let raw = unsafe {
+            sys::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, data_room, sys::rte_socket_id() as i32)
+        };
+        NonNull::new(raw).map(|raw| Mempool { raw }).ok_or_else(|| err(last_error()))
+    }
+
+    /// Mbufs currently taken from the pool (in rings, in flight, or leaked).
+    pub fn in_use(&self) -> u32 {
+        // SAFETY: raw is a live mempool.
+        unsafe { sys::rte_mempool_in_use_count(self.raw.as_ptr()) }
+    }
+
+    /// Mbufs available in the pool.
+    pub fn available(&self) -> u32 {
+        // SAFETY: raw is a live mempool.
+        unsafe { sys::rte_mempool_avail_count(self.raw.as_ptr()) }
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut sys::rte_mempool {
+        self.raw.as_ptr()
+    }
+}
+
+impl Drop for Mempool {
+    fn drop(&mut self) {
+        // SAFETY: ports using this pool were closed before (they borrow it); no mbuf of it
+        // is referenced any more.
+        unsafe { sys::rte_mempool_free(self.raw.as_ptr()) };
+    }
+}

@@ -1,0 +1,70 @@
+//! Every `unsafe` line of vxswitch lives under this module: EAL, mempools, mbufs, ports and
+//! the burst I/O of a worker, each behind a safe type.
+//!
+//! Per-packet mbuf accessors are Rust code on the bindgen'd `rte_mbuf` layout (inlined into
+//! the pipeline); the C shim is called once per burst.
+
+mod eal;
+mod io;
+mod mbuf;
+mod mempool;
+mod port;
+pub mod sys;
+
+pub use eal::{register_worker_thread, Eal};
+pub use io::{MbufIo, RxBurst, TxCounts, BURST_SIZE};
+pub use mbuf::Mbuf;
+pub use mempool::Mempool;
+pub use port::{Port, PortConfig, PortStats};
+
+use std::ffi::CStr;
+
+/// A DPDK call failed; the message names the call and DPDK's reason.
+#[derive(Debug, thiserror::Error)]
+pub enum DpdkError {
+    #[error("rte_eal_init failed: {0} (check the [eal] args)")]
+    EalInit(String),
+    #[error("EAL was already initialised in this process (rte_eal_init runs once)")]
+    EalTwice,
+    #[error("mempool {name}: {reason}")]
+    Mempool { name: String, reason: String },
+    #[error("device {0:?} was not probed by EAL: check its --vdev/-a argument and driver")]
+    NoSuchDevice(String),
+    #[error("port {port} ({name}): {call} failed: {reason}")]
+    Port { port: u16, name: String, call: &'static str, reason: String },
+    #[error("{0} threads could not be registered with EAL: {1}")]
+    Thread(String, String),
+}
+
+/// DPDK's text for an errno value (positive or negative).
+fn strerror(code: i32) -> String {
+    // SAFETY: rte_strerror returns a pointer to a static or thread-local NUL-terminated
+    // string for any input value.
+    unsafe { CStr::from_ptr(sys::rte_strerror(code.abs())) }.to_string_lossy().into_owned()
+}
+
+/// DPDK's rte_errno for the calling thread, as text.
+fn last_error() -> String {
+    // SAFETY: vxs_errno only reads the thread-local rte_errno.
+    strerror(unsafe { sys::vxs_errno() })
+}
+
+/// The DPDK version string, e.g. "DPDK 22.11.11".
+pub fn version() -> String {
+    // SAFETY: rte_version returns a pointer to a static NUL-terminated string.
+    unsafe { CStr::from_ptr(sys::rte_version()) }.to_string_lossy().into_owned()
+}
+
+/// The TSC counter, for busy-cycle accounting.
+#[inline]
+pub fn rdtsc() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: rdtsc has no preconditions on x86_64.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0
+    }
+}

@@ -1,0 +1,188 @@
+//! Ethernet ports: lookup by device name, configuration, start/stop, statistics.
+
+use super::{strerror, sys, DpdkError, Eal, Mempool};
+use crate::wire::MacAddr;
+use std::ffi::CString;
+
+// RSS hash types (RTE_ETH_RSS_*, macros bindgen cannot evaluate).
+const RSS_IPV4: u64 = 1 << 2;
+const RSS_NONFRAG_IPV4_TCP: u64 = 1 << 4;
+const RSS_NONFRAG_IPV4_UDP: u64 = 1 << 5;
+// Linux errno values a driver returns for "MTU change not supported".
+const ENOSYS: i32 = 38;
+const ENOTSUP: i32 = 95;
+
+/// How to set a port up.
+#[derive(Debug, Clone)]
+pub struct PortConfig {
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    /// Largest L3 packet the port must carry (the VTEP MTU on the uplink).
+    pub mtu: u16,
+}
+
+/// Counters the driver keeps for a port.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortStats {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+}
+
+/// A probed ethdev port.
+#[derive(Debug)]
+pub struct Port {
+    id: u16,
+    name: String,
+}
+
+impl Port {
+    /// Finds the port EAL created for `name` (a vdev name such as `net_pcap0` or a PCI
+    /// address). A vdev that failed to probe is reported here, not silently renumbered.
+    pub fn by_name(_eal: &Eal, name: &str) -> Result<Port, DpdkError> {
+        let c = CString::new(name).map_err(|_| DpdkError::NoSuchDevice(name.to_owned()))?;
+        let mut id = 0u16;
+        // SAFETY: c is a valid C string and id a valid out-pointer.
+        let rc = unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
+        if rc != 0 {
+            return Err(DpdkError::NoSuchDevice(name.to_owned()));
+        }
+        Ok(Port { id, name: name.to_owned() })
+    }
+
+    /// Number of ports EAL probed.
+    pub fn count(_eal: &Eal) -> u16 {
+        // SAFETY: plain query, EAL is up.
+        unsafe { sys::rte_eth_dev_count_avail() }
+    }
+
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fail(&self, call: &'static str, rc: i32) -> DpdkError {
+        DpdkError::Port { port: self.id, name: self.name.clone(), call, reason: strerror(rc) }
+    }
+
+    /// Configures queues (RSS over several RX queues), sets the MTU where the driver
+    /// supports it, starts the port and enables promiscuous mode (a switch port must see
+    /// every MAC).
+    pub fn start(&self, cfg: &PortConfig, pool: &Mempool) -> Result<(), DpdkError> {
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: info is a valid out-struct for this port id.
+        let rc = unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) };
+        if rc != 0 {
+            return Err(self.fail("rte_eth_dev_info_get", rc));
+        }
+        if cfg.rx_queues > info.max_rx_queues || cfg.tx_queues > info.max_tx_queues {
+            return Err(DpdkError::Port {
+                port: self.id,
+                name: self.name.clone(),
+                call: "queue count",
+                reason: format!(
+                    "needs {} rx / {} tx queues, driver {} allows {} / {}",
+                    cfg.rx_queues,
+                    cfg.tx_queues,
+                    // SAFETY: driver_name is a static C string set by the driver, or null.
+                    unsafe { opt_cstr(info.driver_name) },
+                    info.max_rx_queues,
+                    info.max_tx_queues
+                ),
+            });
+        }
+        let mut conf = sys::rte_eth_conf::default();
+        if cfg.rx_queues > 1 {
+            conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf =
+                (RSS_IPV4 | RSS_NONFRAG_IPV4_TCP | RSS_NONFRAG_IPV4_UDP) & info.flow_type_rss_offloads;
+        }
+        // SAFETY: conf is a valid, initialised configuration for this port.
+        let rc = unsafe { sys::rte_eth_dev_configure(self.id, cfg.rx_queues, cfg.tx_queues, &conf) };
+        if rc != 0 {
+            return Err(self.fail("rte_eth_dev_configure", rc));
+        }
+        // SAFETY: the port is configured and stopped.
+        let rc = unsafe { sys::rte_eth_dev_set_mtu(self.id, cfg.mtu) };
+        if rc != 0 && rc != -ENOTSUP && rc != -ENOSYS {
+            return Err(self.fail("rte_eth_dev_set_mtu", rc));
+        }
+        // SAFETY: the port id is valid.
+        let socket = unsafe { sys::rte_eth_dev_socket_id(self.id) }.max(0) as u32;
+        for q in 0..cfg.rx_queues {
+            // SAFETY: the queue index is below the configured count, the pool outlives the
+            // port (the caller closes ports before dropping it), default rxconf (null).
+            let rc = unsafe {
+                sys::rte_eth_rx_queue_setup(self.id, q, cfg.rx_desc, socket, std::ptr::null(), pool.as_ptr())
+            };
+            if rc != 0 {
+                return Err(self.fail("rte_eth_rx_queue_setup", rc));
+            }
+        }
+        for q in 0..cfg.tx_queues {
+            // SAFETY: the queue index is below the configured count; default txconf (null).
+            let rc = unsafe { sys::rte_eth_tx_queue_setup(self.id, q, cfg.tx_desc, socket, std::ptr::null()) };
+            if rc != 0 {
+                return Err(self.fail("rte_eth_tx_queue_setup", rc));
+            }
+        }
+        // SAFETY: the port is configured with its queues.
+        let rc = unsafe { sys::rte_eth_dev_start(self.id) };
+        if rc != 0 {
+            return Err(self.fail("rte_eth_dev_start", rc));
+        }
+        // SAFETY: the port is started. Some virtual drivers do not support promiscuous
+        // mode; they already pass every frame, so the result is not an error.
+        unsafe { sys::rte_eth_promiscuous_enable(self.id) };
+        Ok(())
+    }
+
+    /// The port's own MAC address.
+    pub fn mac(&self) -> MacAddr {
+        let mut a = sys::rte_ether_addr::default();
+        // SAFETY: a is a valid out-struct.
+        unsafe { sys::rte_eth_macaddr_get(self.id, &mut a) };
+        MacAddr(a.addr_bytes)
+    }
+
+    pub fn stats(&self) -> PortStats {
+        let mut s = sys::rte_eth_stats::default();
+        // SAFETY: s is a valid out-struct for this port id.
+        unsafe { sys::rte_eth_stats_get(self.id, &mut s) };
+        PortStats {
+            rx_packets: s.ipackets,
+            tx_packets: s.opackets,
+            rx_missed: s.imissed,
+            rx_errors: s.ierrors,
+            tx_errors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+        }
+    }
+
+    /// Stops and closes the port, releasing every mbuf its queues hold.
+    pub fn close(&self) {
+        // SAFETY: no worker polls this port any more (workers are joined before close).
+        unsafe {
+            sys::rte_eth_dev_stop(self.id);
+            sys::rte_eth_dev_close(self.id);
+        }
+    }
+}
+
+
+/// # Safety
+/// `p` must be null or a valid NUL-terminated string.
+unsafe fn opt_cstr(p: *const std::os::raw::c_char) -> String {
+    if p.is_null() {
+        return "?".into();
+    }
+    // SAFETY: the caller guarantees p is a valid C string.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}

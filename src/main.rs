@@ -1,0 +1,6 @@
+mod dpdk;
+mod frame;
+mod pcap;
+mod tables;
+mod wire;
+fn main() {}

@@ -1,0 +1,31 @@
+//! The forwarding tables and the immutable snapshot they form.
+//!
+//! One writer (the management thread) builds a new `Snapshot` and publishes it; workers load
+//! it once per burst and never write table structure. A publish copies only what changed:
+//! MAC and ARP tables are sharded copy-on-write maps, so an update clones the few shards it
+//! touches, not the table.
+#![forbid(unsafe_code)]
+
+mod arp;
+mod mac;
+mod sharded;
+mod snapshot;
+mod tunnel;
+
+pub use arp::{ArpEntry, ArpKey, ArpTable};
+pub use mac::{Dest, EntryKind, MacEntry, MacKey, MacTable};
+pub use sharded::{Editor, ShardKey, ShardedMap};
+pub use snapshot::{Snapshot, SnapshotCell, VniInfo, VtepIdentity};
+pub use tunnel::{Tunnel, TunnelTable};
+
+/// A VXLAN network identifier: one logical switch (24 bits).
+pub type Vni = u32;
+/// A port of this switch: 0 is the uplink, 1.. are the access (VM) ports.
+pub type PortIdx = u16;
+/// Index of a remote VTEP in the tunnel table.
+pub type TunnelIdx = u16;
+
+/// PortIdx of the uplink.
+pub const UPLINK: PortIdx = 0;
+/// The largest valid VNI.
+pub const VNI_MAX: Vni = (1 << 24) - 1;

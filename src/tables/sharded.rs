@@ -1,0 +1,171 @@
+//! A hash map split into shards behind `Arc`s: readers share it freely, and an edit clones
+//! only the shards it touches, so the cost of publishing grows with the change.
+
+use hashbrown::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+
+/// log2 of the shard count: 4096 shards keep 1M entries at ~256 per shard.
+const SHARD_BITS: u32 = 12;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// A key that picks its shard with a cheap hash of its own.
+pub trait ShardKey: Hash + Eq + Clone {
+    fn shard_hash(&self) -> u64;
+}
+
+#[inline]
+fn shard_of<K: ShardKey>(k: &K) -> usize {
+    (k.shard_hash().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SHARD_BITS)) as usize
+}
+
+/// An immutable sharded map; `Clone` is cheap (one Arc).
+pub struct ShardedMap<K, V> {
+    shards: Arc<Vec<Arc<HashMap<K, V>>>>,
+    len: usize,
+}
+
+impl<K, V> Clone for ShardedMap<K, V> {
+    fn clone(&self) -> Self {
+        ShardedMap { shards: Arc::clone(&self.shards), len: self.len }
+    }
+}
+
+impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
+    fn default() -> Self {
+        let empty = Arc::new(HashMap::new());
+        ShardedMap { shards: Arc::new(vec![empty; SHARDS]), len: 0 }
+    }
+}
+
+impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
+    #[inline]
+    pub fn get(&self, k: &K) -> Option<&V> {
+        self.shards[shard_of(k)].get(k)
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.shards.iter().flat_map(|s| s.iter())
+    }
+    /// Starts an edit; `Editor::finish` returns the new version, `self` stays as it was.
+    pub fn edit(&self) -> Editor<K, V> {
+        Editor { shards: (*self.shards).clone(), len: self.len }
+    }
+}
+
+/// Changes to a `ShardedMap`, cloning each touched shard once.
+pub struct Editor<K, V> {
+    shards: Vec<Arc<HashMap<K, V>>>,
+    len: usize,
+}
+
+impl<K: ShardKey, V: Clone> Editor<K, V> {
+    #[inline]
+    pub fn get(&self, k: &K) -> Option<&V> {
+        self.shards[shard_of(k)].get(k)
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+        let old = Arc::make_mut(&mut self.shards[shard_of(&k)]).insert(k, v);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+    pub fn remove(&mut self, k: &K) -> Option<V> {
+        let s = &mut self.shards[shard_of(k)];
+        if !s.contains_key(k) {
+            return None;
+        }
+        let old = Arc::make_mut(s).remove(k);
+        self.len -= usize::from(old.is_some());
+        old
+    }
+    /// Removes every entry for which `drop_it` is true; returns how many.
+    pub fn remove_where(&mut self, mut drop_it: impl FnMut(&K, &V) -> bool) -> usize {
+        let mut removed = 0;
+        for s in &mut self.shards {
+            if s.iter().any(|(k, v)| drop_it(k, v)) {
+                let m = Arc::make_mut(s);
+                let before = m.len();
+                m.retain(|k, v| !drop_it(k, v));
+                removed += before - m.len();
+            }
+        }
+        self.len -= removed;
+        removed
+    }
+    pub fn finish(self) -> ShardedMap<K, V> {
+        ShardedMap { shards: Arc::new(self.shards), len: self.len }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+    struct K(u64);
+    impl ShardKey for K {
+        fn shard_hash(&self) -> u64 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn edit_leaves_the_published_version_untouched() {
+        let mut e = ShardedMap::<K, u32>::default().edit();
+        for i in 0..1000 {
+            e.insert(K(i), i as u32);
+        }
+        let v1 = e.finish();
+        let mut e = v1.edit();
+        e.insert(K(5), 55);
+        e.remove(&K(6));
+        e.insert(K(5000), 1);
+        let v2 = e.finish();
+        assert_eq!(v1.get(&K(5)), Some(&5));
+        assert_eq!(v1.get(&K(6)), Some(&6));
+        assert_eq!(v1.len(), 1000);
+        assert_eq!(v2.get(&K(5)), Some(&55));
+        assert_eq!(v2.get(&K(6)), None);
+        assert_eq!(v2.len(), 1000);
+    }
+
+    #[test]
+    fn an_edit_shares_every_shard_it_did_not_touch() {
+        let mut e = ShardedMap::<K, u32>::default().edit();
+        for i in 0..100_000 {
+            e.insert(K(i), 0);
+        }
+        let v1 = e.finish();
+        let mut e = v1.edit();
+        e.insert(K(7), 1);
+        let v2 = e.finish();
+        let shared = v1.shards.iter().zip(v2.shards.iter()).filter(|(a, b)| Arc::ptr_eq(a, b)).count();
+        assert_eq!(shared, SHARDS - 1);
+    }
+
+    #[test]
+    fn remove_where_counts_and_keeps_len_right() {
+        let mut e = ShardedMap::<K, u32>::default().edit();
+        for i in 0..100 {
+            e.insert(K(i), (i % 2) as u32);
+        }
+        assert_eq!(e.remove_where(|_, v| *v == 1), 50);
+        assert_eq!(e.len(), 50);
+        assert!(e.remove(&K(1)).is_none());
+        assert_eq!(e.finish().iter().count(), 50);
+    }
+}

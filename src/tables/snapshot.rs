@@ -1,0 +1,106 @@
+//! The snapshot workers forward with, and the cell it is published through (RCU style:
+//! readers hold the old version until their next burst, the writer never waits for them).
+
+use super::{ArpTable, MacTable, PortIdx, TunnelIdx, TunnelTable, Vni};
+use crate::wire::MacAddr;
+use arc_swap::{ArcSwap, Cache};
+use hashbrown::HashMap;
+use smallvec::SmallVec;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// This host's VTEP: the address and settings its own IP stack uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VtepIdentity {
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    pub mac: MacAddr,
+    pub gateway: Option<Ipv4Addr>,
+    pub udp_port: u16,
+    /// Largest IPv4 packet the underlay carries.
+    pub mtu: u16,
+}
+
+impl VtepIdentity {
+    fn mask(&self) -> u32 {
+        if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix_len.min(32)))
+        }
+    }
+    /// True if `ip` is on the VTEP's own segment (L2-adjacent).
+    pub fn on_segment(&self, ip: Ipv4Addr) -> bool {
+        (u32::from(ip) ^ u32::from(self.ip)) & self.mask() == 0
+    }
+    /// The VTEP's segment as network/prefix, e.g. 192.168.250.0/24.
+    pub fn segment(&self) -> String {
+        format!("{}/{}", Ipv4Addr::from(u32::from(self.ip) & self.mask()), self.prefix_len)
+    }
+    /// Where to send a packet for `dst`: itself on the segment, else the gateway.
+    pub fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.on_segment(dst) {
+            Some(dst)
+        } else {
+            self.gateway
+        }
+    }
+}
+
+/// One logical switch on this host: its local ports and its remote VTEPs (flood list).
+#[derive(Clone, Debug, Default)]
+pub struct VniInfo {
+    pub local_ports: SmallVec<[PortIdx; 8]>,
+    pub vteps: SmallVec<[TunnelIdx; 16]>,
+}
+
+/// Everything a worker needs to forward, immutable once published.
+#[derive(Clone)]
+pub struct Snapshot {
+    /// Increases with every publish; workers use it to tell versions apart.
+    pub generation: u64,
+    pub vtep: Arc<VtepIdentity>,
+    /// The VNI of each port (None for the uplink), indexed by PortIdx.
+    pub port_vni: Arc<Vec<Option<Vni>>>,
+    pub vnis: Arc<HashMap<Vni, VniInfo>>,
+    pub tunnels: Arc<TunnelTable>,
+    pub macs: MacTable,
+    pub arps: ArpTable,
+}
+
+impl Snapshot {
+    pub fn new(vtep: VtepIdentity, port_vni: Vec<Option<Vni>>) -> Snapshot {
+        Snapshot {
+            generation: 0,
+            vtep: Arc::new(vtep),
+            port_vni: Arc::new(port_vni),
+            vnis: Arc::default(),
+            tunnels: Arc::default(),
+            macs: MacTable::default(),
+            arps: ArpTable::default(),
+        }
+    }
+}
+
+/// The published snapshot: one writer stores, many workers load.
+pub struct SnapshotCell {
+    current: ArcSwap<Snapshot>,
+}
+
+impl SnapshotCell {
+    pub fn new(s: Snapshot) -> SnapshotCell {
+        SnapshotCell { current: ArcSwap::from_pointee(s) }
+    }
+    /// Publishes `s` with the next generation number.
+    pub fn publish(&self, mut s: Snapshot) {
+        s.generation = self.current.load().generation + 1;
+        self.current.store(Arc::new(s));
+    }
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+    /// A worker's reader: checks for a new version with one atomic load.
+    pub fn reader(&self) -> Cache<&ArcSwap<Snapshot>, Arc<Snapshot>> {
+        Cache::new(&self.current)
+    }
+}
