@@ -1,6 +1,47 @@
-mod dpdk;
-mod frame;
-mod pcap;
-mod tables;
-mod wire;
-fn main() {}
+//! The `vxswitch` command.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vxswitch::config::Config;
+
+#[derive(Parser)]
+#[command(name = "vxswitch", version, about = "A DPDK poll-mode VXLAN logical switch")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one hypervisor's data plane.
+    Dataplane {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a data-plane config file and print what it sets up.
+    CheckConfig {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Build the two-hypervisor topology in network namespaces and ping VM A <-> VM B.
+    Lab(vxswitch::lab::LabArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<(), String> = match cli.cmd {
+        Cmd::Dataplane { config } => Config::load(&config)
+            .map_err(|e| e.to_string())
+            .and_then(|c| vxswitch::dataplane::run(&c).map_err(|e| e.to_string())),
+        Cmd::CheckConfig { config } => Config::load(&config).map(|c| println!("{c:#?}")).map_err(|e| e.to_string()),
+        Cmd::Lab(args) => vxswitch::lab::run(&args).map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vxswitch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -66,6 +66,8 @@ pub struct Snapshot {
     pub tunnels: Arc<TunnelTable>,
     pub macs: MacTable,
     pub arps: ArpTable,
+    /// The VTEP's ARP cache for underlay neighbours.
+    pub neighbors: Arc<HashMap<Ipv4Addr, MacAddr>>,
 }
 
 impl Snapshot {
@@ -78,6 +80,7 @@ impl Snapshot {
             tunnels: Arc::default(),
             macs: MacTable::default(),
             arps: ArpTable::default(),
+            neighbors: Arc::default(),
         }
     }
 }

@@ -1,0 +1,415 @@
+//! The data plane's TOML configuration: parsed with unknown keys refused, then validated once
+//! into typed values; every error names the key it is about.
+#![forbid(unsafe_code)]
+
+use crate::tables::{Vni, VNI_MAX};
+use crate::wire::MacAddr;
+use serde::Deserialize;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("{key}: {msg}")]
+    Invalid { key: String, msg: String },
+}
+
+fn invalid(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), msg: msg.into() }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    eal: RawEal,
+    #[serde(default)]
+    dataplane: RawDataplane,
+    vtep: RawVtep,
+    uplink: RawUplink,
+    #[serde(default, rename = "access_port")]
+    access_ports: Vec<RawAccessPort>,
+    #[serde(default, rename = "vni")]
+    vnis: Vec<RawVni>,
+    #[serde(default, rename = "neighbor")]
+    neighbors: Vec<RawArp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEal {
+    args: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDataplane {
+    workers: Vec<usize>,
+    idle_sleep_us: u64,
+    aging_secs: u32,
+    mbufs: u32,
+    mac_capacity: usize,
+    arp_capacity: usize,
+    rx_desc: u16,
+    tx_desc: u16,
+}
+
+impl Default for RawDataplane {
+    fn default() -> Self {
+        RawDataplane {
+            workers: vec![0],
+            idle_sleep_us: 0,
+            aging_secs: 300,
+            mbufs: 8191,
+            mac_capacity: 1 << 20,
+            arp_capacity: 1 << 20,
+            rx_desc: 1024,
+            tx_desc: 1024,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVtep {
+    ip: String,
+    mac: Option<String>,
+    gateway: Option<String>,
+    #[serde(default = "default_udp_port")]
+    udp_port: u16,
+    #[serde(default = "default_mtu")]
+    mtu: u16,
+}
+
+fn default_udp_port() -> u16 {
+    4789
+}
+fn default_mtu() -> u16 {
+    1600
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUplink {
+    device: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccessPort {
+    name: String,
+    device: String,
+    vni: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVni {
+    vni: u32,
+    #[serde(default)]
+    vteps: Vec<String>,
+    #[serde(default, rename = "mac")]
+    macs: Vec<RawMac>,
+    #[serde(default, rename = "arp")]
+    arps: Vec<RawArp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMac {
+    mac: String,
+    vtep: Option<String>,
+    port: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArp {
+    ip: String,
+    mac: String,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub eal_args: Vec<String>,
+    pub workers: Vec<usize>,
+    /// Sleep after an empty poll round, in microseconds (0: busy-poll).
+    pub idle_sleep_us: u64,
+    pub aging_secs: u32,
+    pub mbufs: u32,
+    pub mac_capacity: usize,
+    pub arp_capacity: usize,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    pub vtep: VtepConfig,
+    pub uplink_device: String,
+    pub access_ports: Vec<AccessPort>,
+    pub vnis: Vec<VniConfig>,
+    /// Static entries of the VTEP's underlay ARP cache.
+    pub neighbors: Vec<(Ipv4Addr, MacAddr)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VtepConfig {
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    /// None: use the uplink port's own MAC.
+    pub mac: Option<MacAddr>,
+    pub gateway: Option<Ipv4Addr>,
+    pub udp_port: u16,
+    pub mtu: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessPort {
+    pub name: String,
+    pub device: String,
+    pub vni: Vni,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VniConfig {
+    pub vni: Vni,
+    pub vteps: Vec<Ipv4Addr>,
+    pub macs: Vec<StaticMac>,
+    pub arps: Vec<(Ipv4Addr, MacAddr)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MacTarget {
+    Vtep(Ipv4Addr),
+    Port(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticMac {
+    pub mac: MacAddr,
+    pub target: MacTarget,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { source, .. } => ConfigError::Parse { path: p, source },
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw: Raw = toml::from_str(text).map_err(|source| ConfigError::Parse { path: String::new(), source })?;
+        validate(raw)
+    }
+}
+
+fn ip(key: &str, s: &str) -> Result<Ipv4Addr, ConfigError> {
+    s.parse().map_err(|_| invalid(key, format!("{s:?} is not an IPv4 address")))
+}
+
+fn mac(key: &str, s: &str) -> Result<MacAddr, ConfigError> {
+    s.parse().map_err(|e: crate::wire::ethernet::MacParseError| invalid(key, e.to_string()))
+}
+
+fn validate(raw: Raw) -> Result<Config, ConfigError> {
+    let d = raw.dataplane;
+    if d.workers.is_empty() {
+        return Err(invalid("dataplane.workers", "needs at least one core"));
+    }
+    let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(usize::MAX);
+    if let Some(c) = d.workers.iter().find(|c| **c >= cores) {
+        return Err(invalid("dataplane.workers", format!("core {c} does not exist (this machine has {cores})")));
+    }
+    if d.mbufs < 1024 {
+        return Err(invalid("dataplane.mbufs", "at least 1024"));
+    }
+    if d.rx_desc == 0 || d.tx_desc == 0 {
+        return Err(invalid("dataplane.rx_desc/tx_desc", "must be > 0"));
+    }
+    let (addr, len) = raw
+        .vtep
+        .ip
+        .split_once('/')
+        .ok_or_else(|| invalid("vtep.ip", format!("{:?} needs a prefix length, like 192.168.250.51/24", raw.vtep.ip)))?;
+    let prefix_len: u8 = len
+        .parse()
+        .ok()
+        .filter(|l| (1..=32).contains(l))
+        .ok_or_else(|| invalid("vtep.ip", format!("prefix length {len:?} is not 1-32")))?;
+    let vtep_mac = raw.vtep.mac.as_deref().map(|m| mac("vtep.mac", m)).transpose()?;
+    if let Some(m) = vtep_mac {
+        if !m.is_unicast() {
+            return Err(invalid("vtep.mac", format!("{m} is not a unicast address")));
+        }
+    }
+    if raw.vtep.mtu < 576 || raw.vtep.mtu > 9000 {
+        return Err(invalid("vtep.mtu", format!("{} is outside 576-9000", raw.vtep.mtu)));
+    }
+    if raw.vtep.udp_port == 0 {
+        return Err(invalid("vtep.udp_port", "must not be 0"));
+    }
+    let vtep = VtepConfig {
+        ip: ip("vtep.ip", addr)?,
+        prefix_len,
+        mac: vtep_mac,
+        gateway: raw.vtep.gateway.as_deref().map(|g| ip("vtep.gateway", g)).transpose()?,
+        udp_port: raw.vtep.udp_port,
+        mtu: raw.vtep.mtu,
+    };
+    if raw.uplink.device.is_empty() {
+        return Err(invalid("uplink.device", "must name a DPDK device"));
+    }
+    let mut access_ports = Vec::new();
+    for (i, p) in raw.access_ports.into_iter().enumerate() {
+        let key = format!("access_port[{i}]");
+        if p.name.is_empty() {
+            return Err(invalid(format!("{key}.name"), "must not be empty"));
+        }
+        if p.vni == 0 || p.vni > VNI_MAX {
+            return Err(invalid(format!("{key}.vni"), format!("{} is outside 1-{VNI_MAX}", p.vni)));
+        }
+        if access_ports.iter().any(|a: &AccessPort| a.name == p.name) {
+            return Err(invalid(format!("{key}.name"), format!("{:?} is used twice", p.name)));
+        }
+        if p.device == raw.uplink.device || access_ports.iter().any(|a: &AccessPort| a.device == p.device) {
+            return Err(invalid(format!("{key}.device"), format!("{:?} is used twice", p.device)));
+        }
+        access_ports.push(AccessPort { name: p.name, device: p.device, vni: p.vni });
+    }
+    let mut vnis: Vec<VniConfig> = Vec::new();
+    for (i, v) in raw.vnis.into_iter().enumerate() {
+        let key = format!("vni[{i}]");
+        if v.vni == 0 || v.vni > VNI_MAX {
+            return Err(invalid(format!("{key}.vni"), format!("{} is outside 1-{VNI_MAX}", v.vni)));
+        }
+        if vnis.iter().any(|x| x.vni == v.vni) {
+            return Err(invalid(format!("{key}.vni"), format!("{} is configured twice", v.vni)));
+        }
+        let mut c = VniConfig { vni: v.vni, ..Default::default() };
+        for (j, t) in v.vteps.iter().enumerate() {
+            let a = ip(&format!("{key}.vteps[{j}]"), t)?;
+            if a == vtep.ip {
+                return Err(invalid(format!("{key}.vteps[{j}]"), "is this host's own VTEP"));
+            }
+            c.vteps.push(a);
+        }
+        for (j, m) in v.macs.iter().enumerate() {
+            let k = format!("{key}.mac[{j}]");
+            let addr = mac(&format!("{k}.mac"), &m.mac)?;
+            if !addr.is_unicast() {
+                return Err(invalid(format!("{k}.mac"), format!("{addr} is not unicast")));
+            }
+            let target = match (&m.vtep, &m.port) {
+                (Some(t), None) => {
+                    let a = ip(&format!("{k}.vtep"), t)?;
+                    if !c.vteps.contains(&a) {
+                        return Err(invalid(format!("{k}.vtep"), format!("{a} is not in {key}.vteps")));
+                    }
+                    MacTarget::Vtep(a)
+                }
+                (None, Some(p)) => {
+                    if !access_ports.iter().any(|a| &a.name == p && a.vni == v.vni) {
+                        return Err(invalid(format!("{k}.port"), format!("no access port {p:?} on VNI {}", v.vni)));
+                    }
+                    MacTarget::Port(p.clone())
+                }
+                _ => return Err(invalid(&k, "needs exactly one of `vtep` or `port`")),
+            };
+            c.macs.push(StaticMac { mac: addr, target });
+        }
+        for (j, a) in v.arps.iter().enumerate() {
+            let k = format!("{key}.arp[{j}]");
+            c.arps.push((ip(&format!("{k}.ip"), &a.ip)?, mac(&format!("{k}.mac"), &a.mac)?));
+        }
+        vnis.push(c);
+    }
+    let mut neighbors = Vec::new();
+    for (i, n) in raw.neighbors.iter().enumerate() {
+        let k = format!("neighbor[{i}]");
+        let a = ip(&format!("{k}.ip"), &n.ip)?;
+        let m = mac(&format!("{k}.mac"), &n.mac)?;
+        if !m.is_unicast() {
+            return Err(invalid(format!("{k}.mac"), format!("{m} is not unicast")));
+        }
+        neighbors.push((a, m));
+    }
+    Ok(Config {
+        neighbors,
+        eal_args: raw.eal.args,
+        workers: d.workers,
+        idle_sleep_us: d.idle_sleep_us,
+        aging_secs: d.aging_secs,
+        mbufs: d.mbufs,
+        mac_capacity: d.mac_capacity,
+        arp_capacity: d.arp_capacity,
+        rx_desc: d.rx_desc,
+        tx_desc: d.tx_desc,
+        vtep,
+        uplink_device: raw.uplink.device,
+        access_ports,
+        vnis,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [eal]
+        args = ["--no-huge", "-m", "256"]
+        [vtep]
+        ip = "192.168.250.51/24"
+        mac = "02:00:00:00:00:51"
+        [uplink]
+        device = "net_pcap0"
+        [[access_port]]
+        name = "vm-a"
+        device = "net_pcap1"
+        vni = 5001
+        [[vni]]
+        vni = 5001
+        vteps = ["192.168.250.52"]
+        [[vni.mac]]
+        mac = "02:bb:bb:bb:bb:bb"
+        vtep = "192.168.250.52"
+        [[vni.arp]]
+        ip = "172.16.10.12"
+        mac = "02:bb:bb:bb:bb:bb"
+    "#;
+
+    fn err(text: &str) -> String {
+        Config::parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_good_config_loads_with_defaults() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(c.vtep.prefix_len, 24);
+        assert_eq!(c.vtep.udp_port, 4789);
+        assert_eq!(c.vtep.mtu, 1600);
+        assert_eq!(c.aging_secs, 300);
+        assert_eq!(c.vnis[0].macs[0].target, MacTarget::Vtep("192.168.250.52".parse().unwrap()));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let e = err(&GOOD.replace("[uplink]", "[uplink]\nspeed = 10"));
+        assert!(e.contains("speed"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err(&GOOD.replace("192.168.250.51/24", "192.168.250.51")).starts_with("vtep.ip:"));
+        assert!(err(&GOOD.replace("vni = 5001\n        [[vni]]", "vni = 0\n        [[vni]]")).starts_with("access_port[0].vni:"));
+        assert!(err(&GOOD.replace("mac = \"02:bb:bb:bb:bb:bb\"\n        vtep", "mac = \"02:bb\"\n        vtep"))
+            .starts_with("vni[0].mac[0].mac:"));
+        assert!(err(&GOOD.replace("vtep = \"192.168.250.52\"", "vtep = \"192.168.250.99\"")).starts_with("vni[0].mac[0].vtep:"));
+        assert!(err(&GOOD.replace("workers", "x").replace("[vtep]", "[dataplane]\nworkers = [9999]\n[vtep]"))
+            .starts_with("dataplane.workers:"));
+    }
+}

@@ -1,0 +1,58 @@
+//! VXLAN decapsulation: check the header (I flag; reserved bits ignored, RFC 7348 §5), the
+//! VNI and that the sender is one of the VNI's VTEPs, learn the inner source behind it, then
+//! deliver to the VNI's local ports. Never into another tunnel (split horizon).
+
+use super::counters::{DropReason, Stat};
+use super::pipeline::Ctx;
+use super::{flood, learn};
+use crate::frame::{Frame, FrameIo};
+use crate::tables::{Dest, MacKey, UPLINK};
+use crate::wire::{vxlan, EthernetFrame, VxlanHeader};
+use std::net::Ipv4Addr;
+
+/// `vxlan_at`: offset of the VXLAN header; `udp_end`: end of the UDP datagram.
+#[inline]
+pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, outer_src: Ipv4Addr, vxlan_at: usize, udp_end: usize, mut frame: IO::Frame) {
+    let snap = cx.snap;
+    let Some(payload) = frame.data().get(vxlan_at..udp_end) else {
+        return cx.drop_frame(frame, DropReason::BadVxlan);
+    };
+    let Ok(vx) = VxlanHeader::new_checked(payload) else {
+        return cx.drop_frame(frame, DropReason::BadVxlan);
+    };
+    if !vx.vni_valid() {
+        return cx.drop_frame(frame, DropReason::BadVxlanFlags);
+    }
+    let vni = vx.vni();
+    let Some(info) = snap.vnis.get(&vni) else {
+        return cx.drop_frame(frame, DropReason::UnknownVni);
+    };
+    let tunnel = match snap.tunnels.index_of(outer_src) {
+        Some(t) if info.vteps.contains(&t) => t,
+        _ => return cx.drop_frame(frame, DropReason::UnknownVtep),
+    };
+    let (src, dst) = match EthernetFrame::new_checked(vx.payload()) {
+        Ok(inner) => (inner.src(), inner.dst()),
+        Err(_) => return cx.drop_frame(frame, DropReason::BadInnerFrame),
+    };
+    if !src.is_unicast() {
+        return cx.drop_frame(frame, DropReason::BadSourceMac);
+    }
+    learn::learn(cx, vni, src, Dest::Remote(tunnel));
+    // Strip outer headers and any Ethernet padding after the datagram.
+    if !frame.truncate(udp_end) || !frame.adj(vxlan_at + vxlan::HEADER_LEN) {
+        return cx.drop_frame(frame, DropReason::BadVxlan);
+    }
+    cx.p.counters.add(Stat::Decapsulated, 1);
+    if dst.is_multicast() {
+        return flood::flood(cx, vni, UPLINK, frame, false);
+    }
+    match snap.macs.get(&MacKey { vni, mac: dst }).map(|e| e.dest) {
+        Some(Dest::Local(p)) => {
+            cx.p.counters.add(Stat::ToLocalPort, 1);
+            cx.io.send(p, frame);
+        }
+        Some(Dest::Remote(_)) => cx.drop_frame(frame, DropReason::SplitHorizon),
+        None => flood::flood(cx, vni, UPLINK, frame, false),
+    }
+}

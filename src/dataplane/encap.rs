@@ -1,0 +1,90 @@
+//! VXLAN encapsulation into the headroom: copy the tunnel's precomputed header, patch
+//! lengths, VNI, checksum and the UDP source port (a hash of the inner flow, RFC 7348 §5).
+
+use super::counters::{DropReason, Stat};
+use super::pipeline::Ctx;
+use crate::frame::{Frame, FrameIo};
+use crate::tables::{Tunnel, TunnelIdx, Vni, VtepIdentity, UPLINK};
+use crate::wire::vxlan::ENCAP_OVERHEAD;
+
+#[inline]
+pub fn encap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, t: TunnelIdx, vni: Vni, mut frame: IO::Frame) {
+    let Some(tunnel) = cx.snap.tunnels.get(t) else {
+        return cx.drop_frame(frame, DropReason::NoNeighbor);
+    };
+    if let Err(r) = check(tunnel, &cx.snap.vtep, frame.data().len()) {
+        return cx.drop_frame(frame, r);
+    }
+    let inner_len = frame.data().len();
+    let port = src_port(frame.data());
+    let Some(hdr) = frame.prepend(ENCAP_OVERHEAD) else {
+        return cx.drop_frame(frame, DropReason::NoHeadroom);
+    };
+    tunnel.write_header(hdr, vni, inner_len, port);
+    cx.p.counters.add(Stat::Encapsulated, 1);
+    cx.io.send(UPLINK, frame);
+}
+
+/// Whether a frame of `inner_len` bytes may go into `tunnel` now.
+#[inline]
+pub fn check(tunnel: &Tunnel, vtep: &VtepIdentity, inner_len: usize) -> Result<(), DropReason> {
+    if !tunnel.is_resolved() {
+        return Err(DropReason::NoNeighbor);
+    }
+    // The outer IPv4 packet (inner frame + 36 bytes) must fit the underlay MTU: never fragment.
+    if inner_len + ENCAP_OVERHEAD - 14 > usize::from(vtep.mtu) {
+        return Err(DropReason::Oversize);
+    }
+    Ok(())
+}
+
+/// The outer UDP source port for an inner frame: a hash of its MAC addresses and, for IPv4,
+/// its addresses, protocol and TCP/UDP ports, folded into 49152-65535.
+#[inline]
+pub fn src_port(inner: &[u8]) -> u16 {
+    #[inline]
+    fn mix(h: u64, v: u64) -> u64 {
+        (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
+    }
+    let rd = |at: usize, n: usize| -> u64 {
+        inner.get(at..at + n).map_or(0, |b| b.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
+    };
+    let mut h = mix(0, rd(0, 6));
+    h = mix(h, rd(6, 6));
+    if rd(12, 2) == 0x0800 && inner.len() >= 34 {
+        h = mix(h, rd(26, 8)); // src and dst address
+        let proto = rd(23, 1);
+        h = mix(h, proto);
+        let ihl = (rd(14, 1) & 0x0f) as usize * 4;
+        let frag = rd(20, 2) & 0x3fff;
+        if (proto == 6 || proto == 17) && frag == 0 && ihl >= 20 {
+            h = mix(h, rd(14 + ihl, 4));
+        }
+    }
+    0xc000 | ((h ^ (h >> 32)) as u16 & 0x3fff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::src_port;
+
+    fn udp_frame(sport: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 42];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[23] = 17;
+        f[26..30].copy_from_slice(&[172, 16, 10, 11]);
+        f[30..34].copy_from_slice(&[172, 16, 10, 12]);
+        f[34..36].copy_from_slice(&sport.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn source_port_is_in_the_dynamic_range_and_follows_the_flow() {
+        let ports: std::collections::HashSet<u16> = (0..64).map(|p| src_port(&udp_frame(1000 + p))).collect();
+        assert!(ports.iter().all(|p| *p >= 49152));
+        assert!(ports.len() > 32, "64 flows should spread, got {} ports", ports.len());
+        assert_eq!(src_port(&udp_frame(7)), src_port(&udp_frame(7)));
+        assert!(src_port(&[0u8; 14]) >= 49152);
+    }
+}

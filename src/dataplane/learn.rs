@@ -1,0 +1,23 @@
+//! Source-MAC learning: refresh a known entry's timestamp, report a new or moved MAC to the
+//! management thread (once per snapshot generation), never write the table here.
+
+use super::events::{self, Event};
+use super::pipeline::Ctx;
+use crate::frame::FrameIo;
+use crate::tables::{Dest, EntryKind, MacKey, Vni};
+use crate::wire::MacAddr;
+
+#[inline]
+pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: Dest) {
+    let key = MacKey { vni, mac };
+    match cx.snap.macs.get(&key) {
+        Some(e) if e.dest == dest => e.touch(cx.p.now),
+        // A static entry never moves; frames from elsewhere still forward.
+        Some(e) if e.kind == EntryKind::Static => {}
+        _ => {
+            if cx.p.reported.first_report(key, dest, cx.snap.generation) {
+                events::send(&cx.p.events, &cx.p.counters, Event::MacSeen { vni, mac, dest });
+            }
+        }
+    }
+}

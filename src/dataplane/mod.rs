@@ -1,0 +1,21 @@
+//! The data plane: the per-packet pipeline (one file per stage), the worker loop that runs
+//! it over DPDK bursts, and the management thread that owns the tables.
+#![forbid(unsafe_code)]
+
+mod access;
+pub mod counters;
+mod decap;
+mod encap;
+pub mod events;
+mod flood;
+mod learn;
+pub mod manager;
+pub mod pipeline;
+mod run;
+mod stack;
+mod uplink;
+mod worker;
+
+pub use counters::{Counters, DropReason, Stat};
+pub use pipeline::{process, Ctx, Pipeline};
+pub use run::run;

@@ -1,0 +1,233 @@
+//! `vxswitch dataplane`: brings up EAL, the mempool and the ports named in the config,
+//! starts pinned workers, and runs the management thread until SIGINT/SIGTERM; then stops
+//! cleanly and prints per-port counters, drops by reason, and the mempool's in-use count.
+
+use super::counters::{total_drops, total_stat, Counters, DropReason, Stat};
+use super::events::{Event, EventQueue, EVENT_QUEUE_LEN};
+use super::manager::{initial_snapshot, TableManager};
+use super::pipeline::Pipeline;
+use super::worker::{self, WorkerEnv, WorkerPlan};
+use crate::config::Config;
+use crate::dpdk::{self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig, TxCounts};
+use crate::tables::{PortIdx, SnapshotCell, VtepIdentity};
+use crossbeam_queue::ArrayQueue;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Dpdk(#[from] DpdkError),
+    #[error("signal handler: {0}")]
+    Signal(std::io::Error),
+    #[error("worker on core {0} could not be pinned")]
+    Pin(usize),
+}
+
+/// Management loop period: how often events are applied and published.
+const MGMT_TICK: Duration = Duration::from_millis(1);
+/// Mbuf data room: 2 KiB of frame behind DPDK's 128-byte headroom.
+const DATA_ROOM: u16 = 2048 + 128;
+
+pub fn run(cfg: &Config) -> Result<(), RunError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(RunError::Signal)?;
+    }
+    let eal = Eal::init(&cfg.eal_args)?;
+    let mut ports = vec![Port::by_name(&eal, &cfg.uplink_device)?];
+    for a in &cfg.access_ports {
+        ports.push(Port::by_name(&eal, &a.device)?);
+    }
+    let pool = Mempool::new(&eal, "vxs_pool", cfg.mbufs, 256, DATA_ROOM)?;
+    let baseline = pool.in_use();
+    let n_workers = cfg.workers.len() as u16;
+    for (i, p) in ports.iter().enumerate() {
+        let rx_queues = if i == 0 { n_workers } else { 1 };
+        let mtu = if i == 0 { cfg.vtep.mtu } else { 1500 };
+        let pc = PortConfig { rx_queues, tx_queues: n_workers, rx_desc: cfg.rx_desc, tx_desc: cfg.tx_desc, mtu };
+        if let Err(e) = p.start(&pc, &pool) {
+            ports.iter().take(i).for_each(Port::close);
+            return Err(e.into());
+        }
+    }
+    let vtep = VtepIdentity {
+        ip: cfg.vtep.ip,
+        prefix_len: cfg.vtep.prefix_len,
+        mac: cfg.vtep.mac.unwrap_or_else(|| ports[0].mac()),
+        gateway: cfg.vtep.gateway,
+        udp_port: cfg.vtep.udp_port,
+        mtu: cfg.vtep.mtu,
+    };
+    let started = Instant::now();
+    let cell = Arc::new(SnapshotCell::new(initial_snapshot(cfg, vtep.clone(), 0)));
+    let mut manager = TableManager::new(Arc::clone(&cell), cfg.mac_capacity, cfg.aging_secs);
+    let clock = AtomicU32::new(0);
+    let slow_tx = Arc::new(ArrayQueue::new(256));
+    let plans = plan_workers(cfg, ports.len(), &slow_tx);
+    let counters: Vec<Arc<Counters>> = plans.iter().map(|_| Arc::default()).collect();
+    let queues: Vec<Arc<EventQueue>> = plans.iter().map(|_| Arc::new(ArrayQueue::new(EVENT_QUEUE_LEN))).collect();
+    let port_refs: Vec<&Port> = ports.iter().collect();
+    let env = WorkerEnv {
+        pool: &pool,
+        ports: &port_refs,
+        cell: &cell,
+        stop: &stop,
+        clock: &clock,
+        idle_sleep: (cfg.idle_sleep_us > 0).then(|| Duration::from_micros(cfg.idle_sleep_us)),
+    };
+    println!(
+        "vxswitch: {} | VTEP {}/{} mac {} udp {} mtu {} | uplink {} | {} access port(s) | {} worker(s) on cores {:?}",
+        dpdk::version(),
+        vtep.ip,
+        vtep.prefix_len,
+        vtep.mac,
+        vtep.udp_port,
+        vtep.mtu,
+        cfg.uplink_device,
+        cfg.access_ports.len(),
+        plans.len(),
+        cfg.workers
+    );
+    let tx_counts: Vec<Vec<TxCounts>> = std::thread::scope(|s| {
+        let handles: Vec<_> = plans
+            .iter()
+            .zip(&counters)
+            .zip(&queues)
+            .map(|((plan, c), q)| {
+                let (env, eal) = (&env, &eal);
+                let pipeline = Pipeline::new(Arc::clone(c), Arc::clone(q));
+                s.spawn(move || {
+                    if !core_affinity::set_for_current(core_affinity::CoreId { id: plan.core }) {
+                        eprintln!("vxswitch: could not pin a worker to core {}", plan.core);
+                    }
+                    if let Err(e) = register_worker_thread(eal) {
+                        eprintln!("vxswitch: {e}");
+                    }
+                    worker::run(env, plan, pipeline)
+                })
+            })
+            .collect();
+        println!("vxswitch ready");
+        let _ = std::io::stdout().flush();
+        manage(&mut manager, &queues, &slow_tx, &clock, &stop, started);
+        stop.store(true, Ordering::SeqCst);
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let port_stats: Vec<_> = ports.iter().map(Port::stats).collect();
+    ports.iter().for_each(Port::close);
+    let in_use = pool.in_use().saturating_sub(baseline);
+    report(cfg, &port_stats, &tx_counts, &counters, &manager, started.elapsed(), in_use);
+    drop(pool);
+    drop(eal);
+    Ok(())
+}
+
+/// Worker i gets uplink RX queue i, TX queue i on every port, and the access ports
+/// round-robin; worker 0 also sends the VTEP stack's own frames.
+fn plan_workers(cfg: &Config, n_ports: usize, slow_tx: &Arc<ArrayQueue<Vec<u8>>>) -> Vec<WorkerPlan> {
+    let n = cfg.workers.len();
+    let mut plans: Vec<WorkerPlan> = cfg
+        .workers
+        .iter()
+        .enumerate()
+        .map(|(i, &core)| WorkerPlan {
+            core,
+            rx: vec![(0, i as u16)],
+            tx_queue: i as u16,
+            slow_tx: (i == 0).then(|| Arc::clone(slow_tx)),
+        })
+        .collect();
+    for p in 1..n_ports {
+        plans[(p - 1) % n].rx.push((p as PortIdx, 0));
+    }
+    plans
+}
+
+/// The management loop: apply events, age, resolve next hops, until stopped.
+fn manage(
+    m: &mut TableManager,
+    queues: &[Arc<EventQueue>],
+    slow_tx: &ArrayQueue<Vec<u8>>,
+    clock: &AtomicU32,
+    stop: &AtomicBool,
+    started: Instant,
+) {
+    let mut batch: Vec<Event> = Vec::with_capacity(EVENT_QUEUE_LEN);
+    let mut last_second = u32::MAX;
+    while !stop.load(Ordering::Relaxed) {
+        let now = started.elapsed().as_secs() as u32;
+        clock.store(now, Ordering::Relaxed);
+        for q in queues {
+            while let Some(e) = q.pop() {
+                batch.push(e);
+            }
+        }
+        m.apply(&batch, now);
+        batch.clear();
+        if now != last_second {
+            last_second = now;
+            m.age(now);
+            for f in m.resolve(now) {
+                let _ = slow_tx.push(f);
+            }
+        }
+        std::thread::sleep(MGMT_TICK);
+    }
+}
+
+fn report(
+    cfg: &Config,
+    port_stats: &[dpdk::PortStats],
+    tx: &[Vec<TxCounts>],
+    counters: &[Arc<Counters>],
+    m: &TableManager,
+    elapsed: Duration,
+    in_use: u32,
+) {
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "vxswitch stopped after {:.1} s", elapsed.as_secs_f64());
+    let _ = writeln!(out, "{:<4} {:<12} {:<24} {:>10} {:>10} {:>10} {:>10}", "port", "name", "device", "rx", "tx", "rx_missed", "tx_refused");
+    for (i, s) in port_stats.iter().enumerate() {
+        let (name, dev) = if i == 0 {
+            ("uplink", cfg.uplink_device.as_str())
+        } else {
+            (cfg.access_ports[i - 1].name.as_str(), cfg.access_ports[i - 1].device.as_str())
+        };
+        let refused: u64 = tx.iter().map(|w| w.get(i).map_or(0, |c| c.refused)).sum();
+        let _ = writeln!(out, "{i:<4} {name:<12} {dev:<24} {:>10} {:>10} {:>10} {refused:>10}", s.rx_packets, s.tx_packets, s.rx_missed);
+    }
+    let _ = writeln!(out, "stats:");
+    for s in Stat::ALL {
+        let v = total_stat(counters, *s);
+        if v > 0 {
+            let _ = writeln!(out, "  {:<24} {v}", s.name());
+        }
+    }
+    let _ = writeln!(out, "drops:");
+    for r in DropReason::ALL {
+        let v = total_drops(counters, *r);
+        if v > 0 {
+            let _ = writeln!(out, "  {:<24} {v}", r.name());
+        }
+    }
+    let st = m.stats;
+    let snap = m.snapshot();
+    let _ = writeln!(
+        out,
+        "tables: macs {} (learned {}, moved {}, aged {}, refused {}), publishes {}, arp_requests {}",
+        snap.macs.len(),
+        st.macs_learned,
+        st.mac_moves,
+        st.macs_aged,
+        st.mac_table_full,
+        st.publishes,
+        st.arp_requests_sent
+    );
+    let _ = writeln!(out, "mbufs_in_use_after_close {in_use}");
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+}

@@ -1,0 +1,61 @@
+//! Frames from the underlay: the VTEP's own traffic (ARP, ping) to its stack, VXLAN to the
+//! decapsulation stage, everything else dropped by reason.
+
+use super::counters::DropReason;
+use super::pipeline::Ctx;
+use super::{decap, stack};
+use crate::frame::{Frame, FrameIo};
+use crate::wire::{udp, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, UdpPacket};
+
+/// What an uplink frame turned out to be, read before the frame is changed.
+enum Kind {
+    Arp,
+    Icmp,
+    Vxlan { outer_src: std::net::Ipv4Addr, inner_at: usize, udp_end: usize },
+}
+
+#[inline]
+pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, frame: IO::Frame) {
+    match classify(cx, frame.data()) {
+        Ok(Kind::Arp) => stack::arp(cx, frame),
+        Ok(Kind::Icmp) => stack::icmp(cx, frame),
+        Ok(Kind::Vxlan { outer_src, inner_at, udp_end }) => decap::decap(cx, outer_src, inner_at, udp_end, frame),
+        Err(r) => cx.drop_frame(frame, r),
+    }
+}
+
+#[inline]
+fn classify<IO: FrameIo>(cx: &Ctx<'_, IO>, data: &[u8]) -> Result<Kind, DropReason> {
+    let vtep = &*cx.snap.vtep;
+    let eth = EthernetFrame::new_checked(data).map_err(|_| DropReason::BadEthernet)?;
+    match eth.ethertype() {
+        EtherType::Arp => return Ok(Kind::Arp),
+        EtherType::Ipv4 => {}
+        _ => return Err(DropReason::NotForVtep),
+    }
+    if eth.dst() != vtep.mac && !eth.dst().is_multicast() {
+        return Err(DropReason::NotForVtep);
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).map_err(|_| DropReason::BadIpv4)?;
+    if ip.dst() != vtep.ip {
+        return Err(DropReason::NotForVtep);
+    }
+    if !ip.verify_checksum() {
+        return Err(DropReason::BadIpv4Checksum);
+    }
+    if ip.is_fragment() {
+        return Err(DropReason::IpFragment);
+    }
+    match ip.protocol() {
+        IpProtocol::Icmp => Ok(Kind::Icmp),
+        IpProtocol::Udp => {
+            let u = UdpPacket::new_checked(ip.payload()).map_err(|_| DropReason::BadUdp)?;
+            if u.dst_port() != vtep.udp_port {
+                return Err(DropReason::NotForVtep);
+            }
+            let udp_at = eth.header_len() + ip.header_len();
+            Ok(Kind::Vxlan { outer_src: ip.src(), inner_at: udp_at + udp::HEADER_LEN, udp_end: udp_at + u.len() })
+        }
+        _ => Err(DropReason::NotForVtep),
+    }
+}

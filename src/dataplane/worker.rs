@@ -1,0 +1,94 @@
+//! A worker: pinned to one core, polls its RX queues in bursts, runs the pipeline, transmits
+//! in bursts, and loads the table snapshot once per burst round.
+
+use super::counters::{Counters, DropReason, Stat};
+use super::pipeline::{process, Ctx, Pipeline};
+use crate::dpdk::{Mbuf, MbufIo, Mempool, Port, RxBurst, TxCounts};
+use crate::frame::FrameIo;
+use crate::tables::{PortIdx, SnapshotCell, UPLINK};
+use crossbeam_queue::ArrayQueue;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Empty poll rounds before the idle back-off sleeps.
+const IDLE_ROUNDS_BEFORE_SLEEP: u32 = 64;
+
+/// What one worker polls and where it transmits.
+pub struct WorkerPlan {
+    pub core: usize,
+    /// (port, RX queue) pairs this worker polls.
+    pub rx: Vec<(PortIdx, u16)>,
+    /// The TX queue this worker owns on every port.
+    pub tx_queue: u16,
+    /// Frames the management thread wants sent on the uplink (the VTEP stack's requests).
+    pub slow_tx: Option<Arc<ArrayQueue<Vec<u8>>>>,
+}
+
+/// What the worker shares with the rest of the process.
+pub struct WorkerEnv<'a> {
+    pub pool: &'a Mempool,
+    pub ports: &'a [&'a Port],
+    pub cell: &'a SnapshotCell,
+    pub stop: &'a AtomicBool,
+    pub clock: &'a AtomicU32,
+    pub idle_sleep: Option<Duration>,
+}
+
+/// Runs until `stop` is set; returns the TX counts per port.
+pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Vec<TxCounts> {
+    let counters: Arc<Counters> = Arc::clone(&pipeline.counters);
+    let mut io = MbufIo::new(env.pool, env.ports, plan.tx_queue);
+    let mut reader = env.cell.reader();
+    let mut burst = RxBurst::default();
+    let mut idle_rounds = 0u32;
+    while !env.stop.load(Ordering::Relaxed) {
+        let snap = Arc::clone(reader.load());
+        pipeline.now = env.clock.load(Ordering::Relaxed);
+        let mut received = 0;
+        for &(port, queue) in &plan.rx {
+            let n = burst.poll(env.ports[usize::from(port)], queue);
+            if n == 0 {
+                continue;
+            }
+            received += n;
+            let mut cx = Ctx { p: &mut pipeline, snap: &snap, io: &mut io };
+            for m in burst.drain() {
+                if m.nb_segs() != 1 {
+                    cx.drop_frame(m, DropReason::MultiSegment);
+                    continue;
+                }
+                process(&mut cx, port, m);
+            }
+        }
+        if let Some(q) = &plan.slow_tx {
+            send_stack_frames(&mut io, q, &counters);
+        }
+        io.flush();
+        if received == 0 {
+            idle_rounds += 1;
+            if let Some(d) = env.idle_sleep {
+                if idle_rounds >= IDLE_ROUNDS_BEFORE_SLEEP {
+                    std::thread::sleep(d);
+                }
+            }
+        } else {
+            idle_rounds = 0;
+        }
+    }
+    io.flush();
+    (0..env.ports.len()).map(|p| io.tx_counts(p as PortIdx)).collect()
+}
+
+fn send_stack_frames(io: &mut MbufIo<'_>, q: &ArrayQueue<Vec<u8>>, counters: &Counters) {
+    while let Some(bytes) = q.pop() {
+        let frame: Option<Mbuf> = io.alloc(&bytes);
+        match frame {
+            Some(m) => {
+                counters.add(Stat::StackFramesSent, 1);
+                io.send(UPLINK, m);
+            }
+            None => counters.dropped(DropReason::NoMbuf),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! vxswitch: a DPDK poll-mode VXLAN logical switch (NSX-style) with its control plane.
+//!
+//! `unsafe` is allowed only under `dpdk/`; every other module forbids it.
+#![deny(unsafe_code)]
+
+pub mod config;
+#[allow(unsafe_code)]
+pub mod dpdk;
+pub mod dataplane;
+pub mod frame;
+pub mod lab;
+pub mod pcap;
+pub mod tables;
+pub mod traffic;
+pub mod wire;
