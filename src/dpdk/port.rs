@@ -109,10 +109,21 @@ impl Port {
         if rc != 0 {
             return Err(self.fail("rte_eth_dev_configure", rc));
         }
-        // SAFETY: the port is configured and stopped.
-        let rc = unsafe { sys::rte_eth_dev_set_mtu(self.id, cfg.mtu) };
-        if rc != 0 && rc != -ENOTSUP && rc != -ENOSYS {
-            return Err(self.fail("rte_eth_dev_set_mtu", rc));
+        // Ethernet header + CRC around the L3 MTU, as ethdev checks it.
+        let frame_len = u32::from(cfg.mtu) + 18;
+        if cfg.mtu > info.max_mtu || frame_len > info.max_rx_pktlen {
+            // Virtual drivers such as af_packet report the Ethernet default but pass what the
+            // kernel interface carries; a real NIC would drop larger frames.
+            eprintln!(
+                "vxswitch: port {} ({}): driver's max frame is {} bytes, below MTU {}; MTU left to the device",
+                self.id, self.name, info.max_rx_pktlen, cfg.mtu
+            );
+        } else {
+            // SAFETY: the port is configured and stopped.
+            let rc = unsafe { sys::rte_eth_dev_set_mtu(self.id, cfg.mtu) };
+            if rc != 0 && rc != -ENOTSUP && rc != -ENOSYS {
+                return Err(self.fail("rte_eth_dev_set_mtu", rc));
+            }
         }
         // SAFETY: the port id is valid.
         let socket = unsafe { sys::rte_eth_dev_socket_id(self.id) }.max(0) as u32;

@@ -1,4 +1,234 @@
-//! Placeholder replaced below.
-#[derive(clap::Args)]
-pub struct LabArgs {}
-pub fn run(_a: &LabArgs) -> Result<(), String> { Err("todo".into()) }
+//! `vxswitch lab`: the source document's topology on one machine. VM A (172.16.10.11) and
+//! VM B (172.16.10.12) on VNI 5001 behind two hypervisors whose VTEPs (192.168.250.51 and
+//! .52) share an underlay segment (MTU 1600). Each hypervisor is a `vxswitch dataplane`
+//! process with `net_af_packet` ports on its veths (or, for interop, a Linux kernel
+//! vxlan + bridge VTEP). Everything lives in network namespaces the lab creates and removes.
+#![forbid(unsafe_code)]
+
+mod process;
+pub mod sh;
+mod topology;
+
+pub use process::DataplaneProcess;
+pub use sh::LabError;
+pub use topology::{Hypervisor, Topology, Vm, UNDERLAY_GW};
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const VNI: u32 = 5001;
+pub const VM_A: (&str, &str, &str) = ("192.168.250.51", "172.16.10.11", "02:aa:aa:aa:aa:aa");
+pub const VM_B: (&str, &str, &str) = ("192.168.250.52", "172.16.10.12", "02:bb:bb:bb:bb:bb");
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct LabArgs {
+    /// Name prefix of the lab's namespaces (short: Linux names are 15 bytes at most).
+    #[arg(long, default_value = "vxl")]
+    pub prefix: String,
+    /// Make hypervisor 2 a Linux kernel VTEP (vxlan + bridge) instead of vxswitch.
+    #[arg(long)]
+    pub kernel_peer: bool,
+    /// Pings per direction.
+    #[arg(long, default_value_t = 5)]
+    pub count: u32,
+}
+
+/// How hypervisor 2 is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Vxswitch,
+    KernelVxlan,
+}
+
+/// A running lab: topology plus the data planes.
+pub struct Lab {
+    pub topo: Topology,
+    pub dataplanes: Vec<DataplaneProcess>,
+    pub dir: PathBuf,
+}
+
+/// The config of a lab hypervisor's data plane: af_packet on `up0` and the VM port,
+/// static VTEP list of VNI 5001 (the controller comes later), idle back-off on.
+pub fn dataplane_config(hv: &Hypervisor, peers: &[&str], core: usize) -> String {
+    let peers: Vec<String> = peers.iter().map(|p| format!("\"{p}\"")).collect();
+    format!(
+        r#"# vxswitch lab hypervisor {ns}
+[eal]
+args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "{core}", "--file-prefix", "{ns}",
+        "--vdev", "net_af_packet0,iface=up0", "--vdev", "net_af_packet1,iface={vm_port}"]
+
+[dataplane]
+workers = [{core}]
+idle_sleep_us = 200
+
+[vtep]
+ip = "{vtep}/24"
+gateway = "{gw}"
+mtu = 1600
+
+[uplink]
+device = "net_af_packet0"
+
+[[access_port]]
+name = "vm"
+device = "net_af_packet1"
+vni = {VNI}
+
+[[vni]]
+vni = {VNI}
+vteps = [{peers}]
+"#,
+        ns = hv.ns,
+        vm_port = hv.vm_port,
+        vtep = hv.vtep_ip,
+        gw = UNDERLAY_GW,
+        peers = peers.join(", "),
+    )
+}
+
+/// Makes hypervisor `hv` a Linux kernel VTEP: up0 holds the VTEP address, vxlan0 (VNI 5001,
+/// head-end replication to `peers`) and the VM port are bridged.
+pub fn kernel_vtep(hv: &Hypervisor, peers: &[&str]) -> Result<(), LabError> {
+    let ns = hv.ns.as_str();
+    sh::in_ns(ns, &["ip", "addr", "add", &format!("{}/24", hv.vtep_ip), "dev", "up0"])?;
+    sh::in_ns(ns, &["ip", "link", "add", "vxlan0", "type", "vxlan", "id", &VNI.to_string(), "local", hv.vtep_ip, "dstport", "4789", "dev", "up0"])?;
+    for p in peers {
+        sh::in_ns(ns, &["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vxlan0", "dst", p])?;
+    }
+    sh::in_ns(ns, &["ip", "link", "add", "br0", "type", "bridge"])?;
+    sh::in_ns(ns, &["ip", "link", "set", "vxlan0", "master", "br0", "up"])?;
+    sh::in_ns(ns, &["ip", "link", "set", &hv.vm_port, "master", "br0", "up"])?;
+    sh::in_ns(ns, &["ip", "link", "set", "br0", "up"])?;
+    Ok(())
+}
+
+impl Lab {
+    /// Builds the topology and starts the data planes; returns once they are ready.
+    pub fn start(exe: &Path, prefix: &str, peer: Peer) -> Result<Lab, LabError> {
+        let dir = std::env::temp_dir().join(format!("vxswitch-lab-{prefix}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| LabError::Step(format!("{}: {e}", dir.display())))?;
+        let topo = Topology::build(prefix, &[VM_A, VM_B])?;
+        let mut lab = Lab { topo, dataplanes: Vec::new(), dir };
+        let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
+        let hvs = lab.topo.hvs.clone();
+        for (i, hv) in hvs.iter().enumerate() {
+            let peers: Vec<&str> = hvs.iter().filter(|o| o.ns != hv.ns).map(|o| o.vtep_ip).collect();
+            if i == 1 && peer == Peer::KernelVxlan {
+                kernel_vtep(hv, &peers)?;
+                continue;
+            }
+            let cfg = dataplane_config(hv, &peers, i % cores);
+            let dp = DataplaneProcess::start(exe, &hv.ns, &format!("hv{}", i + 1), &lab.dir, &cfg)?;
+            lab.dataplanes.push(dp);
+        }
+        for dp in &mut lab.dataplanes {
+            dp.wait_ready(Duration::from_secs(30))?;
+        }
+        Ok(lab)
+    }
+
+    /// `ping` from VM `from` to `to_ip`; returns (all answered, ping's output).
+    pub fn ping(&self, from: usize, to_ip: &str, count: u32, size: Option<u32>) -> (bool, String) {
+        let count = count.to_string();
+        let mut args = vec!["ping", "-c", &count, "-i", "0.2", "-W", "2"];
+        let s;
+        if let Some(sz) = size {
+            s = sz.to_string();
+            args.extend(["-M", "do", "-s", &s]);
+        }
+        args.push(to_ip);
+        sh::try_in_ns(&self.topo.vms[from].ns, &args)
+    }
+
+    /// Stops every data plane and returns their final reports.
+    pub fn stop(&mut self) -> Vec<(String, String)> {
+        self.dataplanes.iter_mut().map(|d| (d.name.clone(), d.stop())).collect()
+    }
+}
+
+/// The `vxswitch lab` command: build, show, ping, report, tear down.
+pub fn run(args: &LabArgs) -> Result<(), LabError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+    }
+    let check = || if stop.load(Ordering::Relaxed) { Err(LabError::Interrupted) } else { Ok(()) };
+    let exe = std::env::current_exe().map_err(|e| LabError::Step(e.to_string()))?;
+    let peer = if args.kernel_peer { Peer::KernelVxlan } else { Peer::Vxswitch };
+    println!("== vxswitch lab: VNI {VNI}, two hypervisors on underlay 192.168.250.0/24 (MTU 1600)");
+    println!("   VM A {} ({}) on hv1, VTEP {}", VM_A.1, VM_A.2, VM_A.0);
+    println!(
+        "   VM B {} ({}) on hv2, VTEP {} [{}]",
+        VM_B.1,
+        VM_B.2,
+        VM_B.0,
+        if args.kernel_peer { "Linux kernel vxlan + bridge" } else { "vxswitch" }
+    );
+    let mut lab = Lab::start(&exe, &args.prefix, peer)?;
+    println!("== data planes ready (namespaces {}-*, logs in {})", args.prefix, lab.dir.display());
+    check()?;
+    let mut ok = true;
+    let ul = lab.topo.underlay_ns.clone();
+    for vtep in [VM_A.0, VM_B.0] {
+        let (good, out) = sh::try_in_ns(&ul, &["ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1572", vtep]);
+        println!("== underlay -> VTEP {vtep}: ping -M do -s 1572 (1600-byte packets, DF): {}", verdict(good));
+        print_summary(&out);
+        ok &= good;
+        check()?;
+    }
+    let (good, out) = sh::try_in_ns(&lab.topo.vms[0].ns, &["arping", "-c", "3", "-w", "5", "-I", "eth0", VM_B.1]);
+    println!("== VM A: arping {} (ARP broadcast flooded over VXLAN, answered by VM B): {}", VM_B.1, verdict(good));
+    print_summary(&out);
+    ok &= good;
+    check()?;
+    for (from, to, name) in [(0, VM_B.1, "A -> B"), (1, VM_A.1, "B -> A")] {
+        let (good, out) = lab.ping(from, to, args.count, None);
+        println!("== VM {name}: ping {to}: {}", verdict(good));
+        print_summary(&out);
+        ok &= good;
+        check()?;
+    }
+    let (good, out) = lab.ping(0, VM_B.1, 3, Some(1472));
+    println!("== VM A -> B: ping -M do -s 1472 (1514-byte frames, 1564 bytes on the underlay): {}", verdict(good));
+    print_summary(&out);
+    ok &= good;
+    for (name, report) in lab.stop() {
+        println!("== {name} report");
+        for l in report.lines().skip_while(|l| !l.starts_with("vxswitch stopped")) {
+            println!("   {l}");
+        }
+    }
+    drop(lab);
+    println!("== lab removed");
+    if ok {
+        println!("lab: PASS");
+        Ok(())
+    } else {
+        Err(LabError::Step("lab: FAIL (see above)".into()))
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "FAILED"
+    }
+}
+
+/// Prints ping/arping's summary lines.
+fn print_summary(out: &str) {
+    for l in out.lines().filter(|l| {
+        l.contains("transmitted") || l.contains("rtt") || l.starts_with("Unicast reply") || l.starts_with("Received") || l.starts_with("Sent")
+    }) {
+        println!("   {l}");
+    }
+    if !out.lines().any(|l| l.contains("transmitted") || l.starts_with("Sent") || l.starts_with("Received")) {
+        for l in out.lines().take(5) {
+            println!("   {l}");
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Running the lab's commands (`ip`, `ping`, ...) with their output kept for error messages.
+
+use std::process::{Command, Output};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("`{cmd}` failed: {detail}")]
+    Command { cmd: String, detail: String },
+    #[error("{0}")]
+    Step(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+fn describe(args: &[&str]) -> String {
+    args.join(" ")
+}
+
+/// Runs a command; an error carries its stderr.
+pub fn run(args: &[&str]) -> Result<Output, LabError> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| LabError::Command { cmd: describe(args), detail: e.to_string() })?;
+    if !out.status.success() {
+        return Err(LabError::Command {
+            cmd: describe(args),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// Runs a command inside network namespace `ns`.
+pub fn in_ns(ns: &str, args: &[&str]) -> Result<Output, LabError> {
+    let mut all = vec!["ip", "netns", "exec", ns];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+/// Runs a command inside `ns` and returns whether it succeeded, with its stdout.
+pub fn try_in_ns(ns: &str, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["netns", "exec", ns];
+    all.extend_from_slice(args);
+    match Command::new("ip").args(&all).output() {
+        Ok(o) => (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)),
+        Err(e) => (false, e.to_string()),
+    }
+}

@@ -1,0 +1,95 @@
+//! The source document's topology in network namespaces: VMs, hypervisors and an underlay
+//! bridge, every name carrying the lab's prefix so that several labs can run at once.
+//! Everything is removed on drop, also after an error.
+
+use super::sh::{self, LabError};
+
+/// One VM: a namespace with `eth0` whose peer is a port in its hypervisor's namespace.
+#[derive(Clone, Debug)]
+pub struct Vm {
+    pub ns: String,
+    pub ip: &'static str,
+    pub mac: &'static str,
+}
+
+/// One hypervisor: a namespace holding the VM-facing veth and the uplink veth `up0`.
+#[derive(Clone, Debug)]
+pub struct Hypervisor {
+    pub ns: String,
+    pub vtep_ip: &'static str,
+    /// The VM-facing interface name inside the hypervisor namespace.
+    pub vm_port: String,
+}
+
+pub struct Topology {
+    pub prefix: String,
+    pub underlay_ns: String,
+    pub vms: Vec<Vm>,
+    pub hvs: Vec<Hypervisor>,
+    namespaces: Vec<String>,
+}
+
+/// The underlay segment, its bridge address and MTU.
+pub const SEGMENT_PREFIX: u8 = 24;
+pub const UNDERLAY_GW: &str = "192.168.250.1";
+pub const UNDERLAY_MTU: &str = "1600";
+
+impl Topology {
+    /// Builds: underlay namespace with bridge br0 (192.168.250.1/24, MTU 1600); per
+    /// hypervisor a namespace with `up0` bridged into the underlay; per VM a namespace with
+    /// eth0 (address, MAC) linked to its hypervisor.
+    pub fn build(prefix: &str, pairs: &[(&'static str, &'static str, &'static str)]) -> Result<Topology, LabError> {
+        let mut t = Topology {
+            prefix: prefix.to_owned(),
+            underlay_ns: format!("{prefix}-ul"),
+            vms: Vec::new(),
+            hvs: Vec::new(),
+            namespaces: Vec::new(),
+        };
+        t.add_ns(&t.underlay_ns.clone())?;
+        let ul = t.underlay_ns.clone();
+        sh::in_ns(&ul, &["ip", "link", "add", "br0", "type", "bridge"])?;
+        sh::in_ns(&ul, &["ip", "addr", "add", &format!("{UNDERLAY_GW}/{SEGMENT_PREFIX}"), "dev", "br0"])?;
+        for (i, (vtep_ip, vm_ip, vm_mac)) in pairs.iter().enumerate() {
+            let n = i + 1;
+            let hv = Hypervisor { ns: format!("{prefix}-hv{n}"), vtep_ip, vm_port: format!("vm{n}") };
+            let vm = Vm { ns: format!("{prefix}-vm{n}"), ip: vm_ip, mac: vm_mac };
+            t.add_ns(&hv.ns)?;
+            t.add_ns(&vm.ns)?;
+            let ul_port = format!("hv{n}");
+            sh::run(&["ip", "link", "add", "up0", "netns", &hv.ns, "mtu", UNDERLAY_MTU, "type", "veth", "peer", "name", &ul_port, "netns", &ul, "mtu", UNDERLAY_MTU])?;
+            sh::in_ns(&ul, &["ip", "link", "set", &ul_port, "master", "br0", "up"])?;
+            sh::in_ns(&hv.ns, &["ip", "link", "set", "up0", "up"])?;
+            sh::run(&["ip", "link", "add", "eth0", "netns", &vm.ns, "address", vm_mac, "type", "veth", "peer", "name", &hv.vm_port, "netns", &hv.ns])?;
+            sh::in_ns(&hv.ns, &["ip", "link", "set", &hv.vm_port, "up"])?;
+            sh::in_ns(&vm.ns, &["ip", "addr", "add", &format!("{vm_ip}/24"), "dev", "eth0"])?;
+            sh::in_ns(&vm.ns, &["ip", "link", "set", "eth0", "up"])?;
+            // Checksums in full and no segmentation offload: frames leave the VM complete,
+            // as they would from a virtio NIC without offloads.
+            let _ = sh::in_ns(&vm.ns, &["ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off"]);
+            t.hvs.push(hv);
+            t.vms.push(vm);
+        }
+        sh::in_ns(&ul, &["ip", "link", "set", "br0", "up"])?;
+        Ok(t)
+    }
+
+    fn add_ns(&mut self, ns: &str) -> Result<(), LabError> {
+        let _ = sh::run(&["ip", "netns", "del", ns]); // a leftover from a killed run
+        sh::run(&["ip", "netns", "add", ns])?;
+        self.namespaces.push(ns.to_owned());
+        sh::in_ns(ns, &["ip", "link", "set", "lo", "up"])?;
+        // No IPv6 chatter (router solicitations, DAD) on the lab's links.
+        sh::in_ns(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])?;
+        sh::in_ns(ns, &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])?;
+        Ok(())
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        for ns in self.namespaces.iter().rev() {
+            let _ = sh::run(&["ip", "netns", "del", ns]);
+        }
+    }
+}
