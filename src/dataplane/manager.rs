@@ -36,6 +36,8 @@ pub struct TableManager {
     aging_secs: u32,
     /// Next hop -> when we last asked for it.
     asked: HashMap<Ipv4Addr, u32>,
+    /// Neighbours configured statically: never asked for, never overwritten.
+    static_neighbors: Vec<Ipv4Addr>,
     pub stats: ManagerStats,
 }
 
@@ -94,7 +96,16 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
 impl TableManager {
     pub fn new(cell: Arc<SnapshotCell>, mac_capacity: usize, aging_secs: u32) -> TableManager {
         let snap = (*cell.load()).clone();
-        TableManager { cell, snap, mac_capacity, aging_secs, asked: HashMap::new(), stats: ManagerStats::default() }
+        let static_neighbors = snap.neighbors.keys().copied().collect();
+        TableManager {
+            cell,
+            snap,
+            mac_capacity,
+            aging_secs,
+            asked: HashMap::new(),
+            static_neighbors,
+            stats: ManagerStats::default(),
+        }
     }
 
     /// The last published snapshot.
@@ -128,6 +139,9 @@ impl TableManager {
                     changed = true;
                 }
                 Event::NeighborSeen { ip, mac } => {
+                    if self.static_neighbors.contains(&ip) {
+                        continue;
+                    }
                     let n = neighbors.get_or_insert_with(|| (*self.snap.neighbors).clone());
                     if n.insert(ip, mac) != Some(mac) {
                         changed = true;
@@ -169,7 +183,7 @@ impl TableManager {
     pub fn resolve(&mut self, now: u32) -> Vec<Vec<u8>> {
         let mut hops: Vec<(Ipv4Addr, bool)> = Vec::new();
         for (_, t) in self.snap.tunnels.iter() {
-            if let Some(h) = t.next_hop {
+            if let Some(h) = t.next_hop.filter(|h| !self.static_neighbors.contains(h)) {
                 if !hops.iter().any(|(x, _)| *x == h) {
                     hops.push((h, t.is_resolved()));
                 }
