@@ -22,8 +22,8 @@ pub enum RunError {
     Dpdk(#[from] DpdkError),
     #[error("signal handler: {0}")]
     Signal(std::io::Error),
-    #[error("worker on core {0} could not be pinned")]
-    Pin(usize),
+    #[error("dataplane.workers: core {0} does not exist on this machine ({1} cores)")]
+    NoSuchCore(usize, usize),
 }
 
 /// Management loop period: how often events are applied and published.
@@ -32,6 +32,10 @@ const MGMT_TICK: Duration = Duration::from_millis(1);
 const DATA_ROOM: u16 = 2048 + 128;
 
 pub fn run(cfg: &Config) -> Result<(), RunError> {
+    let cores = core_affinity::get_core_ids().map_or(usize::MAX, |c| c.len());
+    if let Some(&c) = cfg.workers.iter().find(|&&c| c >= cores) {
+        return Err(RunError::NoSuchCore(c, cores));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(RunError::Signal)?;
