@@ -20,6 +20,7 @@ fn mac(s: &str) -> MacAddr {
 #[test]
 fn testpmd_virtio_user_vm_talks_through_vxswitch_over_vhost_user() {
     require_root();
+    remove_dpdk_files();
     let dir = test_dir("vhost");
     let d = dir.display().to_string();
     let vtep_ip = Ipv4Addr::new(192, 168, 250, 51);
@@ -71,7 +72,7 @@ mac = "02:00:00:00:00:52"
     let mut dut = Daemon::start(&dir, &config);
     let log = std::fs::File::create(dir.join("testpmd.log")).unwrap();
     let mut gen = Command::new("dpdk-testpmd")
-        .args(["-l", "0,1", "--no-pci", "--no-telemetry", "--file-prefix", "vhgen", "-m", "256", "--single-file-segments", "--huge-unlink"])
+        .args(["-l", "0,1", "--no-pci", "--no-telemetry", "--file-prefix", "vhgen", "-m", "256", "--single-file-segments"])
         .args(["--vdev", &format!("net_virtio_user0,path={d}/vm.sock,queues=1,queue_size=1024")])
         .args(["--vdev", &format!("net_pcap0,rx_pcap={d}/vm_in.pcap,tx_pcap={d}/vm_out.pcap")])
         .args(["--vdev", &format!("net_virtio_user1,path={d}/up.sock,queues=1,queue_size=1024")])
@@ -110,7 +111,19 @@ mac = "02:00:00:00:00:52"
     assert_eq!(counter(&report, "encapsulated"), 20, "{report}");
     assert_eq!(counter(&report, "decapsulated"), 20, "{report}");
     assert_no_leak(&report);
+    remove_dpdk_files();
+}
+
+/// Removes what testpmd's EAL leaves behind: hugepage files and runtime folders.
+fn remove_dpdk_files() {
     for prefix in ["vhgen", "vhdut"] {
         let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    }
+    if let Ok(dir) = std::fs::read_dir("/dev/hugepages") {
+        for e in dir.flatten() {
+            if e.file_name().to_string_lossy().starts_with("vhgen") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
