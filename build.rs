@@ -15,7 +15,9 @@ fn main() {
     let cflags = cflags_of("libdpdk").unwrap_or_default();
 
     let mut cc = cc::Build::new();
-    cc.file("src/dpdk/shim.c").define("ALLOW_EXPERIMENTAL_API", None).opt_level(3);
+    cc.file("src/dpdk/shim.c")
+        .define("ALLOW_EXPERIMENTAL_API", None)
+        .opt_level(3);
     for flag in &cflags {
         cc.flag(flag);
     }

@@ -11,15 +11,24 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Parse { path: String, source: toml::de::Error },
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
     #[error("{key}: {msg}")]
     Invalid { key: String, msg: String },
 }
 
 fn invalid(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), msg: msg.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        msg: msg.into(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,7 +203,10 @@ pub struct StaticMac {
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?;
         Config::parse(&text).map_err(|e| match e {
             ConfigError::Parse { source, .. } => ConfigError::Parse { path: p, source },
             other => other,
@@ -202,17 +214,22 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let raw: Raw = toml::from_str(text).map_err(|source| ConfigError::Parse { path: String::new(), source })?;
+        let raw: Raw = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: String::new(),
+            source,
+        })?;
         validate(raw)
     }
 }
 
 fn ip(key: &str, s: &str) -> Result<Ipv4Addr, ConfigError> {
-    s.parse().map_err(|_| invalid(key, format!("{s:?} is not an IPv4 address")))
+    s.parse()
+        .map_err(|_| invalid(key, format!("{s:?} is not an IPv4 address")))
 }
 
 fn mac(key: &str, s: &str) -> Result<MacAddr, ConfigError> {
-    s.parse().map_err(|e: crate::wire::ethernet::MacParseError| invalid(key, e.to_string()))
+    s.parse()
+        .map_err(|e: crate::wire::ethernet::MacParseError| invalid(key, e.to_string()))
 }
 
 fn validate(raw: Raw) -> Result<Config, ConfigError> {
@@ -232,24 +249,36 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     if d.rx_desc == 0 || d.tx_desc == 0 {
         return Err(invalid("dataplane.rx_desc/tx_desc", "must be > 0"));
     }
-    let (addr, len) = raw
-        .vtep
-        .ip
-        .split_once('/')
-        .ok_or_else(|| invalid("vtep.ip", format!("{:?} needs a prefix length, like 192.168.250.51/24", raw.vtep.ip)))?;
+    let (addr, len) = raw.vtep.ip.split_once('/').ok_or_else(|| {
+        invalid(
+            "vtep.ip",
+            format!(
+                "{:?} needs a prefix length, like 192.168.250.51/24",
+                raw.vtep.ip
+            ),
+        )
+    })?;
     let prefix_len: u8 = len
         .parse()
         .ok()
         .filter(|l| (1..=32).contains(l))
         .ok_or_else(|| invalid("vtep.ip", format!("prefix length {len:?} is not 1-32")))?;
-    let vtep_mac = raw.vtep.mac.as_deref().map(|m| mac("vtep.mac", m)).transpose()?;
+    let vtep_mac = raw
+        .vtep
+        .mac
+        .as_deref()
+        .map(|m| mac("vtep.mac", m))
+        .transpose()?;
     if let Some(m) = vtep_mac {
         if !m.is_unicast() {
             return Err(invalid("vtep.mac", format!("{m} is not a unicast address")));
         }
     }
     if raw.vtep.mtu < 576 || raw.vtep.mtu > 9000 {
-        return Err(invalid("vtep.mtu", format!("{} is outside 576-9000", raw.vtep.mtu)));
+        return Err(invalid(
+            "vtep.mtu",
+            format!("{} is outside 576-9000", raw.vtep.mtu),
+        ));
     }
     if raw.vtep.udp_port == 0 {
         return Err(invalid("vtep.udp_port", "must not be 0"));
@@ -258,7 +287,12 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         ip: ip("vtep.ip", addr)?,
         prefix_len,
         mac: vtep_mac,
-        gateway: raw.vtep.gateway.as_deref().map(|g| ip("vtep.gateway", g)).transpose()?,
+        gateway: raw
+            .vtep
+            .gateway
+            .as_deref()
+            .map(|g| ip("vtep.gateway", g))
+            .transpose()?,
         udp_port: raw.vtep.udp_port,
         mtu: raw.vtep.mtu,
     };
@@ -272,30 +306,59 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             return Err(invalid(format!("{key}.name"), "must not be empty"));
         }
         if p.vni == 0 || p.vni > VNI_MAX {
-            return Err(invalid(format!("{key}.vni"), format!("{} is outside 1-{VNI_MAX}", p.vni)));
+            return Err(invalid(
+                format!("{key}.vni"),
+                format!("{} is outside 1-{VNI_MAX}", p.vni),
+            ));
         }
         if access_ports.iter().any(|a: &AccessPort| a.name == p.name) {
-            return Err(invalid(format!("{key}.name"), format!("{:?} is used twice", p.name)));
+            return Err(invalid(
+                format!("{key}.name"),
+                format!("{:?} is used twice", p.name),
+            ));
         }
-        if p.device == raw.uplink.device || access_ports.iter().any(|a: &AccessPort| a.device == p.device) {
-            return Err(invalid(format!("{key}.device"), format!("{:?} is used twice", p.device)));
+        if p.device == raw.uplink.device
+            || access_ports
+                .iter()
+                .any(|a: &AccessPort| a.device == p.device)
+        {
+            return Err(invalid(
+                format!("{key}.device"),
+                format!("{:?} is used twice", p.device),
+            ));
         }
-        access_ports.push(AccessPort { name: p.name, device: p.device, vni: p.vni });
+        access_ports.push(AccessPort {
+            name: p.name,
+            device: p.device,
+            vni: p.vni,
+        });
     }
     let mut vnis: Vec<VniConfig> = Vec::new();
     for (i, v) in raw.vnis.into_iter().enumerate() {
         let key = format!("vni[{i}]");
         if v.vni == 0 || v.vni > VNI_MAX {
-            return Err(invalid(format!("{key}.vni"), format!("{} is outside 1-{VNI_MAX}", v.vni)));
+            return Err(invalid(
+                format!("{key}.vni"),
+                format!("{} is outside 1-{VNI_MAX}", v.vni),
+            ));
         }
         if vnis.iter().any(|x| x.vni == v.vni) {
-            return Err(invalid(format!("{key}.vni"), format!("{} is configured twice", v.vni)));
+            return Err(invalid(
+                format!("{key}.vni"),
+                format!("{} is configured twice", v.vni),
+            ));
         }
-        let mut c = VniConfig { vni: v.vni, ..Default::default() };
+        let mut c = VniConfig {
+            vni: v.vni,
+            ..Default::default()
+        };
         for (j, t) in v.vteps.iter().enumerate() {
             let a = ip(&format!("{key}.vteps[{j}]"), t)?;
             if a == vtep.ip {
-                return Err(invalid(format!("{key}.vteps[{j}]"), "is this host's own VTEP"));
+                return Err(invalid(
+                    format!("{key}.vteps[{j}]"),
+                    "is this host's own VTEP",
+                ));
             }
             c.vteps.push(a);
         }
@@ -303,19 +366,28 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             let k = format!("{key}.mac[{j}]");
             let addr = mac(&format!("{k}.mac"), &m.mac)?;
             if !addr.is_unicast() {
-                return Err(invalid(format!("{k}.mac"), format!("{addr} is not unicast")));
+                return Err(invalid(
+                    format!("{k}.mac"),
+                    format!("{addr} is not unicast"),
+                ));
             }
             let target = match (&m.vtep, &m.port) {
                 (Some(t), None) => {
                     let a = ip(&format!("{k}.vtep"), t)?;
                     if !c.vteps.contains(&a) {
-                        return Err(invalid(format!("{k}.vtep"), format!("{a} is not in {key}.vteps")));
+                        return Err(invalid(
+                            format!("{k}.vtep"),
+                            format!("{a} is not in {key}.vteps"),
+                        ));
                     }
                     MacTarget::Vtep(a)
                 }
                 (None, Some(p)) => {
                     if !access_ports.iter().any(|a| &a.name == p && a.vni == v.vni) {
-                        return Err(invalid(format!("{k}.port"), format!("no access port {p:?} on VNI {}", v.vni)));
+                        return Err(invalid(
+                            format!("{k}.port"),
+                            format!("no access port {p:?} on VNI {}", v.vni),
+                        ));
                     }
                     MacTarget::Port(p.clone())
                 }
@@ -325,7 +397,10 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         }
         for (j, a) in v.arps.iter().enumerate() {
             let k = format!("{key}.arp[{j}]");
-            c.arps.push((ip(&format!("{k}.ip"), &a.ip)?, mac(&format!("{k}.mac"), &a.mac)?));
+            c.arps.push((
+                ip(&format!("{k}.ip"), &a.ip)?,
+                mac(&format!("{k}.mac"), &a.mac)?,
+            ));
         }
         vnis.push(c);
     }
@@ -395,7 +470,10 @@ mod tests {
         assert_eq!(c.vtep.udp_port, 4789);
         assert_eq!(c.vtep.mtu, 1600);
         assert_eq!(c.aging_secs, 300);
-        assert_eq!(c.vnis[0].macs[0].target, MacTarget::Vtep("192.168.250.52".parse().unwrap()));
+        assert_eq!(
+            c.vnis[0].macs[0].target,
+            MacTarget::Vtep("192.168.250.52".parse().unwrap())
+        );
     }
 
     #[test]
@@ -407,11 +485,23 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         assert!(err(&GOOD.replace("192.168.250.51/24", "192.168.250.51")).starts_with("vtep.ip:"));
-        assert!(err(&GOOD.replace("vni = 5001\n        [[vni]]", "vni = 0\n        [[vni]]")).starts_with("access_port[0].vni:"));
-        assert!(err(&GOOD.replace("mac = \"02:bb:bb:bb:bb:bb\"\n        vtep", "mac = \"02:bb\"\n        vtep"))
-            .starts_with("vni[0].mac[0].mac:"));
-        assert!(err(&GOOD.replace("vtep = \"192.168.250.52\"", "vtep = \"192.168.250.99\"")).starts_with("vni[0].mac[0].vtep:"));
-        assert!(err(&GOOD.replace("[vtep]", "[dataplane]\nworkers = [1, 1]\n[vtep]")).starts_with("dataplane.workers:"));
+        assert!(
+            err(&GOOD.replace("vni = 5001\n        [[vni]]", "vni = 0\n        [[vni]]"))
+                .starts_with("access_port[0].vni:")
+        );
+        assert!(err(&GOOD.replace(
+            "mac = \"02:bb:bb:bb:bb:bb\"\n        vtep",
+            "mac = \"02:bb\"\n        vtep"
+        ))
+        .starts_with("vni[0].mac[0].mac:"));
+        assert!(
+            err(&GOOD.replace("vtep = \"192.168.250.52\"", "vtep = \"192.168.250.99\""))
+                .starts_with("vni[0].mac[0].vtep:")
+        );
+        assert!(
+            err(&GOOD.replace("[vtep]", "[dataplane]\nworkers = [1, 1]\n[vtep]"))
+                .starts_with("dataplane.workers:")
+        );
     }
 }
 

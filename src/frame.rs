@@ -48,7 +48,10 @@ impl MemFrame {
     pub fn new(bytes: &[u8]) -> MemFrame {
         let mut buf = vec![0u8; MEM_HEADROOM];
         buf.extend_from_slice(bytes);
-        MemFrame { buf, start: MEM_HEADROOM }
+        MemFrame {
+            buf,
+            start: MEM_HEADROOM,
+        }
     }
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf[self.start..].to_vec()
@@ -95,7 +98,11 @@ pub struct MemIo {
 impl MemIo {
     /// The frames sent on `port`, in order.
     pub fn sent_on(&self, port: PortIdx) -> Vec<&[u8]> {
-        self.sent.iter().filter(|(p, _)| *p == port).map(|(_, f)| &f[..]).collect()
+        self.sent
+            .iter()
+            .filter(|(p, _)| *p == port)
+            .map(|(_, f)| &f[..])
+            .collect()
     }
 }
 

@@ -4,9 +4,9 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod dataplane;
 #[allow(unsafe_code)]
 pub mod dpdk;
-pub mod dataplane;
 pub mod frame;
 pub mod lab;
 pub mod pcap;

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use vxswitch::config::Config;
 
 #[derive(Parser)]
-#[command(name = "vxswitch", version, about = "A DPDK poll-mode VXLAN logical switch")]
+#[command(
+    name = "vxswitch",
+    version,
+    about = "A DPDK poll-mode VXLAN logical switch"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -34,7 +38,9 @@ fn main() -> ExitCode {
         Cmd::Dataplane { config } => Config::load(&config)
             .map_err(|e| e.to_string())
             .and_then(|c| vxswitch::dataplane::run(&c).map_err(|e| e.to_string())),
-        Cmd::CheckConfig { config } => Config::load(&config).map(|c| println!("{c:#?}")).map_err(|e| e.to_string()),
+        Cmd::CheckConfig { config } => Config::load(&config)
+            .map(|c| println!("{c:#?}"))
+            .map_err(|e| e.to_string()),
         Cmd::Lab(args) => vxswitch::lab::run(&args).map_err(|e| e.to_string()),
     };
     match result {

@@ -23,31 +23,78 @@ pub fn ethernet(dst: MacAddr, src: MacAddr, ethertype: EtherType, payload: &[u8]
 }
 
 /// An ARP packet in a frame: requests are broadcast, replies go to the target.
-pub fn arp(op: ArpOperation, sender_mac: MacAddr, sender_ip: Ipv4Addr, target_mac: MacAddr, target_ip: Ipv4Addr) -> Vec<u8> {
+pub fn arp(
+    op: ArpOperation,
+    sender_mac: MacAddr,
+    sender_ip: Ipv4Addr,
+    target_mac: MacAddr,
+    target_ip: Ipv4Addr,
+) -> Vec<u8> {
     let mut a = [0u8; 28];
-    ArpRepr { operation: op, sender_mac, sender_ip, target_mac, target_ip }.emit(&mut a);
-    let dst = if op == ArpOperation::Request { MacAddr::BROADCAST } else { target_mac };
+    ArpRepr {
+        operation: op,
+        sender_mac,
+        sender_ip,
+        target_mac,
+        target_ip,
+    }
+    .emit(&mut a);
+    let dst = if op == ArpOperation::Request {
+        MacAddr::BROADCAST
+    } else {
+        target_mac
+    };
     ethernet(dst, sender_mac, EtherType::Arp, &a)
 }
 
 /// An IPv4 packet (DF, TTL 64, checksum right) in a frame.
-pub fn ipv4(dst_mac: MacAddr, src_mac: MacAddr, src: Ipv4Addr, dst: Ipv4Addr, protocol: IpProtocol, payload: &[u8]) -> Vec<u8> {
+pub fn ipv4(
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: IpProtocol,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut p = vec![0u8; 20];
-    Ipv4Repr { src, dst, protocol, payload_len: payload.len(), ttl: 64, dont_fragment: true }.emit(&mut p);
+    Ipv4Repr {
+        src,
+        dst,
+        protocol,
+        payload_len: payload.len(),
+        ttl: 64,
+        dont_fragment: true,
+    }
+    .emit(&mut p);
     p.extend_from_slice(payload);
     ethernet(dst_mac, src_mac, EtherType::Ipv4, &p)
 }
 
 /// A UDP datagram (checksum 0) with `payload_len` bytes of 0xab.
 #[allow(clippy::too_many_arguments)]
-pub fn udp(dst_mac: MacAddr, src_mac: MacAddr, src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload_len: usize) -> Vec<u8> {
+pub fn udp(
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    payload_len: usize,
+) -> Vec<u8> {
     let mut u = vec![0xabu8; udp::HEADER_LEN + payload_len];
     udp::emit_header(&mut u, sport, dport, payload_len);
     ipv4(dst_mac, src_mac, src, dst, IpProtocol::Udp, &u)
 }
 
 /// An ICMP echo request with `data_len` bytes of data.
-pub fn ping(dst_mac: MacAddr, src_mac: MacAddr, src: Ipv4Addr, dst: Ipv4Addr, seq: u16, data_len: usize) -> Vec<u8> {
+pub fn ping(
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    seq: u16,
+    data_len: usize,
+) -> Vec<u8> {
     let data: Vec<u8> = (0..data_len).map(|i| i as u8).collect();
     let mut m = vec![0u8; icmp::HEADER_LEN + data_len];
     icmp::emit_echo(&mut m, icmp::ECHO_REQUEST, 0x4242, seq, &data);
@@ -70,7 +117,14 @@ pub fn vxlan(o: &Outer, vni: u32, sport: u16, inner: &[u8]) -> Vec<u8> {
     udp::emit_header(&mut u, sport, o.udp_port, vxlan::HEADER_LEN + inner.len());
     vxlan::emit_header(&mut u[udp::HEADER_LEN..], vni);
     u.extend_from_slice(inner);
-    ipv4(o.dst_mac, o.src_mac, o.src_ip, o.dst_ip, IpProtocol::Udp, &u)
+    ipv4(
+        o.dst_mac,
+        o.src_mac,
+        o.src_ip,
+        o.dst_ip,
+        IpProtocol::Udp,
+        &u,
+    )
 }
 
 #[cfg(test)]
@@ -80,7 +134,15 @@ mod tests {
 
     #[test]
     fn vxlan_frame_parses_back() {
-        let inner = udp(MacAddr([2; 6]), MacAddr([4; 6]), Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2), 1, 2, 18);
+        let inner = udp(
+            MacAddr([2; 6]),
+            MacAddr([4; 6]),
+            Ipv4Addr::new(1, 1, 1, 1),
+            Ipv4Addr::new(2, 2, 2, 2),
+            1,
+            2,
+            18,
+        );
         let o = Outer {
             dst_mac: MacAddr([6; 6]),
             src_mac: MacAddr([8; 6]),

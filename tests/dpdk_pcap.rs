@@ -16,8 +16,11 @@ fn mac(s: &str) -> MacAddr {
 }
 const VTEP_MAC: &str = "02:00:00:00:00:51";
 const VTEP_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 250, 51);
-const REMOTE: [Ipv4Addr; 3] =
-    [Ipv4Addr::new(192, 168, 250, 52), Ipv4Addr::new(192, 168, 250, 53), Ipv4Addr::new(192, 168, 250, 54)];
+const REMOTE: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(192, 168, 250, 52),
+    Ipv4Addr::new(192, 168, 250, 53),
+    Ipv4Addr::new(192, 168, 250, 54),
+];
 
 fn config(dir: &Path, prefix: &str) -> String {
     let d = dir.display();
@@ -66,18 +69,41 @@ mac = "02:00:00:00:00:54"
 }
 
 /// Runs one dataplane over the given input pcaps; returns (uplink out, vm-a out, vm-c out, report).
-fn run(name: &str, up_in: &[Vec<u8>], a_in: &[Vec<u8>], c_in: &[Vec<u8>], expect_up: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>, String) {
+fn run(
+    name: &str,
+    up_in: &[Vec<u8>],
+    a_in: &[Vec<u8>],
+    c_in: &[Vec<u8>],
+    expect_up: bool,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>, String) {
     require_root();
     let dir = test_dir(name);
-    for (file, frames) in [("up_in.pcap", up_in), ("a_in.pcap", a_in), ("c_in.pcap", c_in)] {
+    for (file, frames) in [
+        ("up_in.pcap", up_in),
+        ("a_in.pcap", a_in),
+        ("c_in.pcap", c_in),
+    ] {
         pcap::write(std::fs::File::create(dir.join(file)).unwrap(), frames).unwrap();
     }
     let mut d = Daemon::start(&dir, &config(&dir, name));
-    let watch = if expect_up { "up_out.pcap" } else { "a_out.pcap" };
-    wait_until_quiet(&dir.join(watch), Duration::from_millis(700), Duration::from_secs(10));
+    let watch = if expect_up {
+        "up_out.pcap"
+    } else {
+        "a_out.pcap"
+    };
+    wait_until_quiet(
+        &dir.join(watch),
+        Duration::from_millis(700),
+        Duration::from_secs(10),
+    );
     let report = d.stop();
     let read = |f: &str| pcap::read(std::fs::File::open(dir.join(f)).unwrap()).unwrap();
-    (read("up_out.pcap"), read("a_out.pcap"), read("c_out.pcap"), report)
+    (
+        read("up_out.pcap"),
+        read("a_out.pcap"),
+        read("c_out.pcap"),
+        report,
+    )
 }
 
 /// Checks an encapsulated frame's outer headers; returns (outer dst IP, outer dst MAC, inner).
@@ -102,7 +128,19 @@ fn ip(n: u8) -> Ipv4Addr {
 
 #[test]
 fn frames_to_a_remote_mac_leave_encapsulated_in_order() {
-    let frames: Vec<Vec<u8>> = (0..200u16).map(|i| traffic::udp(mac("02:bb:bb:bb:bb:bb"), a(), ip(11), ip(12), 1000 + i, 7, (i % 50) as usize)).collect();
+    let frames: Vec<Vec<u8>> = (0..200u16)
+        .map(|i| {
+            traffic::udp(
+                mac("02:bb:bb:bb:bb:bb"),
+                a(),
+                ip(11),
+                ip(12),
+                1000 + i,
+                7,
+                (i % 50) as usize,
+            )
+        })
+        .collect();
     let (up, a_out, c_out, report) = run("encap", &[], &frames, &[], true);
     assert_eq!(up.len(), frames.len(), "{report}");
     for (out, sent) in up.iter().zip(&frames) {
@@ -117,16 +155,43 @@ fn frames_to_a_remote_mac_leave_encapsulated_in_order() {
 
 #[test]
 fn vxlan_from_known_vteps_is_delivered_decapsulated_and_bad_vxlan_counted() {
-    let outer = |src: Ipv4Addr| Outer { dst_mac: mac(VTEP_MAC), src_mac: mac("02:00:00:00:00:52"), src_ip: src, dst_ip: VTEP_IP, udp_port: 4789 };
+    let outer = |src: Ipv4Addr| Outer {
+        dst_mac: mac(VTEP_MAC),
+        src_mac: mac("02:00:00:00:00:52"),
+        src_ip: src,
+        dst_ip: VTEP_IP,
+        udp_port: 4789,
+    };
     let mut input = Vec::new();
     let mut expect_c = Vec::new();
     for i in 0..100u16 {
-        let inner = traffic::udp(mac("02:cc:cc:cc:cc:cc"), mac("02:bb:bb:bb:bb:bb"), ip(12), ip(13), i, 9, 20);
+        let inner = traffic::udp(
+            mac("02:cc:cc:cc:cc:cc"),
+            mac("02:bb:bb:bb:bb:bb"),
+            ip(12),
+            ip(13),
+            i,
+            9,
+            20,
+        );
         input.push(traffic::vxlan(&outer(REMOTE[0]), 5001, 50000 + i, &inner));
         expect_c.push(inner);
     }
-    let stray = traffic::udp(mac("02:cc:cc:cc:cc:cc"), mac("02:bb:bb:bb:bb:bb"), ip(12), ip(13), 1, 9, 20);
-    input.push(traffic::vxlan(&outer(Ipv4Addr::new(192, 168, 250, 99)), 5001, 50000, &stray)); // spoofed VTEP
+    let stray = traffic::udp(
+        mac("02:cc:cc:cc:cc:cc"),
+        mac("02:bb:bb:bb:bb:bb"),
+        ip(12),
+        ip(13),
+        1,
+        9,
+        20,
+    );
+    input.push(traffic::vxlan(
+        &outer(Ipv4Addr::new(192, 168, 250, 99)),
+        5001,
+        50000,
+        &stray,
+    )); // spoofed VTEP
     input.push(traffic::vxlan(&outer(REMOTE[0]), 4242, 50000, &stray)); // VNI not here
     let mut no_i = traffic::vxlan(&outer(REMOTE[0]), 5001, 50000, &stray);
     no_i[42] = 0;
@@ -135,7 +200,10 @@ fn vxlan_from_known_vteps_is_delivered_decapsulated_and_bad_vxlan_counted() {
     let (up, a_out, c_out, report) = run("decap", &input, &[], &[], false);
     let _ = a_out;
     assert_eq!(c_out, expect_c, "{report}");
-    assert!(up.is_empty(), "nothing goes back into the underlay: {report}");
+    assert!(
+        up.is_empty(),
+        "nothing goes back into the underlay: {report}"
+    );
     assert_eq!(counter(&report, "unknown_source_vtep"), 1, "{report}");
     assert_eq!(counter(&report, "unknown_vni"), 1, "{report}");
     assert_eq!(counter(&report, "bad_vxlan_flags"), 1, "{report}");
@@ -145,7 +213,17 @@ fn vxlan_from_known_vteps_is_delivered_decapsulated_and_bad_vxlan_counted() {
 
 #[test]
 fn broadcast_is_replicated_to_every_vtep_and_local_port_without_leaking() {
-    let bcast: Vec<Vec<u8>> = (0..50u8).map(|i| traffic::arp(ArpOperation::Request, a(), ip(11), MacAddr::ZERO, ip(100 + i))).collect();
+    let bcast: Vec<Vec<u8>> = (0..50u8)
+        .map(|i| {
+            traffic::arp(
+                ArpOperation::Request,
+                a(),
+                ip(11),
+                MacAddr::ZERO,
+                ip(100 + i),
+            )
+        })
+        .collect();
     let (up, a_out, c_out, report) = run("flood", &[], &bcast, &[], true);
     assert_eq!(up.len(), 150, "{report}");
     for (i, sent) in bcast.iter().enumerate() {
@@ -160,7 +238,10 @@ fn broadcast_is_replicated_to_every_vtep_and_local_port_without_leaking() {
         dsts.sort();
         assert_eq!(dsts, REMOTE);
     }
-    assert_eq!(c_out, bcast, "the other local port of the VNI gets every broadcast");
+    assert_eq!(
+        c_out, bcast,
+        "the other local port of the VNI gets every broadcast"
+    );
     assert!(a_out.is_empty(), "never back to the sender");
     assert_eq!(counter(&report, "flood_tunnel_copies"), 150);
     assert_no_leak(&report);
@@ -170,7 +251,13 @@ fn broadcast_is_replicated_to_every_vtep_and_local_port_without_leaking() {
 fn vtep_stack_answers_arp_and_ping_on_the_uplink() {
     let asker = mac("02:00:00:00:00:52");
     let input = vec![
-        traffic::arp(ArpOperation::Request, asker, REMOTE[0], MacAddr::ZERO, VTEP_IP),
+        traffic::arp(
+            ArpOperation::Request,
+            asker,
+            REMOTE[0],
+            MacAddr::ZERO,
+            VTEP_IP,
+        ),
         traffic::ping(mac(VTEP_MAC), asker, REMOTE[0], VTEP_IP, 1, 1572),
         traffic::ping(mac(VTEP_MAC), asker, REMOTE[0], VTEP_IP, 2, 56),
     ];

@@ -21,22 +21,42 @@ fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
     require_root();
     let mut lab = Lab::start(Path::new(EXE), "vxt1", Peer::Vxswitch).unwrap();
     ping_both_ways(&lab);
-    let (ok, out) = sh::try_in_ns(&lab.topo.vms[0].ns, &["arping", "-c", "2", "-w", "5", "-I", "eth0", VM_B.1]);
+    let (ok, out) = sh::try_in_ns(
+        &lab.topo.vms[0].ns,
+        &["arping", "-c", "2", "-w", "5", "-I", "eth0", VM_B.1],
+    );
     assert!(ok, "arping A -> B:\n{out}");
     // The VTEP's own stack: a 1600-byte DF ping across the MTU-1600 underlay.
     for vtep in [VM_A.0, VM_B.0] {
-        let (ok, out) = sh::try_in_ns(&lab.topo.underlay_ns, &["ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1572", vtep]);
+        let (ok, out) = sh::try_in_ns(
+            &lab.topo.underlay_ns,
+            &["ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1572", vtep],
+        );
         assert!(ok, "ping -M do -s 1572 {vtep}:\n{out}");
     }
     // One byte more does not fit the underlay: the sender is told, nothing fragments.
-    let (ok, _) = sh::try_in_ns(&lab.topo.underlay_ns, &["ping", "-c", "1", "-W", "1", "-M", "do", "-s", "1573", VM_A.0]);
-    assert!(!ok, "a 1601-byte DF packet must not pass an MTU-1600 underlay");
+    let (ok, _) = sh::try_in_ns(
+        &lab.topo.underlay_ns,
+        &[
+            "ping", "-c", "1", "-W", "1", "-M", "do", "-s", "1573", VM_A.0,
+        ],
+    );
+    assert!(
+        !ok,
+        "a 1601-byte DF packet must not pass an MTU-1600 underlay"
+    );
     for (name, report) in lab.stop() {
         assert_no_leak(&report);
         assert!(counter(&report, "encapsulated") >= 5, "{name}: {report}");
         assert!(counter(&report, "decapsulated") >= 5, "{name}: {report}");
-        assert!(counter(&report, "vtep_icmp_replies") >= 2, "{name}: {report}");
-        assert!(counter(&report, "flood_tunnel_copies") >= 1, "{name}: the first ARP crossed as BUM: {report}");
+        assert!(
+            counter(&report, "vtep_icmp_replies") >= 2,
+            "{name}: {report}"
+        );
+        assert!(
+            counter(&report, "flood_tunnel_copies") >= 1,
+            "{name}: the first ARP crossed as BUM: {report}"
+        );
     }
 }
 
@@ -45,13 +65,31 @@ fn vxswitch_interoperates_with_a_linux_kernel_vxlan_vtep() {
     require_root();
     let mut lab = Lab::start(Path::new(EXE), "vxt2", Peer::KernelVxlan).unwrap();
     ping_both_ways(&lab);
-    let (ok, out) = sh::try_in_ns(&lab.topo.hvs[1].ns, &["ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1572", VM_A.0]);
-    assert!(ok, "kernel VTEP pings vxswitch's VTEP with 1600-byte DF packets:\n{out}");
+    let (ok, out) = sh::try_in_ns(
+        &lab.topo.hvs[1].ns,
+        &[
+            "ping", "-c", "2", "-W", "2", "-M", "do", "-s", "1572", VM_A.0,
+        ],
+    );
+    assert!(
+        ok,
+        "kernel VTEP pings vxswitch's VTEP with 1600-byte DF packets:\n{out}"
+    );
     // The kernel learned VM A behind vxswitch's VTEP from decapsulated traffic.
-    let (_, fdb) = sh::try_in_ns(&lab.topo.hvs[1].ns, &["bridge", "fdb", "show", "dev", "vxlan0"]);
-    assert!(fdb.contains(&format!("{} dst {}", VM_A.2, VM_A.0)), "kernel fdb:\n{fdb}");
+    let (_, fdb) = sh::try_in_ns(
+        &lab.topo.hvs[1].ns,
+        &["bridge", "fdb", "show", "dev", "vxlan0"],
+    );
+    assert!(
+        fdb.contains(&format!("{} dst {}", VM_A.2, VM_A.0)),
+        "kernel fdb:\n{fdb}"
+    );
     let reports = lab.stop();
     assert_eq!(reports.len(), 1);
     assert_no_leak(&reports[0].1);
-    assert!(counter(&reports[0].1, "decapsulated") >= 5, "{}", reports[0].1);
+    assert!(
+        counter(&reports[0].1, "decapsulated") >= 5,
+        "{}",
+        reports[0].1
+    );
 }

@@ -10,7 +10,10 @@ use vxswitch::dataplane::{process, Counters, Ctx, DropReason, Pipeline, Stat};
 use vxswitch::frame::{MemFrame, MemIo};
 use vxswitch::tables::{Dest, PortIdx, Snapshot, SnapshotCell, VtepIdentity, UPLINK};
 use vxswitch::traffic::{self, Outer};
-use vxswitch::wire::{icmp, ArpOperation, ArpPacket, EthernetFrame, IcmpPacket, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
+use vxswitch::wire::{
+    icmp, ArpOperation, ArpPacket, EthernetFrame, IcmpPacket, Ipv4Packet, MacAddr, UdpPacket,
+    VxlanHeader,
+};
 
 const CONFIG: &str = r#"
 [eal]
@@ -103,7 +106,11 @@ impl Rig {
         }
     }
     fn send(&mut self, port: PortIdx, bytes: &[u8]) {
-        let mut cx = Ctx { p: &mut self.pipeline, snap: &self.snap, io: &mut self.io };
+        let mut cx = Ctx {
+            p: &mut self.pipeline,
+            snap: &self.snap,
+            io: &mut self.io,
+        };
         process(&mut cx, port, MemFrame::new(bytes));
     }
     fn drops(&self, r: DropReason) -> u64 {
@@ -116,7 +123,13 @@ impl Rig {
         std::iter::from_fn(|| self.events.pop()).collect()
     }
     fn outer(&self, src_ip: Ipv4Addr) -> Outer {
-        Outer { dst_mac: vtep_mac(), src_mac: "02:00:00:00:00:52".parse().unwrap(), src_ip, dst_ip: vtep_ip(), udp_port: 4789 }
+        Outer {
+            dst_mac: vtep_mac(),
+            src_mac: "02:00:00:00:00:52".parse().unwrap(),
+            src_ip,
+            dst_ip: vtep_ip(),
+            udp_port: 4789,
+        }
     }
 }
 
@@ -152,7 +165,14 @@ fn frame_to_known_remote_mac_is_encapsulated_to_its_vtep() {
     assert_eq!((dst, vni), (remote_ip(), 5001));
     assert_eq!(inner, f);
     assert_eq!(r.stat(Stat::Encapsulated), 1);
-    assert_eq!(r.events(), vec![Event::MacSeen { vni: 5001, mac: a_mac(), dest: Dest::Local(VM_A) }]);
+    assert_eq!(
+        r.events(),
+        vec![Event::MacSeen {
+            vni: 5001,
+            mac: a_mac(),
+            dest: Dest::Local(VM_A)
+        }]
+    );
 }
 
 #[test]
@@ -169,18 +189,37 @@ fn frame_to_known_local_mac_stays_on_the_host() {
 #[test]
 fn broadcast_floods_local_ports_of_the_vni_and_every_vtep_once() {
     let mut r = Rig::new(CONFIG);
-    let f = traffic::arp(ArpOperation::Request, a_mac(), a_ip(), MacAddr::ZERO, b_ip());
+    let f = traffic::arp(
+        ArpOperation::Request,
+        a_mac(),
+        a_ip(),
+        MacAddr::ZERO,
+        b_ip(),
+    );
     r.send(VM_A, &f);
-    assert_eq!(r.io.sent_on(VM_C), vec![&f[..]], "other local port of VNI 5001");
-    assert!(r.io.sent_on(VM_X).is_empty(), "VNI 6000 port must not see it");
+    assert_eq!(
+        r.io.sent_on(VM_C),
+        vec![&f[..]],
+        "other local port of VNI 5001"
+    );
+    assert!(
+        r.io.sent_on(VM_X).is_empty(),
+        "VNI 6000 port must not see it"
+    );
     assert!(r.io.sent_on(VM_A).is_empty(), "never back to the sender");
     let mut dsts: Vec<_> = r.io.sent_on(UPLINK).iter().map(|o| open_vxlan(o)).collect();
     dsts.sort();
     assert_eq!(dsts.len(), 2);
     assert_eq!(dsts[0].0, remote_ip());
-    assert_eq!(dsts[1].0, Ipv4Addr::new(192, 168, 251, 53), "off-segment VTEP via the gateway");
+    assert_eq!(
+        dsts[1].0,
+        Ipv4Addr::new(192, 168, 251, 53),
+        "off-segment VTEP via the gateway"
+    );
     assert!(dsts.iter().all(|d| d.1 == 5001 && d.3 == f));
-    let gw = EthernetFrame::new_checked(r.io.sent_on(UPLINK)[1]).unwrap().dst();
+    let gw = EthernetFrame::new_checked(r.io.sent_on(UPLINK)[1])
+        .unwrap()
+        .dst();
     assert_eq!(gw.to_string(), "02:00:00:00:00:01");
     assert_eq!(r.stat(Stat::FloodTunnelCopies), 2);
     assert_eq!(r.stat(Stat::FloodLocalCopies), 1);
@@ -189,7 +228,15 @@ fn broadcast_floods_local_ports_of_the_vni_and_every_vtep_once() {
 #[test]
 fn unknown_unicast_is_flooded_not_dropped() {
     let mut r = Rig::new(CONFIG);
-    let f = traffic::udp("02:99:99:99:99:99".parse().unwrap(), a_mac(), a_ip(), b_ip(), 1, 2, 0);
+    let f = traffic::udp(
+        "02:99:99:99:99:99".parse().unwrap(),
+        a_mac(),
+        a_ip(),
+        b_ip(),
+        1,
+        2,
+        0,
+    );
     r.send(VM_A, &f);
     assert_eq!(r.io.sent.len(), 3);
     assert_eq!(r.stat(Stat::Flooded), 1);
@@ -199,17 +246,29 @@ fn unknown_unicast_is_flooded_not_dropped() {
 fn frame_too_big_for_the_underlay_is_dropped_and_counted() {
     let mut r = Rig::new(&CONFIG.replace("gateway =", "mtu = 1550\ngateway ="));
     // 1514-byte frame + 36 bytes of outer IPv4/UDP/VXLAN = 1550: fits exactly.
-    r.send(VM_A, &traffic::udp(b_mac(), a_mac(), a_ip(), b_ip(), 1, 2, 1472));
+    r.send(
+        VM_A,
+        &traffic::udp(b_mac(), a_mac(), a_ip(), b_ip(), 1, 2, 1472),
+    );
     assert_eq!(r.io.sent_on(UPLINK).len(), 1);
-    r.send(VM_A, &traffic::udp(b_mac(), a_mac(), a_ip(), b_ip(), 1, 2, 1473));
+    r.send(
+        VM_A,
+        &traffic::udp(b_mac(), a_mac(), a_ip(), b_ip(), 1, 2, 1473),
+    );
     assert_eq!(r.drops(DropReason::Oversize), 1);
     assert_eq!(r.io.sent_on(UPLINK).len(), 1);
 }
 
 #[test]
 fn unresolved_next_hop_drops_with_a_reason() {
-    let mut r = Rig::new(&CONFIG.replace("ip = \"192.168.250.52\"\nmac", "ip = \"192.168.250.99\"\nmac"));
-    r.send(VM_A, &traffic::udp(b_mac(), a_mac(), a_ip(), b_ip(), 1, 2, 0));
+    let mut r = Rig::new(&CONFIG.replace(
+        "ip = \"192.168.250.52\"\nmac",
+        "ip = \"192.168.250.99\"\nmac",
+    ));
+    r.send(
+        VM_A,
+        &traffic::udp(b_mac(), a_mac(), a_ip(), b_ip(), 1, 2, 0),
+    );
     assert_eq!(r.drops(DropReason::NoNeighbor), 1);
 }
 
@@ -218,7 +277,10 @@ fn vxlan_from_a_known_vtep_is_decapsulated_and_its_source_learned() {
     let mut r = Rig::new(CONFIG);
     let c: MacAddr = "02:cc:cc:cc:cc:cc".parse().unwrap();
     let inner = traffic::udp(c, b_mac(), b_ip(), a_ip(), 7, 8, 30);
-    r.send(UPLINK, &traffic::vxlan(&r.outer(remote_ip()), 5001, 50000, &inner));
+    r.send(
+        UPLINK,
+        &traffic::vxlan(&r.outer(remote_ip()), 5001, 50000, &inner),
+    );
     assert_eq!(r.io.sent, vec![(VM_C, inner)]);
     assert_eq!(r.stat(Stat::Decapsulated), 1);
     let t = r.snap.tunnels.index_of(remote_ip()).unwrap();
@@ -226,8 +288,18 @@ fn vxlan_from_a_known_vtep_is_decapsulated_and_its_source_learned() {
     assert!(r.events().is_empty());
     let d: MacAddr = "02:dd:dd:dd:dd:dd".parse().unwrap();
     let inner = traffic::udp(MacAddr::BROADCAST, d, b_ip(), a_ip(), 7, 8, 30);
-    r.send(UPLINK, &traffic::vxlan(&r.outer(remote_ip()), 5001, 50000, &inner));
-    assert_eq!(r.events(), vec![Event::MacSeen { vni: 5001, mac: d, dest: Dest::Remote(t) }]);
+    r.send(
+        UPLINK,
+        &traffic::vxlan(&r.outer(remote_ip()), 5001, 50000, &inner),
+    );
+    assert_eq!(
+        r.events(),
+        vec![Event::MacSeen {
+            vni: 5001,
+            mac: d,
+            dest: Dest::Remote(t)
+        }]
+    );
     // Broadcast from the tunnel: both local ports of 5001, never the uplink (split horizon).
     assert_eq!(r.io.sent_on(VM_A).len(), 1);
     assert_eq!(r.io.sent_on(VM_C).len(), 2);
@@ -238,9 +310,20 @@ fn vxlan_from_a_known_vtep_is_decapsulated_and_its_source_learned() {
 fn bad_vxlan_is_dropped_by_reason() {
     let mut r = Rig::new(CONFIG);
     let inner = traffic::udp(a_mac(), b_mac(), b_ip(), a_ip(), 7, 8, 30);
-    r.send(UPLINK, &traffic::vxlan(&r.outer(Ipv4Addr::new(192, 168, 250, 66)), 5001, 50000, &inner));
+    r.send(
+        UPLINK,
+        &traffic::vxlan(
+            &r.outer(Ipv4Addr::new(192, 168, 250, 66)),
+            5001,
+            50000,
+            &inner,
+        ),
+    );
     assert_eq!(r.drops(DropReason::UnknownVtep), 1);
-    r.send(UPLINK, &traffic::vxlan(&r.outer(remote_ip()), 7777, 50000, &inner));
+    r.send(
+        UPLINK,
+        &traffic::vxlan(&r.outer(remote_ip()), 7777, 50000, &inner),
+    );
     assert_eq!(r.drops(DropReason::UnknownVni), 1);
     let mut f = traffic::vxlan(&r.outer(remote_ip()), 5001, 50000, &inner);
     f[14 + 20 + 8] = 0x00; // I flag cleared
@@ -266,7 +349,13 @@ fn bad_vxlan_is_dropped_by_reason() {
 fn vtep_answers_arp_for_its_own_address_and_learns_the_asker() {
     let mut r = Rig::new(CONFIG);
     let asker: MacAddr = "02:00:00:00:00:77".parse().unwrap();
-    let req = traffic::arp(ArpOperation::Request, asker, Ipv4Addr::new(192, 168, 250, 77), MacAddr::ZERO, vtep_ip());
+    let req = traffic::arp(
+        ArpOperation::Request,
+        asker,
+        Ipv4Addr::new(192, 168, 250, 77),
+        MacAddr::ZERO,
+        vtep_ip(),
+    );
     r.send(UPLINK, &req);
     let out = r.io.sent_on(UPLINK);
     assert_eq!(out.len(), 1);
@@ -276,9 +365,24 @@ fn vtep_answers_arp_for_its_own_address_and_learns_the_asker() {
     assert_eq!(a.operation(), ArpOperation::Reply);
     assert_eq!((a.sender_ip(), a.sender_mac()), (vtep_ip(), vtep_mac()));
     assert_eq!(a.target_ip(), Ipv4Addr::new(192, 168, 250, 77));
-    assert_eq!(r.events(), vec![Event::NeighborSeen { ip: Ipv4Addr::new(192, 168, 250, 77), mac: asker }]);
+    assert_eq!(
+        r.events(),
+        vec![Event::NeighborSeen {
+            ip: Ipv4Addr::new(192, 168, 250, 77),
+            mac: asker
+        }]
+    );
     // ARP for somebody else is not ours to answer.
-    r.send(UPLINK, &traffic::arp(ArpOperation::Request, asker, Ipv4Addr::new(192, 168, 250, 77), MacAddr::ZERO, remote_ip()));
+    r.send(
+        UPLINK,
+        &traffic::arp(
+            ArpOperation::Request,
+            asker,
+            Ipv4Addr::new(192, 168, 250, 77),
+            MacAddr::ZERO,
+            remote_ip(),
+        ),
+    );
     assert_eq!(r.drops(DropReason::NotForVtep), 1);
 }
 
@@ -296,7 +400,10 @@ fn vtep_answers_a_full_size_dont_fragment_ping() {
     assert_eq!(e.dst(), asker);
     let ip = Ipv4Packet::new_checked(e.payload()).unwrap();
     assert!(ip.verify_checksum());
-    assert_eq!((ip.src(), ip.dst(), ip.total_len()), (vtep_ip(), remote_ip(), 1600));
+    assert_eq!(
+        (ip.src(), ip.dst(), ip.total_len()),
+        (vtep_ip(), remote_ip(), 1600)
+    );
     let m = IcmpPacket::new_checked(ip.payload()).unwrap();
     assert_eq!((m.msg_type(), m.seq()), (icmp::ECHO_REPLY, 9));
     assert!(m.verify_checksum());
@@ -311,7 +418,10 @@ fn learned_mac_is_published_and_then_forwarded_as_unicast() {
     let mut m = TableManager::new(Arc::clone(&cell), cfg.mac_capacity, 300);
     let d: MacAddr = "02:dd:dd:dd:dd:dd".parse().unwrap();
     let inner = traffic::udp(MacAddr::BROADCAST, d, b_ip(), a_ip(), 7, 8, 30);
-    r.send(UPLINK, &traffic::vxlan(&r.outer(remote_ip()), 5001, 50000, &inner));
+    r.send(
+        UPLINK,
+        &traffic::vxlan(&r.outer(remote_ip()), 5001, 50000, &inner),
+    );
     m.apply(&r.events(), 1);
     r.snap = (*cell.load()).clone();
     assert_eq!(m.stats.macs_learned, 1);
@@ -321,7 +431,10 @@ fn learned_mac_is_published_and_then_forwarded_as_unicast() {
     assert_eq!(out.len(), 1, "unicast to the learned VTEP, not a flood");
     assert_eq!(open_vxlan(out[0]).0, remote_ip());
     // The MAC moves to a local port: the newest location wins.
-    r.send(VM_C, &traffic::udp(MacAddr::BROADCAST, d, b_ip(), a_ip(), 1, 2, 0));
+    r.send(
+        VM_C,
+        &traffic::udp(MacAddr::BROADCAST, d, b_ip(), a_ip(), 1, 2, 0),
+    );
     m.apply(&r.events(), 2);
     assert_eq!(m.stats.mac_moves, 1);
     // Both learned entries (02:aa.. and the moved 02:dd..) were last seen at t=2; the
@@ -331,7 +444,11 @@ fn learned_mac_is_published_and_then_forwarded_as_unicast() {
     m.age(2 + 300);
     assert_eq!(m.stats.macs_aged, 2);
     assert_eq!(cell.load().macs.len(), 2, "the two static entries stay");
-    assert!(cell.load().macs.get(&vxswitch::tables::MacKey { vni: 5001, mac: d }).is_none());
+    assert!(cell
+        .load()
+        .macs
+        .get(&vxswitch::tables::MacKey { vni: 5001, mac: d })
+        .is_none());
 }
 
 #[test]
@@ -341,7 +458,11 @@ fn full_mac_table_refuses_new_entries_and_keeps_old_ones() {
     let cell = Arc::new(SnapshotCell::new(r.snap.clone()));
     let before = r.snap.macs.len();
     let mut m = TableManager::new(Arc::clone(&cell), before + 1, cfg.aging_secs);
-    let ev = |i: u8| Event::MacSeen { vni: 5001, mac: MacAddr([2, 0, 0, 0, 1, i]), dest: Dest::Local(VM_A) };
+    let ev = |i: u8| Event::MacSeen {
+        vni: 5001,
+        mac: MacAddr([2, 0, 0, 0, 1, i]),
+        dest: Dest::Local(VM_A),
+    };
     m.apply(&[ev(1), ev(2), ev(3)], 0);
     assert_eq!(cell.load().macs.len(), before + 1);
     assert_eq!(m.stats.mac_table_full, 2);
@@ -350,8 +471,19 @@ fn full_mac_table_refuses_new_entries_and_keeps_old_ones() {
 #[test]
 fn malformed_frames_never_panic_and_are_counted() {
     let mut r = Rig::new(CONFIG);
-    let good_vx = traffic::vxlan(&r.outer(remote_ip()), 5001, 50000, &traffic::udp(a_mac(), b_mac(), b_ip(), a_ip(), 7, 8, 30));
-    let good_arp = traffic::arp(ArpOperation::Request, a_mac(), a_ip(), MacAddr::ZERO, vtep_ip());
+    let good_vx = traffic::vxlan(
+        &r.outer(remote_ip()),
+        5001,
+        50000,
+        &traffic::udp(a_mac(), b_mac(), b_ip(), a_ip(), 7, 8, 30),
+    );
+    let good_arp = traffic::arp(
+        ArpOperation::Request,
+        a_mac(),
+        a_ip(),
+        MacAddr::ZERO,
+        vtep_ip(),
+    );
     let mut rx = 0;
     for base in [&good_vx, &good_arp] {
         for len in 0..base.len() {
@@ -367,7 +499,10 @@ fn malformed_frames_never_panic_and_are_counted() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let mut f = good_vx.clone();
-        let (at, len) = ((seed % f.len() as u64) as usize, ((seed >> 40) % f.len() as u64) as usize + 1);
+        let (at, len) = (
+            (seed % f.len() as u64) as usize,
+            ((seed >> 40) % f.len() as u64) as usize + 1,
+        );
         f[at] = (seed >> 32) as u8;
         f.truncate(len);
         r.send(if seed & 1 == 0 { UPLINK } else { VM_A }, &f);

@@ -28,18 +28,60 @@ fn testpmd_virtio_user_vm_talks_through_vxswitch_over_vhost_user() {
     let a = mac("02:aa:aa:aa:aa:aa");
     let b = mac("02:bb:bb:bb:bb:bb");
     // VM A's frames: a broadcast ARP (flooded to the VTEP) then unicast to B (static MAC).
-    let mut vm_in = vec![traffic::arp(ArpOperation::Request, a, Ipv4Addr::new(172, 16, 10, 11), MacAddr::ZERO, Ipv4Addr::new(172, 16, 10, 12))];
+    let mut vm_in = vec![traffic::arp(
+        ArpOperation::Request,
+        a,
+        Ipv4Addr::new(172, 16, 10, 11),
+        MacAddr::ZERO,
+        Ipv4Addr::new(172, 16, 10, 12),
+    )];
     for i in 0..20u16 {
-        vm_in.push(traffic::udp(b, a, Ipv4Addr::new(172, 16, 10, 11), Ipv4Addr::new(172, 16, 10, 12), 2000 + i, 9, 64));
+        vm_in.push(traffic::udp(
+            b,
+            a,
+            Ipv4Addr::new(172, 16, 10, 11),
+            Ipv4Addr::new(172, 16, 10, 12),
+            2000 + i,
+            9,
+            64,
+        ));
     }
     // B's frames to A arriving from the underlay.
-    let outer = Outer { dst_mac: mac("02:00:00:00:00:51"), src_mac: mac("02:00:00:00:00:52"), src_ip: remote, dst_ip: vtep_ip, udp_port: 4789 };
+    let outer = Outer {
+        dst_mac: mac("02:00:00:00:00:51"),
+        src_mac: mac("02:00:00:00:00:52"),
+        src_ip: remote,
+        dst_ip: vtep_ip,
+        udp_port: 4789,
+    };
     let to_a: Vec<Vec<u8>> = (0..20u16)
-        .map(|i| traffic::udp(a, b, Ipv4Addr::new(172, 16, 10, 12), Ipv4Addr::new(172, 16, 10, 11), 9, 3000 + i, 100))
+        .map(|i| {
+            traffic::udp(
+                a,
+                b,
+                Ipv4Addr::new(172, 16, 10, 12),
+                Ipv4Addr::new(172, 16, 10, 11),
+                9,
+                3000 + i,
+                100,
+            )
+        })
         .collect();
-    let ul_in: Vec<Vec<u8>> = to_a.iter().enumerate().map(|(i, f)| traffic::vxlan(&outer, 5001, 50000 + i as u16, f)).collect();
-    pcap::write(std::fs::File::create(dir.join("vm_in.pcap")).unwrap(), &vm_in).unwrap();
-    pcap::write(std::fs::File::create(dir.join("ul_in.pcap")).unwrap(), &ul_in).unwrap();
+    let ul_in: Vec<Vec<u8>> = to_a
+        .iter()
+        .enumerate()
+        .map(|(i, f)| traffic::vxlan(&outer, 5001, 50000 + i as u16, f))
+        .collect();
+    pcap::write(
+        std::fs::File::create(dir.join("vm_in.pcap")).unwrap(),
+        &vm_in,
+    )
+    .unwrap();
+    pcap::write(
+        std::fs::File::create(dir.join("ul_in.pcap")).unwrap(),
+        &ul_in,
+    )
+    .unwrap();
 
     let config = format!(
         r#"
@@ -72,30 +114,78 @@ mac = "02:00:00:00:00:52"
     let mut dut = Daemon::start(&dir, &config);
     let log = std::fs::File::create(dir.join("testpmd.log")).unwrap();
     let mut gen = Command::new("dpdk-testpmd")
-        .args(["-l", "0,1", "--no-pci", "--no-telemetry", "--file-prefix", "vhgen", "-m", "256", "--single-file-segments"])
-        .args(["--vdev", &format!("net_virtio_user0,path={d}/vm.sock,queues=1,queue_size=1024")])
-        .args(["--vdev", &format!("net_pcap0,rx_pcap={d}/vm_in.pcap,tx_pcap={d}/vm_out.pcap")])
-        .args(["--vdev", &format!("net_virtio_user1,path={d}/up.sock,queues=1,queue_size=1024")])
-        .args(["--vdev", &format!("net_pcap1,rx_pcap={d}/ul_in.pcap,tx_pcap={d}/ul_out.pcap")])
-        .args(["--", "--forward-mode=io", "--nb-cores=1", "--no-flush-rx", "--stats-period", "1", "--no-lsc-interrupt"])
+        .args([
+            "-l",
+            "0,1",
+            "--no-pci",
+            "--no-telemetry",
+            "--file-prefix",
+            "vhgen",
+            "-m",
+            "256",
+            "--single-file-segments",
+        ])
+        .args([
+            "--vdev",
+            &format!("net_virtio_user0,path={d}/vm.sock,queues=1,queue_size=1024"),
+        ])
+        .args([
+            "--vdev",
+            &format!("net_pcap0,rx_pcap={d}/vm_in.pcap,tx_pcap={d}/vm_out.pcap"),
+        ])
+        .args([
+            "--vdev",
+            &format!("net_virtio_user1,path={d}/up.sock,queues=1,queue_size=1024"),
+        ])
+        .args([
+            "--vdev",
+            &format!("net_pcap1,rx_pcap={d}/ul_in.pcap,tx_pcap={d}/ul_out.pcap"),
+        ])
+        .args([
+            "--",
+            "--forward-mode=io",
+            "--nb-cores=1",
+            "--no-flush-rx",
+            "--stats-period",
+            "1",
+            "--no-lsc-interrupt",
+        ])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
         .expect("dpdk-testpmd (Debian package dpdk) must be installed");
-    wait_until_quiet(&dir.join("ul_out.pcap"), Duration::from_millis(1000), Duration::from_secs(20));
-    wait_until_quiet(&dir.join("vm_out.pcap"), Duration::from_millis(500), Duration::from_secs(5));
+    wait_until_quiet(
+        &dir.join("ul_out.pcap"),
+        Duration::from_millis(1000),
+        Duration::from_secs(20),
+    );
+    wait_until_quiet(
+        &dir.join("vm_out.pcap"),
+        Duration::from_millis(500),
+        Duration::from_secs(5),
+    );
     // Stop the generator first (its peer going away mid-traffic is the risky order).
-    Command::new("kill").args(["-INT", &gen.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-INT", &gen.id().to_string()])
+        .status()
+        .unwrap();
     let st = gen.wait().unwrap();
     let tp_log = std::fs::read_to_string(dir.join("testpmd.log")).unwrap_or_default();
-    assert!(st.success() || st.code() == Some(130), "testpmd: {st}\n{tp_log}");
+    assert!(
+        st.success() || st.code() == Some(130),
+        "testpmd: {st}\n{tp_log}"
+    );
     let report = dut.stop();
     let read = |f: &str| pcap::read(std::fs::File::open(dir.join(f)).unwrap()).unwrap();
     let ul_out = read("ul_out.pcap");
     let vm_out = read("vm_out.pcap");
 
-    assert_eq!(ul_out.len(), vm_in.len(), "every VM frame left on the uplink:\n{report}\n{tp_log}");
+    assert_eq!(
+        ul_out.len(),
+        vm_in.len(),
+        "every VM frame left on the uplink:\n{report}\n{tp_log}"
+    );
     for (out, sent) in ul_out.iter().zip(&vm_in) {
         let e = EthernetFrame::new_checked(&out[..]).unwrap();
         let ip = Ipv4Packet::new_checked(e.payload()).unwrap();
@@ -106,7 +196,10 @@ mac = "02:00:00:00:00:52"
         assert_eq!(v.vni(), 5001);
         assert_eq!(v.payload(), &sent[..]);
     }
-    assert_eq!(vm_out, to_a, "VM A got B's frames, decapsulated, in order:\n{report}");
+    assert_eq!(
+        vm_out, to_a,
+        "VM A got B's frames, decapsulated, in order:\n{report}"
+    );
     assert_eq!(counter(&report, "flood_tunnel_copies"), 1, "{report}");
     assert_eq!(counter(&report, "encapsulated"), 20, "{report}");
     assert_eq!(counter(&report, "decapsulated"), 20, "{report}");

@@ -78,7 +78,10 @@ pub struct Counters {
 
 impl Default for Counters {
     fn default() -> Self {
-        Counters { drops: std::array::from_fn(|_| AtomicU64::new(0)), stats: std::array::from_fn(|_| AtomicU64::new(0)) }
+        Counters {
+            drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            stats: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
     }
 }
 

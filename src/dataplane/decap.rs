@@ -12,7 +12,13 @@ use std::net::Ipv4Addr;
 
 /// `vxlan_at`: offset of the VXLAN header; `udp_end`: end of the UDP datagram.
 #[inline]
-pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, outer_src: Ipv4Addr, vxlan_at: usize, udp_end: usize, mut frame: IO::Frame) {
+pub fn decap<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    outer_src: Ipv4Addr,
+    vxlan_at: usize,
+    udp_end: usize,
+    mut frame: IO::Frame,
+) {
     let snap = cx.snap;
     let Some(payload) = frame.data().get(vxlan_at..udp_end) else {
         return cx.drop_frame(frame, DropReason::BadVxlan);

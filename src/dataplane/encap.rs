@@ -47,7 +47,9 @@ pub fn src_port(inner: &[u8]) -> u16 {
         (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
     }
     let rd = |at: usize, n: usize| -> u64 {
-        inner.get(at..at + n).map_or(0, |b| b.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
+        inner
+            .get(at..at + n)
+            .map_or(0, |b| b.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
     };
     let mut h = mix(0, rd(0, 6));
     h = mix(h, rd(6, 6));
@@ -81,9 +83,14 @@ mod tests {
 
     #[test]
     fn source_port_is_in_the_dynamic_range_and_follows_the_flow() {
-        let ports: std::collections::HashSet<u16> = (0..64).map(|p| src_port(&udp_frame(1000 + p))).collect();
+        let ports: std::collections::HashSet<u16> =
+            (0..64).map(|p| src_port(&udp_frame(1000 + p))).collect();
         assert!(ports.iter().all(|p| *p >= 49152));
-        assert!(ports.len() > 32, "64 flows should spread, got {} ports", ports.len());
+        assert!(
+            ports.len() > 32,
+            "64 flows should spread, got {} ports",
+            ports.len()
+        );
         assert_eq!(src_port(&udp_frame(7)), src_port(&udp_frame(7)));
         assert!(src_port(&[0u8; 14]) >= 49152);
     }

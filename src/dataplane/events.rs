@@ -30,8 +30,17 @@ const REPORT_SLOTS: usize = 256;
 
 impl Default for ReportCache {
     fn default() -> Self {
-        let none = (MacKey { vni: u32::MAX, mac: MacAddr::ZERO }, Dest::Local(0), u64::MAX);
-        ReportCache { slots: vec![none; REPORT_SLOTS].into_boxed_slice() }
+        let none = (
+            MacKey {
+                vni: u32::MAX,
+                mac: MacAddr::ZERO,
+            },
+            Dest::Local(0),
+            u64::MAX,
+        );
+        ReportCache {
+            slots: vec![none; REPORT_SLOTS].into_boxed_slice(),
+        }
     }
 }
 

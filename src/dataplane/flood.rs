@@ -10,7 +10,13 @@ use crate::tables::{PortIdx, Vni, UPLINK};
 use crate::wire::vxlan::ENCAP_OVERHEAD;
 
 #[inline]
-pub fn flood<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, in_port: PortIdx, frame: IO::Frame, to_tunnels: bool) {
+pub fn flood<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vni: Vni,
+    in_port: PortIdx,
+    frame: IO::Frame,
+    to_tunnels: bool,
+) {
     let snap = cx.snap;
     let Some(info) = snap.vnis.get(&vni) else {
         return cx.drop_frame(frame, DropReason::UnknownVni);
@@ -22,7 +28,9 @@ pub fn flood<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, in_port: PortIdx, fram
         let port = encap::src_port(frame.data());
         let mut hdr = [0u8; ENCAP_OVERHEAD];
         for &t in &info.vteps {
-            let Some(tunnel) = snap.tunnels.get(t) else { continue };
+            let Some(tunnel) = snap.tunnels.get(t) else {
+                continue;
+            };
             if let Err(r) = encap::check(tunnel, &snap.vtep, inner_len) {
                 cx.p.counters.dropped(r);
                 continue;
@@ -38,7 +46,11 @@ pub fn flood<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, in_port: PortIdx, fram
         }
         cx.p.counters.add(Stat::FloodTunnelCopies, tunnel_copies);
     }
-    let mut locals = info.local_ports.iter().copied().filter(|&p| p != in_port && p != UPLINK);
+    let mut locals = info
+        .local_ports
+        .iter()
+        .copied()
+        .filter(|&p| p != in_port && p != UPLINK);
     let Some(first) = locals.next() else {
         if tunnel_copies == 0 {
             return cx.drop_frame(frame, DropReason::NoDestination);

@@ -16,7 +16,11 @@ pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: De
         Some(e) if e.kind == EntryKind::Static => {}
         _ => {
             if cx.p.reported.first_report(key, dest, cx.snap.generation) {
-                events::send(&cx.p.events, &cx.p.counters, Event::MacSeen { vni, mac, dest });
+                events::send(
+                    &cx.p.events,
+                    &cx.p.counters,
+                    Event::MacSeen { vni, mac, dest },
+                );
             }
         }
     }

@@ -6,8 +6,8 @@
 use super::events::Event;
 use crate::config::{Config, MacTarget};
 use crate::tables::{
-    ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortIdx, Snapshot, SnapshotCell, TunnelTable, VniInfo,
-    VtepIdentity,
+    ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortIdx, Snapshot, SnapshotCell,
+    TunnelTable, VniInfo, VtepIdentity,
 };
 use crate::wire::{arp::ArpRepr, ethernet, ArpOperation, EtherType, MacAddr};
 use hashbrown::HashMap;
@@ -50,7 +50,10 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
     let mut tunnels = TunnelTable::default();
     let mut vnis: HashMap<_, VniInfo> = HashMap::new();
     for (i, p) in cfg.access_ports.iter().enumerate() {
-        vnis.entry(p.vni).or_default().local_ports.push((i + 1) as PortIdx);
+        vnis.entry(p.vni)
+            .or_default()
+            .local_ports
+            .push((i + 1) as PortIdx);
     }
     let mut macs = s.macs.edit();
     let mut arps = s.arps.edit();
@@ -73,11 +76,26 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
                     .map(|i| Dest::Local((i + 1) as PortIdx)),
             };
             if let Some(dest) = dest {
-                macs.insert(MacKey { vni: v.vni, mac: m.mac }, MacEntry::new(dest, EntryKind::Static, now));
+                macs.insert(
+                    MacKey {
+                        vni: v.vni,
+                        mac: m.mac,
+                    },
+                    MacEntry::new(dest, EntryKind::Static, now),
+                );
             }
         }
         for (ip, mac) in &v.arps {
-            arps.insert(ArpKey { vni: v.vni, ip: *ip }, ArpEntry { mac: *mac, kind: EntryKind::Static });
+            arps.insert(
+                ArpKey {
+                    vni: v.vni,
+                    ip: *ip,
+                },
+                ArpEntry {
+                    mac: *mac,
+                    kind: EntryKind::Static,
+                },
+            );
         }
     }
     let mut neighbors = HashMap::new();
@@ -170,7 +188,9 @@ impl TableManager {
         }
         let limit = self.aging_secs;
         let mut macs = self.snap.macs.edit();
-        let n = macs.remove_where(|_, e| e.kind == EntryKind::Learned && now.saturating_sub(e.seen()) >= limit);
+        let n = macs.remove_where(|_, e| {
+            e.kind == EntryKind::Learned && now.saturating_sub(e.seen()) >= limit
+        });
         if n > 0 {
             self.stats.macs_aged += n as u64;
             self.snap.macs = macs.finish();
@@ -191,7 +211,11 @@ impl TableManager {
         }
         let mut frames = Vec::new();
         for (hop, resolved) in hops {
-            let every = if resolved { RESOLVE_REFRESH_SECS } else { RESOLVE_RETRY_SECS };
+            let every = if resolved {
+                RESOLVE_REFRESH_SECS
+            } else {
+                RESOLVE_RETRY_SECS
+            };
             let last = self.asked.get(&hop).copied();
             if last.is_some_and(|l| now.saturating_sub(l) < every) {
                 continue;

@@ -19,7 +19,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(counters: Arc<Counters>, events: Arc<EventQueue>) -> Pipeline {
-        Pipeline { counters, events, reported: ReportCache::default(), now: 0 }
+        Pipeline {
+            counters,
+            events,
+            reported: ReportCache::default(),
+            now: 0,
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use super::manager::{initial_snapshot, TableManager};
 use super::pipeline::Pipeline;
 use super::worker::{self, WorkerEnv, WorkerPlan};
 use crate::config::Config;
-use crate::dpdk::{self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig, TxCounts};
+use crate::dpdk::{
+    self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig, TxCounts,
+};
 use crate::tables::{PortIdx, SnapshotCell, VtepIdentity};
 use crossbeam_queue::ArrayQueue;
 use std::io::Write;
@@ -51,7 +53,13 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     for (i, p) in ports.iter().enumerate() {
         let rx_queues = if i == 0 { n_workers } else { 1 };
         let mtu = if i == 0 { cfg.vtep.mtu } else { 1500 };
-        let pc = PortConfig { rx_queues, tx_queues: n_workers, rx_desc: cfg.rx_desc, tx_desc: cfg.tx_desc, mtu };
+        let pc = PortConfig {
+            rx_queues,
+            tx_queues: n_workers,
+            rx_desc: cfg.rx_desc,
+            tx_desc: cfg.tx_desc,
+            mtu,
+        };
         if let Err(e) = p.start(&pc, &pool) {
             ports.iter().take(i).for_each(Port::close);
             return Err(e.into());
@@ -72,7 +80,10 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let slow_tx = Arc::new(ArrayQueue::new(256));
     let plans = plan_workers(cfg, ports.len(), &slow_tx);
     let counters: Vec<Arc<Counters>> = plans.iter().map(|_| Arc::default()).collect();
-    let queues: Vec<Arc<EventQueue>> = plans.iter().map(|_| Arc::new(ArrayQueue::new(EVENT_QUEUE_LEN))).collect();
+    let queues: Vec<Arc<EventQueue>> = plans
+        .iter()
+        .map(|_| Arc::new(ArrayQueue::new(EVENT_QUEUE_LEN)))
+        .collect();
     let port_refs: Vec<&Port> = ports.iter().collect();
     let env = WorkerEnv {
         pool: &pool,
@@ -118,12 +129,23 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         let _ = std::io::stdout().flush();
         manage(&mut manager, &queues, &slow_tx, &clock, &stop, started);
         stop.store(true, Ordering::SeqCst);
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     let port_stats: Vec<_> = ports.iter().map(Port::stats).collect();
     ports.iter().for_each(Port::close);
     let in_use = pool.in_use().saturating_sub(baseline);
-    report(cfg, &port_stats, &tx_counts, &counters, &manager, started.elapsed(), in_use);
+    report(
+        cfg,
+        &port_stats,
+        &tx_counts,
+        &counters,
+        &manager,
+        started.elapsed(),
+        in_use,
+    );
     drop(pool);
     drop(eal);
     Ok(())
@@ -131,7 +153,11 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
 
 /// Worker i gets uplink RX queue i, TX queue i on every port, and the access ports
 /// round-robin; worker 0 also sends the VTEP stack's own frames.
-fn plan_workers(cfg: &Config, n_ports: usize, slow_tx: &Arc<ArrayQueue<Vec<u8>>>) -> Vec<WorkerPlan> {
+fn plan_workers(
+    cfg: &Config,
+    n_ports: usize,
+    slow_tx: &Arc<ArrayQueue<Vec<u8>>>,
+) -> Vec<WorkerPlan> {
     let n = cfg.workers.len();
     let mut plans: Vec<WorkerPlan> = cfg
         .workers
@@ -194,15 +220,26 @@ fn report(
     let mut out = String::new();
     use std::fmt::Write as _;
     let _ = writeln!(out, "vxswitch stopped after {:.1} s", elapsed.as_secs_f64());
-    let _ = writeln!(out, "{:<4} {:<12} {:<24} {:>10} {:>10} {:>10} {:>10}", "port", "name", "device", "rx", "tx", "rx_missed", "tx_refused");
+    let _ = writeln!(
+        out,
+        "{:<4} {:<12} {:<24} {:>10} {:>10} {:>10} {:>10}",
+        "port", "name", "device", "rx", "tx", "rx_missed", "tx_refused"
+    );
     for (i, s) in port_stats.iter().enumerate() {
         let (name, dev) = if i == 0 {
             ("uplink", cfg.uplink_device.as_str())
         } else {
-            (cfg.access_ports[i - 1].name.as_str(), cfg.access_ports[i - 1].device.as_str())
+            (
+                cfg.access_ports[i - 1].name.as_str(),
+                cfg.access_ports[i - 1].device.as_str(),
+            )
         };
         let refused: u64 = tx.iter().map(|w| w.get(i).map_or(0, |c| c.refused)).sum();
-        let _ = writeln!(out, "{i:<4} {name:<12} {dev:<24} {:>10} {:>10} {:>10} {refused:>10}", s.rx_packets, s.tx_packets, s.rx_missed);
+        let _ = writeln!(
+            out,
+            "{i:<4} {name:<12} {dev:<24} {:>10} {:>10} {:>10} {refused:>10}",
+            s.rx_packets, s.tx_packets, s.rx_missed
+        );
     }
     let _ = writeln!(out, "stats:");
     for s in Stat::ALL {

@@ -11,7 +11,11 @@ use crate::wire::{udp, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, UdpPack
 enum Kind {
     Arp,
     Icmp,
-    Vxlan { outer_src: std::net::Ipv4Addr, inner_at: usize, udp_end: usize },
+    Vxlan {
+        outer_src: std::net::Ipv4Addr,
+        inner_at: usize,
+        udp_end: usize,
+    },
 }
 
 #[inline]
@@ -19,7 +23,11 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, frame: IO::Frame) {
     match classify(cx, frame.data()) {
         Ok(Kind::Arp) => stack::arp(cx, frame),
         Ok(Kind::Icmp) => stack::icmp(cx, frame),
-        Ok(Kind::Vxlan { outer_src, inner_at, udp_end }) => decap::decap(cx, outer_src, inner_at, udp_end, frame),
+        Ok(Kind::Vxlan {
+            outer_src,
+            inner_at,
+            udp_end,
+        }) => decap::decap(cx, outer_src, inner_at, udp_end, frame),
         Err(r) => cx.drop_frame(frame, r),
     }
 }
@@ -54,7 +62,11 @@ fn classify<IO: FrameIo>(cx: &Ctx<'_, IO>, data: &[u8]) -> Result<Kind, DropReas
                 return Err(DropReason::NotForVtep);
             }
             let udp_at = eth.header_len() + ip.header_len();
-            Ok(Kind::Vxlan { outer_src: ip.src(), inner_at: udp_at + udp::HEADER_LEN, udp_end: udp_at + u.len() })
+            Ok(Kind::Vxlan {
+                outer_src: ip.src(),
+                inner_at: udp_at + udp::HEADER_LEN,
+                udp_end: udp_at + u.len(),
+            })
         }
         _ => Err(DropReason::NotForVtep),
     }

@@ -52,7 +52,11 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
                 continue;
             }
             received += n;
-            let mut cx = Ctx { p: &mut pipeline, snap: &snap, io: &mut io };
+            let mut cx = Ctx {
+                p: &mut pipeline,
+                snap: &snap,
+                io: &mut io,
+            };
             for m in burst.drain() {
                 if m.nb_segs() != 1 {
                     cx.drop_frame(m, DropReason::MultiSegment);
@@ -77,7 +81,9 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
         }
     }
     io.flush();
-    (0..env.ports.len()).map(|p| io.tx_counts(p as PortIdx)).collect()
+    (0..env.ports.len())
+        .map(|p| io.tx_counts(p as PortIdx))
+        .collect()
 }
 
 fn send_stack_frames(io: &mut MbufIo<'_>, q: &ArrayQueue<Vec<u8>>, counters: &Counters) {

@@ -18,7 +18,10 @@ pub struct RxBurst {
 
 impl Default for RxBurst {
     fn default() -> Self {
-        RxBurst { pkts: [std::ptr::null_mut(); BURST_SIZE], len: 0 }
+        RxBurst {
+            pkts: [std::ptr::null_mut(); BURST_SIZE],
+            len: 0,
+        }
     }
 }
 
@@ -29,7 +32,9 @@ impl RxBurst {
         debug_assert_eq!(self.len, 0);
         // SAFETY: pkts has room for BURST_SIZE pointers; the port is started and this
         // thread is the only one polling this queue.
-        let n = unsafe { sys::vxs_rx_burst(port.id(), queue, self.pkts.as_mut_ptr(), BURST_SIZE as u16) };
+        let n = unsafe {
+            sys::vxs_rx_burst(port.id(), queue, self.pkts.as_mut_ptr(), BURST_SIZE as u16)
+        };
         self.len = usize::from(n);
         self.len
     }
@@ -38,7 +43,11 @@ impl RxBurst {
     #[inline]
     pub fn drain(&mut self) -> RxDrain<'_> {
         let len = std::mem::take(&mut self.len);
-        RxDrain { burst: self, at: 0, len }
+        RxDrain {
+            burst: self,
+            at: 0,
+            len,
+        }
     }
 }
 
@@ -131,7 +140,13 @@ impl<'p> MbufIo<'p> {
 
     /// Transmit counters of `port` so far.
     pub fn tx_counts(&self, port: PortIdx) -> TxCounts {
-        self.tx.get(usize::from(port)).map(|t| TxCounts { sent: t.sent, refused: t.refused }).unwrap_or_default()
+        self.tx
+            .get(usize::from(port))
+            .map(|t| TxCounts {
+                sent: t.sent,
+                refused: t.refused,
+            })
+            .unwrap_or_default()
     }
 
     /// Sends every buffered frame and frees every dropped one: call at the end of a burst.
@@ -148,7 +163,9 @@ impl<'p> MbufIo<'p> {
     #[inline]
     fn flush_tx(t: &mut TxBuffer) {
         // SAFETY: pkts[..len] are owned mbufs; the queue belongs to this worker alone.
-        let n = usize::from(unsafe { sys::vxs_tx_burst(t.port_id, t.queue, t.pkts.as_mut_ptr(), t.len as u16) });
+        let n = usize::from(unsafe {
+            sys::vxs_tx_burst(t.port_id, t.queue, t.pkts.as_mut_ptr(), t.len as u16)
+        });
         t.sent += n as u64;
         if n < t.len {
             t.refused += (t.len - n) as u64;
@@ -173,7 +190,11 @@ impl<'p> MbufIo<'p> {
         if self.n_stash == 0 {
             // SAFETY: stash has room for BURST_SIZE pointers; the pool is live.
             let rc = unsafe {
-                sys::vxs_pktmbuf_alloc_bulk(self.pool.as_ptr(), self.stash.as_mut_ptr(), BURST_SIZE as u32)
+                sys::vxs_pktmbuf_alloc_bulk(
+                    self.pool.as_ptr(),
+                    self.stash.as_mut_ptr(),
+                    BURST_SIZE as u32,
+                )
             };
             if rc != 0 {
                 self.alloc_failures += 1;

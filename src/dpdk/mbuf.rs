@@ -86,7 +86,10 @@ impl Frame for Mbuf {
         // SAFETY: buf_addr + data_off .. + data_len lies inside the mbuf's buffer (an mbuf
         // invariant DPDK keeps) and lives as long as self.
         unsafe {
-            std::slice::from_raw_parts((h.buf_addr as *const u8).add(usize::from(h.data_off)), usize::from(h.data_len))
+            std::slice::from_raw_parts(
+                (h.buf_addr as *const u8).add(usize::from(h.data_off)),
+                usize::from(h.data_len),
+            )
         }
     }
 
@@ -98,7 +101,10 @@ impl Frame for Mbuf {
         let h = self.hdr();
         // SAFETY: as in data(); the buffer is not shared, and &mut self gives exclusivity.
         unsafe {
-            std::slice::from_raw_parts_mut((h.buf_addr as *mut u8).add(usize::from(h.data_off)), usize::from(h.data_len))
+            std::slice::from_raw_parts_mut(
+                (h.buf_addr as *mut u8).add(usize::from(h.data_off)),
+                usize::from(h.data_len),
+            )
         }
     }
 

@@ -17,15 +17,33 @@ unsafe impl Sync for Mempool {}
 
 impl Mempool {
     /// Creates a pool of `count` mbufs with `data_room` bytes (headroom included).
-    pub fn new(_eal: &Eal, name: &str, count: u32, cache: u32, data_room: u16) -> Result<Self, DpdkError> {
-        let err = |reason: String| DpdkError::Mempool { name: name.to_owned(), reason };
+    pub fn new(
+        _eal: &Eal,
+        name: &str,
+        count: u32,
+        cache: u32,
+        data_room: u16,
+    ) -> Result<Self, DpdkError> {
+        let err = |reason: String| DpdkError::Mempool {
+            name: name.to_owned(),
+            reason,
+        };
         let cname = CString::new(name).map_err(|_| err("name contains NUL".into()))?;
         // SAFETY: cname is a valid C string; the other arguments are plain values; the
         // socket id comes from EAL for the calling thread.
         let raw = unsafe {
-            sys::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, data_room, sys::rte_socket_id() as i32)
+            sys::rte_pktmbuf_pool_create(
+                cname.as_ptr(),
+                count,
+                cache,
+                0,
+                data_room,
+                sys::rte_socket_id() as i32,
+            )
         };
-        NonNull::new(raw).map(|raw| Mempool { raw }).ok_or_else(|| err(last_error()))
+        NonNull::new(raw)
+            .map(|raw| Mempool { raw })
+            .ok_or_else(|| err(last_error()))
     }
 
     /// Mbufs currently taken from the pool (in rings, in flight, or leaked).

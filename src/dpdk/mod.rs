@@ -31,7 +31,12 @@ pub enum DpdkError {
     #[error("device {0:?} was not probed by EAL: check its --vdev/-a argument and driver")]
     NoSuchDevice(String),
     #[error("port {port} ({name}): {call} failed: {reason}")]
-    Port { port: u16, name: String, call: &'static str, reason: String },
+    Port {
+        port: u16,
+        name: String,
+        call: &'static str,
+        reason: String,
+    },
     #[error("{0} threads could not be registered with EAL: {1}")]
     Thread(String, String),
 }
@@ -40,7 +45,9 @@ pub enum DpdkError {
 fn strerror(code: i32) -> String {
     // SAFETY: rte_strerror returns a pointer to a static or thread-local NUL-terminated
     // string for any input value.
-    unsafe { CStr::from_ptr(sys::rte_strerror(code.abs())) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(sys::rte_strerror(code.abs())) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// DPDK's rte_errno for the calling thread, as text.
@@ -52,7 +59,9 @@ fn last_error() -> String {
 /// The DPDK version string, e.g. "DPDK 22.11.11".
 pub fn version() -> String {
     // SAFETY: rte_version returns a pointer to a static NUL-terminated string.
-    unsafe { CStr::from_ptr(sys::rte_version()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(sys::rte_version()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The TSC counter, for busy-cycle accounting.

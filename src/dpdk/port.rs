@@ -52,7 +52,10 @@ impl Port {
         if rc != 0 {
             return Err(DpdkError::NoSuchDevice(name.to_owned()));
         }
-        Ok(Port { id, name: name.to_owned() })
+        Ok(Port {
+            id,
+            name: name.to_owned(),
+        })
     }
 
     /// Number of ports EAL probed.
@@ -69,7 +72,12 @@ impl Port {
     }
 
     fn fail(&self, call: &'static str, rc: i32) -> DpdkError {
-        DpdkError::Port { port: self.id, name: self.name.clone(), call, reason: strerror(rc) }
+        DpdkError::Port {
+            port: self.id,
+            name: self.name.clone(),
+            call,
+            reason: strerror(rc),
+        }
     }
 
     /// Configures queues (RSS over several RX queues), sets the MTU where the driver
@@ -102,10 +110,12 @@ impl Port {
         if cfg.rx_queues > 1 {
             conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf =
-                (RSS_IPV4 | RSS_NONFRAG_IPV4_TCP | RSS_NONFRAG_IPV4_UDP) & info.flow_type_rss_offloads;
+                (RSS_IPV4 | RSS_NONFRAG_IPV4_TCP | RSS_NONFRAG_IPV4_UDP)
+                    & info.flow_type_rss_offloads;
         }
         // SAFETY: conf is a valid, initialised configuration for this port.
-        let rc = unsafe { sys::rte_eth_dev_configure(self.id, cfg.rx_queues, cfg.tx_queues, &conf) };
+        let rc =
+            unsafe { sys::rte_eth_dev_configure(self.id, cfg.rx_queues, cfg.tx_queues, &conf) };
         if rc != 0 {
             return Err(self.fail("rte_eth_dev_configure", rc));
         }
@@ -131,7 +141,14 @@ impl Port {
             // SAFETY: the queue index is below the configured count, the pool outlives the
             // port (the caller closes ports before dropping it), default rxconf (null).
             let rc = unsafe {
-                sys::rte_eth_rx_queue_setup(self.id, q, cfg.rx_desc, socket, std::ptr::null(), pool.as_ptr())
+                sys::rte_eth_rx_queue_setup(
+                    self.id,
+                    q,
+                    cfg.rx_desc,
+                    socket,
+                    std::ptr::null(),
+                    pool.as_ptr(),
+                )
             };
             if rc != 0 {
                 return Err(self.fail("rte_eth_rx_queue_setup", rc));
@@ -139,7 +156,9 @@ impl Port {
         }
         for q in 0..cfg.tx_queues {
             // SAFETY: the queue index is below the configured count; default txconf (null).
-            let rc = unsafe { sys::rte_eth_tx_queue_setup(self.id, q, cfg.tx_desc, socket, std::ptr::null()) };
+            let rc = unsafe {
+                sys::rte_eth_tx_queue_setup(self.id, q, cfg.tx_desc, socket, std::ptr::null())
+            };
             if rc != 0 {
                 return Err(self.fail("rte_eth_tx_queue_setup", rc));
             }
@@ -187,7 +206,6 @@ impl Port {
     }
 }
 
-
 /// # Safety
 /// `p` must be null or a valid NUL-terminated string.
 unsafe fn opt_cstr(p: *const std::os::raw::c_char) -> String {
@@ -195,5 +213,7 @@ unsafe fn opt_cstr(p: *const std::os::raw::c_char) -> String {
         return "?".into();
     }
     // SAFETY: the caller guarantees p is a valid C string.
-    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
 }

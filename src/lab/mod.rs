@@ -92,14 +92,57 @@ vteps = [{peers}]
 /// head-end replication to `peers`) and the VM port are bridged.
 pub fn kernel_vtep(hv: &Hypervisor, peers: &[&str]) -> Result<(), LabError> {
     let ns = hv.ns.as_str();
-    sh::in_ns(ns, &["ip", "addr", "add", &format!("{}/24", hv.vtep_ip), "dev", "up0"])?;
-    sh::in_ns(ns, &["ip", "link", "add", "vxlan0", "type", "vxlan", "id", &VNI.to_string(), "local", hv.vtep_ip, "dstport", "4789", "dev", "up0"])?;
+    sh::in_ns(
+        ns,
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/24", hv.vtep_ip),
+            "dev",
+            "up0",
+        ],
+    )?;
+    sh::in_ns(
+        ns,
+        &[
+            "ip",
+            "link",
+            "add",
+            "vxlan0",
+            "type",
+            "vxlan",
+            "id",
+            &VNI.to_string(),
+            "local",
+            hv.vtep_ip,
+            "dstport",
+            "4789",
+            "dev",
+            "up0",
+        ],
+    )?;
     for p in peers {
-        sh::in_ns(ns, &["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vxlan0", "dst", p])?;
+        sh::in_ns(
+            ns,
+            &[
+                "bridge",
+                "fdb",
+                "append",
+                "00:00:00:00:00:00",
+                "dev",
+                "vxlan0",
+                "dst",
+                p,
+            ],
+        )?;
     }
     sh::in_ns(ns, &["ip", "link", "add", "br0", "type", "bridge"])?;
     sh::in_ns(ns, &["ip", "link", "set", "vxlan0", "master", "br0", "up"])?;
-    sh::in_ns(ns, &["ip", "link", "set", &hv.vm_port, "master", "br0", "up"])?;
+    sh::in_ns(
+        ns,
+        &["ip", "link", "set", &hv.vm_port, "master", "br0", "up"],
+    )?;
     sh::in_ns(ns, &["ip", "link", "set", "br0", "up"])?;
     Ok(())
 }
@@ -109,13 +152,22 @@ impl Lab {
     pub fn start(exe: &Path, prefix: &str, peer: Peer) -> Result<Lab, LabError> {
         let dir = std::env::temp_dir().join(format!("vxswitch-lab-{prefix}"));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| LabError::Step(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| LabError::Step(format!("{}: {e}", dir.display())))?;
         let topo = Topology::build(prefix, &[VM_A, VM_B])?;
-        let mut lab = Lab { topo, dataplanes: Vec::new(), dir };
+        let mut lab = Lab {
+            topo,
+            dataplanes: Vec::new(),
+            dir,
+        };
         let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
         let hvs = lab.topo.hvs.clone();
         for (i, hv) in hvs.iter().enumerate() {
-            let peers: Vec<&str> = hvs.iter().filter(|o| o.ns != hv.ns).map(|o| o.vtep_ip).collect();
+            let peers: Vec<&str> = hvs
+                .iter()
+                .filter(|o| o.ns != hv.ns)
+                .map(|o| o.vtep_ip)
+                .collect();
             if i == 1 && peer == Peer::KernelVxlan {
                 kernel_vtep(hv, &peers)?;
                 continue;
@@ -145,7 +197,10 @@ impl Lab {
 
     /// Stops every data plane and returns their final reports.
     pub fn stop(&mut self) -> Vec<(String, String)> {
-        self.dataplanes.iter_mut().map(|d| (d.name.clone(), d.stop())).collect()
+        self.dataplanes
+            .iter_mut()
+            .map(|d| (d.name.clone(), d.stop()))
+            .collect()
     }
 }
 
@@ -155,9 +210,19 @@ pub fn run(args: &LabArgs) -> Result<(), LabError> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
     }
-    let check = || if stop.load(Ordering::Relaxed) { Err(LabError::Interrupted) } else { Ok(()) };
+    let check = || {
+        if stop.load(Ordering::Relaxed) {
+            Err(LabError::Interrupted)
+        } else {
+            Ok(())
+        }
+    };
     let exe = std::env::current_exe().map_err(|e| LabError::Step(e.to_string()))?;
-    let peer = if args.kernel_peer { Peer::KernelVxlan } else { Peer::Vxswitch };
+    let peer = if args.kernel_peer {
+        Peer::KernelVxlan
+    } else {
+        Peer::Vxswitch
+    };
     println!("== vxswitch lab: VNI {VNI}, two hypervisors on underlay 192.168.250.0/24 (MTU 1600)");
     println!("   VM A {} ({}) on hv1, VTEP {}", VM_A.1, VM_A.2, VM_A.0);
     println!(
@@ -165,22 +230,45 @@ pub fn run(args: &LabArgs) -> Result<(), LabError> {
         VM_B.1,
         VM_B.2,
         VM_B.0,
-        if args.kernel_peer { "Linux kernel vxlan + bridge" } else { "vxswitch" }
+        if args.kernel_peer {
+            "Linux kernel vxlan + bridge"
+        } else {
+            "vxswitch"
+        }
     );
     let mut lab = Lab::start(&exe, &args.prefix, peer)?;
-    println!("== data planes ready (namespaces {}-*, logs in {})", args.prefix, lab.dir.display());
+    println!(
+        "== data planes ready (namespaces {}-*, logs in {})",
+        args.prefix,
+        lab.dir.display()
+    );
     check()?;
     let mut ok = true;
     let ul = lab.topo.underlay_ns.clone();
     for vtep in [VM_A.0, VM_B.0] {
-        let (good, out) = sh::try_in_ns(&ul, &["ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1572", vtep]);
-        println!("== underlay -> VTEP {vtep}: ping -M do -s 1572 (1600-byte packets, DF): {}", verdict(good));
+        let (good, out) = sh::try_in_ns(
+            &ul,
+            &[
+                "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1572", vtep,
+            ],
+        );
+        println!(
+            "== underlay -> VTEP {vtep}: ping -M do -s 1572 (1600-byte packets, DF): {}",
+            verdict(good)
+        );
         print_summary(&out);
         ok &= good;
         check()?;
     }
-    let (good, out) = sh::try_in_ns(&lab.topo.vms[0].ns, &["arping", "-c", "3", "-w", "5", "-I", "eth0", VM_B.1]);
-    println!("== VM A: arping {} (ARP broadcast flooded over VXLAN, answered by VM B): {}", VM_B.1, verdict(good));
+    let (good, out) = sh::try_in_ns(
+        &lab.topo.vms[0].ns,
+        &["arping", "-c", "3", "-w", "5", "-I", "eth0", VM_B.1],
+    );
+    println!(
+        "== VM A: arping {} (ARP broadcast flooded over VXLAN, answered by VM B): {}",
+        VM_B.1,
+        verdict(good)
+    );
     print_summary(&out);
     ok &= good;
     check()?;
@@ -192,12 +280,18 @@ pub fn run(args: &LabArgs) -> Result<(), LabError> {
         check()?;
     }
     let (good, out) = lab.ping(0, VM_B.1, 3, Some(1472));
-    println!("== VM A -> B: ping -M do -s 1472 (1514-byte frames, 1564 bytes on the underlay): {}", verdict(good));
+    println!(
+        "== VM A -> B: ping -M do -s 1472 (1514-byte frames, 1564 bytes on the underlay): {}",
+        verdict(good)
+    );
     print_summary(&out);
     ok &= good;
     for (name, report) in lab.stop() {
         println!("== {name} report");
-        for l in report.lines().skip_while(|l| !l.starts_with("vxswitch stopped")) {
+        for l in report
+            .lines()
+            .skip_while(|l| !l.starts_with("vxswitch stopped"))
+        {
             println!("   {l}");
         }
     }
@@ -222,11 +316,18 @@ fn verdict(ok: bool) -> &'static str {
 /// Prints ping/arping's summary lines.
 fn print_summary(out: &str) {
     for l in out.lines().filter(|l| {
-        l.contains("transmitted") || l.contains("rtt") || l.starts_with("Unicast reply") || l.starts_with("Received") || l.starts_with("Sent")
+        l.contains("transmitted")
+            || l.contains("rtt")
+            || l.starts_with("Unicast reply")
+            || l.starts_with("Received")
+            || l.starts_with("Sent")
     }) {
         println!("   {l}");
     }
-    if !out.lines().any(|l| l.contains("transmitted") || l.starts_with("Sent") || l.starts_with("Received")) {
+    if !out
+        .lines()
+        .any(|l| l.contains("transmitted") || l.starts_with("Sent") || l.starts_with("Received"))
+    {
         for l in out.lines().take(5) {
             println!("   {l}");
         }

@@ -15,11 +15,19 @@ pub struct DataplaneProcess {
 
 impl DataplaneProcess {
     /// Writes `config` next to the log and starts `exe dataplane` in `ns`.
-    pub fn start(exe: &Path, ns: &str, name: &str, dir: &Path, config: &str) -> Result<DataplaneProcess, LabError> {
+    pub fn start(
+        exe: &Path,
+        ns: &str,
+        name: &str,
+        dir: &Path,
+        config: &str,
+    ) -> Result<DataplaneProcess, LabError> {
         let cfg_path = dir.join(format!("{name}.toml"));
         let log = dir.join(format!("{name}.log"));
-        fs::write(&cfg_path, config).map_err(|e| LabError::Step(format!("writing {}: {e}", cfg_path.display())))?;
-        let out = fs::File::create(&log).map_err(|e| LabError::Step(format!("creating {}: {e}", log.display())))?;
+        fs::write(&cfg_path, config)
+            .map_err(|e| LabError::Step(format!("writing {}: {e}", cfg_path.display())))?;
+        let out = fs::File::create(&log)
+            .map_err(|e| LabError::Step(format!("creating {}: {e}", log.display())))?;
         let err = out.try_clone().map_err(|e| LabError::Step(e.to_string()))?;
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
@@ -32,7 +40,11 @@ impl DataplaneProcess {
             .stderr(err)
             .spawn()
             .map_err(|e| LabError::Step(format!("starting {}: {e}", exe.display())))?;
-        Ok(DataplaneProcess { name: name.to_owned(), child: Some(child), log })
+        Ok(DataplaneProcess {
+            name: name.to_owned(),
+            child: Some(child),
+            log,
+        })
     }
 
     /// Everything the process printed so far.
@@ -49,18 +61,28 @@ impl DataplaneProcess {
             }
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    return Err(LabError::Step(format!("{} exited ({status}) before ready:\n{}", self.name, self.output())));
+                    return Err(LabError::Step(format!(
+                        "{} exited ({status}) before ready:\n{}",
+                        self.name,
+                        self.output()
+                    )));
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(LabError::Step(format!("{} not ready after {timeout:?}:\n{}", self.name, self.output())))
+        Err(LabError::Step(format!(
+            "{} not ready after {timeout:?}:\n{}",
+            self.name,
+            self.output()
+        )))
     }
 
     /// Stops the process with SIGINT (its clean stop) and returns everything it printed.
     pub fn stop(&mut self) -> String {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &c.id().to_string()])
+                .status();
             let start = Instant::now();
             loop {
                 match c.try_wait() {

@@ -21,7 +21,10 @@ pub fn run(args: &[&str]) -> Result<Output, LabError> {
     let out = Command::new(args[0])
         .args(&args[1..])
         .output()
-        .map_err(|e| LabError::Command { cmd: describe(args), detail: e.to_string() })?;
+        .map_err(|e| LabError::Command {
+            cmd: describe(args),
+            detail: e.to_string(),
+        })?;
     if !out.status.success() {
         return Err(LabError::Command {
             cmd: describe(args),
@@ -43,7 +46,10 @@ pub fn try_in_ns(ns: &str, args: &[&str]) -> (bool, String) {
     let mut all = vec!["netns", "exec", ns];
     all.extend_from_slice(args);
     match Command::new("ip").args(&all).output() {
-        Ok(o) => (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)),
+        Ok(o) => (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        ),
         Err(e) => (false, e.to_string()),
     }
 }

@@ -38,7 +38,10 @@ impl Topology {
     /// Builds: underlay namespace with bridge br0 (192.168.250.1/24, MTU 1600); per
     /// hypervisor a namespace with `up0` bridged into the underlay; per VM a namespace with
     /// eth0 (address, MAC) linked to its hypervisor.
-    pub fn build(prefix: &str, pairs: &[(&'static str, &'static str, &'static str)]) -> Result<Topology, LabError> {
+    pub fn build(
+        prefix: &str,
+        pairs: &[(&'static str, &'static str, &'static str)],
+    ) -> Result<Topology, LabError> {
         let mut t = Topology {
             prefix: prefix.to_owned(),
             underlay_ns: format!("{prefix}-ul"),
@@ -49,24 +52,84 @@ impl Topology {
         t.add_ns(&t.underlay_ns.clone())?;
         let ul = t.underlay_ns.clone();
         sh::in_ns(&ul, &["ip", "link", "add", "br0", "type", "bridge"])?;
-        sh::in_ns(&ul, &["ip", "addr", "add", &format!("{UNDERLAY_GW}/{SEGMENT_PREFIX}"), "dev", "br0"])?;
+        sh::in_ns(
+            &ul,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{UNDERLAY_GW}/{SEGMENT_PREFIX}"),
+                "dev",
+                "br0",
+            ],
+        )?;
         for (i, (vtep_ip, vm_ip, vm_mac)) in pairs.iter().enumerate() {
             let n = i + 1;
-            let hv = Hypervisor { ns: format!("{prefix}-hv{n}"), vtep_ip, vm_port: format!("vm{n}") };
-            let vm = Vm { ns: format!("{prefix}-vm{n}"), ip: vm_ip, mac: vm_mac };
+            let hv = Hypervisor {
+                ns: format!("{prefix}-hv{n}"),
+                vtep_ip,
+                vm_port: format!("vm{n}"),
+            };
+            let vm = Vm {
+                ns: format!("{prefix}-vm{n}"),
+                ip: vm_ip,
+                mac: vm_mac,
+            };
             t.add_ns(&hv.ns)?;
             t.add_ns(&vm.ns)?;
             let ul_port = format!("hv{n}");
-            sh::run(&["ip", "link", "add", "up0", "netns", &hv.ns, "mtu", UNDERLAY_MTU, "type", "veth", "peer", "name", &ul_port, "netns", &ul, "mtu", UNDERLAY_MTU])?;
+            sh::run(&[
+                "ip",
+                "link",
+                "add",
+                "up0",
+                "netns",
+                &hv.ns,
+                "mtu",
+                UNDERLAY_MTU,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &ul_port,
+                "netns",
+                &ul,
+                "mtu",
+                UNDERLAY_MTU,
+            ])?;
             sh::in_ns(&ul, &["ip", "link", "set", &ul_port, "master", "br0", "up"])?;
             sh::in_ns(&hv.ns, &["ip", "link", "set", "up0", "up"])?;
-            sh::run(&["ip", "link", "add", "eth0", "netns", &vm.ns, "address", vm_mac, "type", "veth", "peer", "name", &hv.vm_port, "netns", &hv.ns])?;
+            sh::run(&[
+                "ip",
+                "link",
+                "add",
+                "eth0",
+                "netns",
+                &vm.ns,
+                "address",
+                vm_mac,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &hv.vm_port,
+                "netns",
+                &hv.ns,
+            ])?;
             sh::in_ns(&hv.ns, &["ip", "link", "set", &hv.vm_port, "up"])?;
-            sh::in_ns(&vm.ns, &["ip", "addr", "add", &format!("{vm_ip}/24"), "dev", "eth0"])?;
+            sh::in_ns(
+                &vm.ns,
+                &["ip", "addr", "add", &format!("{vm_ip}/24"), "dev", "eth0"],
+            )?;
             sh::in_ns(&vm.ns, &["ip", "link", "set", "eth0", "up"])?;
             // Checksums in full and no segmentation offload: frames leave the VM complete,
             // as they would from a virtio NIC without offloads.
-            let _ = sh::in_ns(&vm.ns, &["ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off"]);
+            let _ = sh::in_ns(
+                &vm.ns,
+                &[
+                    "ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off",
+                ],
+            );
             t.hvs.push(hv);
             t.vms.push(vm);
         }
@@ -81,7 +144,10 @@ impl Topology {
         sh::in_ns(ns, &["ip", "link", "set", "lo", "up"])?;
         // No IPv6 chatter (router solicitations, DAD) on the lab's links.
         sh::in_ns(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])?;
-        sh::in_ns(ns, &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])?;
+        sh::in_ns(
+            ns,
+            &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"],
+        )?;
         Ok(())
     }
 }

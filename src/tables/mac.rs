@@ -42,7 +42,11 @@ pub struct MacEntry {
 
 impl MacEntry {
     pub fn new(dest: Dest, kind: EntryKind, now: u32) -> MacEntry {
-        MacEntry { dest, kind, seen: AtomicU32::new(now) }
+        MacEntry {
+            dest,
+            kind,
+            seen: AtomicU32::new(now),
+        }
     }
     /// Seconds-clock value of the last frame seen from this MAC.
     pub fn seen(&self) -> u32 {
@@ -59,7 +63,11 @@ impl MacEntry {
 
 impl Clone for MacEntry {
     fn clone(&self) -> Self {
-        MacEntry { dest: self.dest, kind: self.kind, seen: AtomicU32::new(self.seen()) }
+        MacEntry {
+            dest: self.dest,
+            kind: self.kind,
+            seen: AtomicU32::new(self.seen()),
+        }
     }
 }
 

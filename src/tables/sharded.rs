@@ -27,14 +27,20 @@ pub struct ShardedMap<K, V> {
 
 impl<K, V> Clone for ShardedMap<K, V> {
     fn clone(&self) -> Self {
-        ShardedMap { shards: Arc::clone(&self.shards), len: self.len }
+        ShardedMap {
+            shards: Arc::clone(&self.shards),
+            len: self.len,
+        }
     }
 }
 
 impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
     fn default() -> Self {
         let empty = Arc::new(HashMap::new());
-        ShardedMap { shards: Arc::new(vec![empty; SHARDS]), len: 0 }
+        ShardedMap {
+            shards: Arc::new(vec![empty; SHARDS]),
+            len: 0,
+        }
     }
 }
 
@@ -54,7 +60,10 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
     }
     /// Starts an edit; `Editor::finish` returns the new version, `self` stays as it was.
     pub fn edit(&self) -> Editor<K, V> {
-        Editor { shards: (*self.shards).clone(), len: self.len }
+        Editor {
+            shards: (*self.shards).clone(),
+            len: self.len,
+        }
     }
 }
 
@@ -107,7 +116,10 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
         removed
     }
     pub fn finish(self) -> ShardedMap<K, V> {
-        ShardedMap { shards: Arc::new(self.shards), len: self.len }
+        ShardedMap {
+            shards: Arc::new(self.shards),
+            len: self.len,
+        }
     }
 }
 
@@ -153,7 +165,12 @@ mod tests {
         let mut e = v1.edit();
         e.insert(K(7), 1);
         let v2 = e.finish();
-        let shared = v1.shards.iter().zip(v2.shards.iter()).filter(|(a, b)| Arc::ptr_eq(a, b)).count();
+        let shared = v1
+            .shards
+            .iter()
+            .zip(v2.shards.iter())
+            .filter(|(a, b)| Arc::ptr_eq(a, b))
+            .count();
         assert_eq!(shared, SHARDS - 1);
     }
 

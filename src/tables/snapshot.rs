@@ -35,7 +35,11 @@ impl VtepIdentity {
     }
     /// The VTEP's segment as network/prefix, e.g. 192.168.250.0/24.
     pub fn segment(&self) -> String {
-        format!("{}/{}", Ipv4Addr::from(u32::from(self.ip) & self.mask()), self.prefix_len)
+        format!(
+            "{}/{}",
+            Ipv4Addr::from(u32::from(self.ip) & self.mask()),
+            self.prefix_len
+        )
     }
     /// Where to send a packet for `dst`: itself on the segment, else the gateway.
     pub fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
@@ -92,7 +96,9 @@ pub struct SnapshotCell {
 
 impl SnapshotCell {
     pub fn new(s: Snapshot) -> SnapshotCell {
-        SnapshotCell { current: ArcSwap::from_pointee(s) }
+        SnapshotCell {
+            current: ArcSwap::from_pointee(s),
+        }
     }
     /// Publishes `s` with the next generation number.
     pub fn publish(&self, mut s: Snapshot) {

@@ -28,7 +28,12 @@ pub struct Tunnel {
 impl Tunnel {
     pub fn new(ip: Ipv4Addr, vtep: &VtepIdentity, next_hop_mac: Option<MacAddr>) -> Tunnel {
         let mut header = [0u8; vxlan::ENCAP_OVERHEAD];
-        ethernet::emit_header(&mut header, next_hop_mac.unwrap_or(MacAddr::ZERO), vtep.mac, EtherType::Ipv4);
+        ethernet::emit_header(
+            &mut header,
+            next_hop_mac.unwrap_or(MacAddr::ZERO),
+            vtep.mac,
+            EtherType::Ipv4,
+        );
         ipv4::Ipv4Repr {
             src: vtep.ip,
             dst: ip,
@@ -39,12 +44,21 @@ impl Tunnel {
         }
         .emit(&mut header[IP_AT..UDP_AT]);
         // The template carries total length 20; make the base checksum one for length 0.
-        let c = u16::from_be_bytes([header[IP_AT + ipv4::offsets::CHECKSUM], header[IP_AT + ipv4::offsets::CHECKSUM + 1]]);
+        let c = u16::from_be_bytes([
+            header[IP_AT + ipv4::offsets::CHECKSUM],
+            header[IP_AT + ipv4::offsets::CHECKSUM + 1],
+        ]);
         let ip_csum_base = checksum::update(c, ipv4::HEADER_LEN as u16, 0);
         header[IP_AT + ipv4::offsets::LENGTH..IP_AT + ipv4::offsets::LENGTH + 2].fill(0);
         udp::emit_header(&mut header[UDP_AT..VXLAN_AT], 0, vtep.udp_port, 0);
         vxlan::emit_header(&mut header[VXLAN_AT..], 0);
-        Tunnel { ip, next_hop: vtep.next_hop(ip), next_hop_mac, header, ip_csum_base }
+        Tunnel {
+            ip,
+            next_hop: vtep.next_hop(ip),
+            next_hop_mac,
+            header,
+            ip_csum_base,
+        }
     }
 
     /// Ready to carry frames: the next hop's MAC is known.
@@ -85,7 +99,10 @@ impl TunnelTable {
         self.by_ip.get(&ip).copied()
     }
     pub fn iter(&self) -> impl Iterator<Item = (TunnelIdx, &Tunnel)> {
-        self.tunnels.iter().enumerate().map(|(i, t)| (i as TunnelIdx, t))
+        self.tunnels
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i as TunnelIdx, t))
     }
     pub fn len(&self) -> usize {
         self.tunnels.len()
@@ -149,7 +166,10 @@ mod tests {
         assert_eq!(ip.ttl(), 64);
         assert_eq!(ip.dst(), Ipv4Addr::new(192, 168, 250, 52));
         let u = UdpPacket::new_checked(ip.payload()).unwrap();
-        assert_eq!((u.src_port(), u.dst_port(), u.len(), u.checksum()), (50000, 4789, 76, 0));
+        assert_eq!(
+            (u.src_port(), u.dst_port(), u.len(), u.checksum()),
+            (50000, 4789, 76, 0)
+        );
         let v = VxlanHeader::new_checked(u.payload()).unwrap();
         assert!(v.vni_valid());
         assert_eq!(v.vni(), 5001);
@@ -161,7 +181,11 @@ mod tests {
         for len in [14usize, 60, 1000, 1514, 9000] {
             let mut h = [0u8; vxlan::ENCAP_OVERHEAD];
             t.write_header(&mut h, 1, len, 49152);
-            assert_eq!(checksum::fold(checksum::sum(&h[IP_AT..UDP_AT])), 0xffff, "len {len}");
+            assert_eq!(
+                checksum::fold(checksum::sum(&h[IP_AT..UDP_AT])),
+                0xffff,
+                "len {len}"
+            );
         }
     }
 
@@ -173,7 +197,10 @@ mod tests {
         let b = tt.ensure(Ipv4Addr::new(192, 168, 251, 53), &v).unwrap();
         let c = tt.ensure(Ipv4Addr::new(192, 168, 252, 54), &v).unwrap();
         assert_eq!(tt.ensure(Ipv4Addr::new(192, 168, 250, 52), &v), Some(a));
-        assert_eq!(tt.get(a).unwrap().next_hop, Some(Ipv4Addr::new(192, 168, 250, 52)));
+        assert_eq!(
+            tt.get(a).unwrap().next_hop,
+            Some(Ipv4Addr::new(192, 168, 250, 52))
+        );
         assert_eq!(tt.get(b).unwrap().next_hop, v.gateway);
         assert!(tt.set_neighbor(v.gateway.unwrap(), MacAddr([7; 6]), &v));
         assert!(tt.get(b).unwrap().is_resolved() && tt.get(c).unwrap().is_resolved());

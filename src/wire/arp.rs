@@ -183,7 +183,13 @@ mod tests {
     fn refuses_non_ethernet_ipv4_and_short() {
         let mut b = REQUEST;
         b[5] = 16;
-        assert_eq!(ArpPacket::new_checked(&b[..]).unwrap_err(), WireError::Malformed);
-        assert_eq!(ArpPacket::new_checked(&REQUEST[..27]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            ArpPacket::new_checked(&b[..]).unwrap_err(),
+            WireError::Malformed
+        );
+        assert_eq!(
+            ArpPacket::new_checked(&REQUEST[..27]).unwrap_err(),
+            WireError::Truncated
+        );
     }
 }

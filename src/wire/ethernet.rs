@@ -37,7 +37,11 @@ impl MacAddr {
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -158,7 +162,11 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
     /// The EtherType of the payload (behind the tag, if any).
     pub fn ethertype(&self) -> EtherType {
-        let at = if self.payload_at > HEADER_LEN { field::VLAN_INNER_TYPE } else { field::ETHERTYPE };
+        let at = if self.payload_at > HEADER_LEN {
+            field::VLAN_INNER_TYPE
+        } else {
+            field::ETHERTYPE
+        };
         EtherType::from(read_u16(self.buffer.as_ref(), at))
     }
     pub fn header_len(&self) -> usize {
@@ -216,7 +224,12 @@ mod tests {
     #[test]
     fn sees_through_one_vlan_tag() {
         let mut b = vec![0u8; 18];
-        emit_header(&mut b, MacAddr::BROADCAST, MacAddr([2, 0, 0, 0, 0, 1]), EtherType::Vlan);
+        emit_header(
+            &mut b,
+            MacAddr::BROADCAST,
+            MacAddr([2, 0, 0, 0, 0, 1]),
+            EtherType::Vlan,
+        );
         b[14..16].copy_from_slice(&0x2064u16.to_be_bytes());
         b[16..18].copy_from_slice(&0x0806u16.to_be_bytes());
         let f = EthernetFrame::new_checked(&b[..]).unwrap();
@@ -227,10 +240,16 @@ mod tests {
 
     #[test]
     fn refuses_truncated_frames() {
-        assert_eq!(EthernetFrame::new_checked(&ARP_FRAME[..13]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            EthernetFrame::new_checked(&ARP_FRAME[..13]).unwrap_err(),
+            WireError::Truncated
+        );
         let mut tagged = [0u8; 16];
         tagged[12] = 0x81;
-        assert_eq!(EthernetFrame::new_checked(&tagged[..]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            EthernetFrame::new_checked(&tagged[..]).unwrap_err(),
+            WireError::Truncated
+        );
     }
 
     #[test]
@@ -245,7 +264,10 @@ mod tests {
         let m: MacAddr = "02:BB:bb:bb:bb:bb".parse().unwrap();
         assert_eq!(m.to_string(), "02:bb:bb:bb:bb:bb");
         assert!(m.is_unicast());
-        assert!("bb:bb:bb:bb:bb:bb".parse::<MacAddr>().unwrap().is_multicast());
+        assert!("bb:bb:bb:bb:bb:bb"
+            .parse::<MacAddr>()
+            .unwrap()
+            .is_multicast());
         assert!("02:aa:aa:aa:aa".parse::<MacAddr>().is_err());
         assert!("02:aa:aa:aa:aa:aa:aa".parse::<MacAddr>().is_err());
         assert!("zz:aa:aa:aa:aa:aa".parse::<MacAddr>().is_err());

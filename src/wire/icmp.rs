@@ -100,6 +100,9 @@ mod tests {
         let mut b = [0xa5u8; 16];
         emit_echo(&mut b, ECHO_REQUEST, 7, 1, &REQUEST[8..]);
         assert_eq!(b, REQUEST);
-        assert_eq!(IcmpPacket::new_checked(&REQUEST[..7]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            IcmpPacket::new_checked(&REQUEST[..7]).unwrap_err(),
+            WireError::Truncated
+        );
     }
 }

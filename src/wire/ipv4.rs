@@ -156,7 +156,11 @@ impl Ipv4Repr {
         b[field::TOS] = 0;
         write_u16(b, field::LENGTH, (HEADER_LEN + self.payload_len) as u16);
         write_u16(b, field::IDENT, 0);
-        write_u16(b, field::FLAGS_FRAG, if self.dont_fragment { DONT_FRAGMENT } else { 0 });
+        write_u16(
+            b,
+            field::FLAGS_FRAG,
+            if self.dont_fragment { DONT_FRAGMENT } else { 0 },
+        );
         b[field::TTL] = self.ttl;
         b[field::PROTOCOL] = self.protocol.into();
         write_u16(b, field::CHECKSUM, 0);
@@ -200,14 +204,26 @@ mod tests {
     fn refuses_bad_lengths_and_versions() {
         let mut b = PING;
         b[3] = 0x30; // total length past the buffer
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), WireError::BadLength);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            WireError::BadLength
+        );
         let mut b = PING;
         b[0] = 0x44; // IHL 16 bytes
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), WireError::BadLength);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            WireError::BadLength
+        );
         let mut b = PING;
         b[0] = 0x65;
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), WireError::Malformed);
-        assert_eq!(Ipv4Packet::new_checked(&PING[..19]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            WireError::Malformed
+        );
+        assert_eq!(
+            Ipv4Packet::new_checked(&PING[..19]).unwrap_err(),
+            WireError::Truncated
+        );
     }
 
     #[test]

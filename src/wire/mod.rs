@@ -13,6 +13,9 @@ pub mod ipv4;
 pub mod udp;
 pub mod vxlan;
 
+#[cfg(test)]
+mod captured;
+
 pub use arp::{ArpOperation, ArpPacket};
 pub use ethernet::{EtherType, EthernetFrame, MacAddr};
 pub use icmp::IcmpPacket;

@@ -69,8 +69,9 @@ mod tests {
     use super::*;
 
     // UDP header of a VXLAN datagram as a Linux vxlan device sends it (sport 51234).
-    const VXLAN_UDP: [u8; 16] =
-        [0xc8, 0x22, 0x12, 0xb5, 0x00, 0x10, 0x00, 0x00, 0x08, 0, 0, 0, 0x00, 0x13, 0x89, 0x00];
+    const VXLAN_UDP: [u8; 16] = [
+        0xc8, 0x22, 0x12, 0xb5, 0x00, 0x10, 0x00, 0x00, 0x08, 0, 0, 0, 0x00, 0x13, 0x89, 0x00,
+    ];
 
     #[test]
     fn parses_reference_header() {
@@ -86,10 +87,19 @@ mod tests {
     fn refuses_lengths_that_lie() {
         let mut b = VXLAN_UDP;
         b[5] = 0x20;
-        assert_eq!(UdpPacket::new_checked(&b[..]).unwrap_err(), WireError::BadLength);
+        assert_eq!(
+            UdpPacket::new_checked(&b[..]).unwrap_err(),
+            WireError::BadLength
+        );
         b[5] = 0x04;
-        assert_eq!(UdpPacket::new_checked(&b[..]).unwrap_err(), WireError::BadLength);
-        assert_eq!(UdpPacket::new_checked(&b[..7]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            UdpPacket::new_checked(&b[..]).unwrap_err(),
+            WireError::BadLength
+        );
+        assert_eq!(
+            UdpPacket::new_checked(&b[..7]).unwrap_err(),
+            WireError::Truncated
+        );
     }
 
     #[test]

@@ -83,6 +83,9 @@ mod tests {
         let mut b = [0xa5u8; 8];
         emit_header(&mut b, 5001);
         assert_eq!(b, HDR);
-        assert_eq!(VxlanHeader::new_checked(&HDR[..7]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            VxlanHeader::new_checked(&HDR[..7]).unwrap_err(),
+            WireError::Truncated
+        );
     }
 }

@@ -11,8 +11,16 @@ pub const EXE: &str = env!("CARGO_BIN_EXE_vxswitch");
 pub fn require_root() {
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1).unwrap_or("").to_owned()));
-    assert_eq!(uid.as_deref(), Some("0"), "this test needs root (namespaces, DPDK vdevs); run the suite as root");
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_owned())
+        });
+    assert_eq!(
+        uid.as_deref(),
+        Some("0"),
+        "this test needs root (namespaces, DPDK vdevs); run the suite as root"
+    );
 }
 
 /// A fresh directory for one test's files.
@@ -43,7 +51,10 @@ impl Daemon {
             .stderr(out)
             .spawn()
             .unwrap();
-        let mut d = Daemon { child: Some(child), log };
+        let mut d = Daemon {
+            child: Some(child),
+            log,
+        };
         d.wait_for_line("vxswitch ready", Duration::from_secs(30));
         d
     }
@@ -58,7 +69,11 @@ impl Daemon {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("vxswitch exited ({st}) before {line:?}:\n{}", self.output());
             }
-            assert!(start.elapsed() < timeout, "no {line:?} after {timeout:?}:\n{}", self.output());
+            assert!(
+                start.elapsed() < timeout,
+                "no {line:?} after {timeout:?}:\n{}",
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -66,11 +81,18 @@ impl Daemon {
     /// SIGINT, wait for exit (it must exit 0), return the whole output.
     pub fn stop(&mut self) -> String {
         let mut c = self.child.take().expect("running");
-        Command::new("kill").args(["-INT", &c.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-INT", &c.id().to_string()])
+            .status()
+            .unwrap();
         let start = Instant::now();
         loop {
             if let Some(st) = c.try_wait().unwrap() {
-                assert!(st.success(), "vxswitch exited with {st}:\n{}", self.output());
+                assert!(
+                    st.success(),
+                    "vxswitch exited with {st}:\n{}",
+                    self.output()
+                );
                 break;
             }
             if start.elapsed() > Duration::from_secs(15) {
@@ -98,7 +120,9 @@ pub fn counter(report: &str, name: &str) -> u64 {
         .lines()
         .filter_map(|l| {
             let mut it = l.split_whitespace();
-            (it.next() == Some(name)).then(|| it.next().and_then(|v| v.parse().ok())).flatten()
+            (it.next() == Some(name))
+                .then(|| it.next().and_then(|v| v.parse().ok()))
+                .flatten()
         })
         .next()
         .unwrap_or(0)
