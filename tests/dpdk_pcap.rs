@@ -69,13 +69,16 @@ mac = "02:00:00:00:00:54"
 }
 
 /// Runs one dataplane over the given input pcaps; returns (uplink out, vm-a out, vm-c out, report).
+/// Frames written to the uplink, vm-a and vm-c pcaps, and the stop report.
+type RunOutput = (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>, String);
+
 fn run(
     name: &str,
     up_in: &[Vec<u8>],
     a_in: &[Vec<u8>],
     c_in: &[Vec<u8>],
     expect_up: bool,
-) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>, String) {
+) -> RunOutput {
     require_root();
     let dir = test_dir(name);
     for (file, frames) in [

@@ -512,5 +512,6 @@ fn malformed_frames_never_panic_and_are_counted() {
     let dropped: u64 = DropReason::ALL.iter().map(|d| c.drops(*d)).sum();
     assert!(dropped > 0);
     assert_eq!(c.stat(Stat::RxUplink) + c.stat(Stat::RxAccess), rx);
-    assert_eq!(r.io.freed as u64 + r.io.sent.len() as u64 >= dropped, true);
+    // Every received frame was either sent somewhere or released: nothing leaks.
+    assert!(r.io.freed as u64 + r.io.sent.len() as u64 >= rx);
 }

@@ -26,18 +26,20 @@ pub fn arp<IO: FrameIo>(cx: &mut Ctx<'_, IO>, mut frame: IO::Frame) {
     if target_ip != vtep.ip {
         return cx.drop_frame(frame, DropReason::NotForVtep);
     }
-    if sender_mac.is_unicast() && vtep.on_segment(sender_ip) && sender_ip != vtep.ip {
-        if snap.neighbors.get(&sender_ip) != Some(&sender_mac) {
-            cx.p.counters.add(Stat::NeighborUpdates, 1);
-            events::send(
-                &cx.p.events,
-                &cx.p.counters,
-                Event::NeighborSeen {
-                    ip: sender_ip,
-                    mac: sender_mac,
-                },
-            );
-        }
+    if sender_mac.is_unicast()
+        && vtep.on_segment(sender_ip)
+        && sender_ip != vtep.ip
+        && snap.neighbors.get(&sender_ip) != Some(&sender_mac)
+    {
+        cx.p.counters.add(Stat::NeighborUpdates, 1);
+        events::send(
+            &cx.p.events,
+            &cx.p.counters,
+            Event::NeighborSeen {
+                ip: sender_ip,
+                mac: sender_mac,
+            },
+        );
     }
     if op != ArpOperation::Request {
         return cx.io.free(frame);

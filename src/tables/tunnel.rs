@@ -154,7 +154,7 @@ mod tests {
     fn header_has_right_lengths_checksum_and_fields() {
         let nh: MacAddr = "02:00:00:00:00:52".parse().unwrap();
         let t = Tunnel::new(Ipv4Addr::new(192, 168, 250, 52), &vtep(), Some(nh));
-        let mut pkt = vec![0xa5u8; vxlan::ENCAP_OVERHEAD + 60];
+        let mut pkt = [0xa5u8; vxlan::ENCAP_OVERHEAD + 60];
         t.write_header(&mut pkt[..vxlan::ENCAP_OVERHEAD], 5001, 60, 50000);
         let eth = crate::wire::EthernetFrame::new_checked(&pkt[..]).unwrap();
         assert_eq!(eth.dst(), nh);
