@@ -17,5 +17,6 @@ mod uplink;
 mod worker;
 
 pub use counters::{Counters, DropReason, Stat};
+pub use encap::src_port as flow_port;
 pub use pipeline::{process, Ctx, Pipeline};
 pub use run::run;
