@@ -173,6 +173,20 @@ pub struct VtepConfig {
     pub mtu: u16,
 }
 
+impl VtepConfig {
+    /// The VTEP as the data path sees it; `port_mac` is used when no MAC is configured.
+    pub fn identity(&self, port_mac: MacAddr) -> crate::tables::VtepIdentity {
+        crate::tables::VtepIdentity {
+            ip: self.ip,
+            prefix_len: self.prefix_len,
+            mac: self.mac.unwrap_or(port_mac),
+            gateway: self.gateway,
+            udp_port: self.udp_port,
+            mtu: self.mtu,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessPort {
     pub name: String,

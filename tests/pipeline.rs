@@ -8,7 +8,7 @@ use vxswitch::dataplane::events::{Event, EventQueue};
 use vxswitch::dataplane::manager::{initial_snapshot, TableManager};
 use vxswitch::dataplane::{process, Counters, Ctx, DropReason, Pipeline, Stat};
 use vxswitch::frame::{MemFrame, MemIo};
-use vxswitch::tables::{Dest, PortIdx, Snapshot, SnapshotCell, VtepIdentity, UPLINK};
+use vxswitch::tables::{Dest, PortIdx, Snapshot, SnapshotCell, UPLINK};
 use vxswitch::traffic::{self, Outer};
 use vxswitch::wire::{
     icmp, ArpOperation, ArpPacket, EthernetFrame, IcmpPacket, Ipv4Packet, MacAddr, UdpPacket,
@@ -89,14 +89,7 @@ struct Rig {
 impl Rig {
     fn new(config: &str) -> Rig {
         let cfg = Config::parse(config).unwrap();
-        let vtep = VtepIdentity {
-            ip: cfg.vtep.ip,
-            prefix_len: cfg.vtep.prefix_len,
-            mac: cfg.vtep.mac.unwrap(),
-            gateway: cfg.vtep.gateway,
-            udp_port: cfg.vtep.udp_port,
-            mtu: cfg.vtep.mtu,
-        };
+        let vtep = cfg.vtep.identity(MacAddr::ZERO);
         let events = Arc::new(EventQueue::new(64));
         Rig {
             snap: initial_snapshot(&cfg, vtep, 0),

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::dpdk::{
     self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig, TxCounts,
 };
-use crate::tables::{PortIdx, SnapshotCell, VtepIdentity};
+use crate::tables::{PortIdx, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -65,14 +65,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             return Err(e.into());
         }
     }
-    let vtep = VtepIdentity {
-        ip: cfg.vtep.ip,
-        prefix_len: cfg.vtep.prefix_len,
-        mac: cfg.vtep.mac.unwrap_or_else(|| ports[0].mac()),
-        gateway: cfg.vtep.gateway,
-        udp_port: cfg.vtep.udp_port,
-        mtu: cfg.vtep.mtu,
-    };
+    let vtep = cfg.vtep.identity(ports[0].mac());
     let started = Instant::now();
     let cell = Arc::new(SnapshotCell::new(initial_snapshot(cfg, vtep.clone(), 0)));
     let mut manager = TableManager::new(Arc::clone(&cell), cfg.mac_capacity, cfg.aging_secs);

@@ -248,11 +248,7 @@ impl FrameIo for MbufIo<'_> {
             let h = &mut *head;
             let room = usize::from(h.buf_len) - usize::from(h.data_off);
             if header.len() > room {
-                self.to_free[self.n_free] = head;
-                self.n_free += 1;
-                if self.n_free == BURST_SIZE {
-                    self.flush_free();
-                }
+                self.free(Mbuf::from_raw(head));
                 return None;
             }
             let dst = (h.buf_addr as *mut u8).add(usize::from(h.data_off));

@@ -58,12 +58,6 @@ impl Port {
         })
     }
 
-    /// Number of ports EAL probed.
-    pub fn count(_eal: &Eal) -> u16 {
-        // SAFETY: plain query, EAL is up.
-        unsafe { sys::rte_eth_dev_count_avail() }
-    }
-
     pub fn id(&self) -> u16 {
         self.id
     }
