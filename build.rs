@@ -56,6 +56,11 @@ fn main() {
         .expect("cannot write dpdk_sys.rs");
     println!("cargo:rerun-if-changed=src/dpdk/shim.c");
     println!("cargo:rerun-if-changed=src/dpdk/shim.h");
+
+    // The agent <-> controller protocol, from its schema (protoc: apt-get install protobuf-compiler).
+    prost_build::compile_protos(&["proto/vxswitch.proto"], &["proto"])
+        .expect("protoc failed on proto/vxswitch.proto (apt-get install protobuf-compiler)");
+    println!("cargo:rerun-if-changed=proto/vxswitch.proto");
 }
 
 /// The package's cflags exactly as pkg-config prints them, split on whitespace, keeping the

@@ -4,12 +4,14 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod controller;
 pub mod dataplane;
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod frame;
 pub mod lab;
 pub mod pcap;
+pub mod proto;
 pub mod tables;
 pub mod traffic;
 pub mod wire;

@@ -23,6 +23,11 @@ enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Run one controller node (agents on TCP 1234, REST API with OpenAPI).
+    Controller {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Check a data-plane config file and print what it sets up.
     CheckConfig {
         #[arg(long, short)]
@@ -38,6 +43,8 @@ fn main() -> ExitCode {
         Cmd::Dataplane { config } => Config::load(&config)
             .map_err(|e| e.to_string())
             .and_then(|c| vxswitch::dataplane::run(&c).map_err(|e| e.to_string())),
+        Cmd::Controller { config } => vxswitch::controller::ControllerConfig::load(&config)
+            .and_then(|c| vxswitch::controller::run(&c).map_err(|e| e.to_string())),
         Cmd::CheckConfig { config } => Config::load(&config)
             .map(|c| println!("{c:#?}"))
             .map_err(|e| e.to_string()),

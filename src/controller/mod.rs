@@ -1,0 +1,83 @@
+//! `vxswitch controller`: one controller node. It owns VNI slices (a single node owns them
+//! all), keeps the logical switches durable on disk, holds the per-VNI VTEP/MAC/ARP tables
+//! the hypervisors report, answers their queries, and serves the management REST API.
+#![forbid(unsafe_code)]
+
+pub mod api;
+mod config;
+pub mod sessions;
+pub mod state;
+pub mod switches;
+pub mod tables;
+
+pub use config::ControllerConfig;
+
+use sessions::lock;
+use state::Controller;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error(transparent)]
+    Store(#[from] switches::StoreError),
+    #[error("{what} {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Runs the node until SIGINT/SIGTERM.
+pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ControllerError::Runtime)?;
+    rt.block_on(async {
+        let store = switches::Store::open(&cfg.state_dir)?;
+        let state = Arc::new(Mutex::new(Controller::new(cfg.id.clone(), store)));
+        let bind = |what, addr: std::net::SocketAddr| async move {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ControllerError::Bind {
+                    what,
+                    addr: addr.to_string(),
+                    source,
+                })
+        };
+        let agents = bind("agent listener", cfg.listen).await?;
+        let api = bind("api listener", cfg.api).await?;
+        let n = lock(&state).switches().len();
+        println!(
+            "controller {} ready: agents on {}, api on http://{}/api/v1 (openapi: /openapi.json), {} logical switch(es) from {}",
+            cfg.id,
+            cfg.listen,
+            cfg.api,
+            n,
+            cfg.state_dir.display()
+        );
+        tokio::spawn(sessions::serve(agents, Arc::clone(&state)));
+        let app = api::router(Arc::clone(&state));
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(api, app).await {
+                eprintln!("controller: api: {e}");
+            }
+        });
+        wait_for_signal().await;
+        println!("controller {} stopping", cfg.id);
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+    }
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

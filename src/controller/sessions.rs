@@ -1,0 +1,125 @@
+//! The agents' TCP sessions: Hello first (version checked), then reports and queries.
+//! A malformed frame gets an Error and the session is closed cleanly; an unknown message or
+//! a bad field gets an Error and the session goes on. Nothing here can take the node down.
+
+use super::state::{Controller, SESSION_QUEUE};
+use crate::proto::{
+    self, agent_message::Body, read_frame, write_msg, ControllerMessage, ErrorCode,
+};
+use prost::Message;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+
+/// Time a new connection has to say Hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub type Shared = Arc<Mutex<Controller>>;
+
+pub async fn serve(listener: TcpListener, state: Shared) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(session(stream, peer, Arc::clone(&state)));
+            }
+            Err(e) => {
+                eprintln!("controller: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn session(stream: TcpStream, peer: SocketAddr, state: Shared) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<ControllerMessage>(SESSION_QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if write_msg(&mut wr, &m).await.is_err() {
+                break;
+            }
+        }
+    });
+    let close = Arc::new(Notify::new());
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut rd)).await {
+        Ok(Ok(Some(b))) => proto::AgentMessage::decode(&b[..])
+            .ok()
+            .and_then(|m| m.body),
+        _ => None,
+    };
+    let id = match hello {
+        Some(Body::Hello(h)) => {
+            let r = lock(&state).open_session(&h, peer, tx.clone(), Arc::clone(&close));
+            match r {
+                Ok(id) => {
+                    println!(
+                        "controller: session {id} from {peer}: host {} vtep {}",
+                        h.host,
+                        proto::ip(h.vtep_ip)
+                    );
+                    Some(id)
+                }
+                Err(r) => {
+                    let _ = tx.try_send(ControllerMessage::error(r.code, r.msg));
+                    None
+                }
+            }
+        }
+        _ => {
+            let _ = tx.try_send(ControllerMessage::error(
+                ErrorCode::HelloFirst,
+                "the first message must be a Hello",
+            ));
+            None
+        }
+    };
+    if let Some(id) = id {
+        loop {
+            let frame = tokio::select! {
+                f = read_frame(&mut rd) => f,
+                _ = close.notified() => break,
+            };
+            let bytes = match frame {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.try_send(ControllerMessage::error(
+                        ErrorCode::Malformed,
+                        e.to_string(),
+                    ));
+                    break;
+                }
+            };
+            let m = match proto::AgentMessage::decode(&bytes[..]) {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = tx.try_send(ControllerMessage::error(
+                        ErrorCode::Malformed,
+                        format!("not an AgentMessage: {e}"),
+                    ));
+                    break;
+                }
+            };
+            let r = lock(&state).handle(id, m);
+            if let Err(r) = r {
+                let _ = tx.try_send(ControllerMessage::error(r.code, r.msg));
+                if r.fatal {
+                    break;
+                }
+            }
+        }
+        lock(&state).close_session(id);
+        println!("controller: session {id} from {peer} closed");
+    }
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+}
+
+/// The node's one lock; a panic while holding it cannot happen in the handlers (no
+/// unwrap on input), and a poisoned lock is still usable state.
+pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Controller> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,393 @@
+//! One controller node's state: the durable logical switches, the per-VNI tables, the
+//! agent sessions and the VNI slice ownership. Every change that hosts must see is pushed
+//! here, to the sessions of the VNI's members, under the one lock the node has.
+
+use super::switches::{LogicalSwitch, Store, StoreError};
+use super::tables::{MacChange, SessionId, Tables, VtepInfo};
+use crate::proto::{
+    self, agent_message::Body as A, controller_message::Body as C, ControllerMessage, ErrorCode,
+};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::{mpsc, Notify};
+
+/// Number of VNI slices; slice = vni % SLICES. A single node owns them all; a cluster
+/// hands them out to its members.
+pub const SLICES: u32 = 64;
+
+/// Messages a session may have waiting before it is considered stuck and closed.
+pub const SESSION_QUEUE: usize = 4096;
+
+/// A refused agent message: the error sent back, and whether the session must end.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub msg: String,
+    pub fatal: bool,
+}
+
+fn refuse(code: ErrorCode, msg: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        msg: msg.into(),
+        fatal: false,
+    }
+}
+
+pub struct Session {
+    pub host: String,
+    pub peer: SocketAddr,
+    pub vtep: VtepInfo,
+    pub since: SystemTime,
+    /// The agent said its full sync is complete.
+    pub synced: bool,
+    tx: mpsc::Sender<ControllerMessage>,
+    /// Ends the session's tasks (replaced by a newer session of the same VTEP, or stuck).
+    pub close: Arc<Notify>,
+}
+
+pub struct Controller {
+    pub id: String,
+    /// Owner of each slice (single node: this controller).
+    pub slice_owner: Vec<String>,
+    store: Store,
+    pub tables: Tables,
+    pub sessions: BTreeMap<SessionId, Session>,
+    next_session: SessionId,
+}
+
+/// An API request refused: HTTP status class and a message naming the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Invalid(#[from] super::switches::InvalidField),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Controller {
+    pub fn new(id: String, store: Store) -> Controller {
+        Controller {
+            slice_owner: vec![id.clone(); SLICES as usize],
+            id,
+            store,
+            tables: Tables::default(),
+            sessions: BTreeMap::new(),
+            next_session: 1,
+        }
+    }
+
+    pub fn owner_of(&self, vni: u32) -> &str {
+        &self.slice_owner[(vni % SLICES) as usize]
+    }
+
+    // ---- sessions ----
+
+    /// Registers a session after a valid Hello; an older session of the same VTEP is closed.
+    pub fn open_session(
+        &mut self,
+        hello: &proto::Hello,
+        peer: SocketAddr,
+        tx: mpsc::Sender<ControllerMessage>,
+        close: Arc<Notify>,
+    ) -> Result<SessionId, Refusal> {
+        if hello.version != proto::PROTOCOL_VERSION {
+            return Err(Refusal {
+                code: ErrorCode::BadVersion,
+                msg: format!(
+                    "protocol version {} not supported (this controller speaks {})",
+                    hello.version,
+                    proto::PROTOCOL_VERSION
+                ),
+                fatal: true,
+            });
+        }
+        let fatal = |e: proto::FieldError| Refusal {
+            code: ErrorCode::BadField,
+            msg: e.to_string(),
+            fatal: true,
+        };
+        let mac = proto::unicast_mac("hello.vtep_mac", &hello.vtep_mac).map_err(fatal)?;
+        if hello.vtep_prefix_len == 0 || hello.vtep_prefix_len > 32 {
+            return Err(fatal(proto::FieldError {
+                field: "hello.vtep_prefix_len",
+                msg: format!("{} is not 1-32", hello.vtep_prefix_len),
+            }));
+        }
+        let ip = proto::ip(hello.vtep_ip);
+        let older: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.vtep.ip == ip)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in older {
+            self.close_session(id);
+        }
+        let id = self.next_session;
+        self.next_session += 1;
+        let vtep = VtepInfo {
+            ip,
+            prefix_len: hello.vtep_prefix_len as u8,
+            mac,
+            host: hello.host.clone(),
+            session: id,
+        };
+        self.sessions.insert(
+            id,
+            Session {
+                host: hello.host.clone(),
+                peer,
+                vtep,
+                since: SystemTime::now(),
+                synced: false,
+                tx,
+                close,
+            },
+        );
+        self.send(
+            id,
+            ControllerMessage::of(C::Welcome(proto::Welcome {
+                version: proto::PROTOCOL_VERSION,
+                controller: self.id.clone(),
+                slice_owner: self.slice_owner.clone(),
+            })),
+        );
+        Ok(id)
+    }
+
+    /// Ends a session: its VTEP leaves every VNI and the remaining members are told.
+    pub fn close_session(&mut self, id: SessionId) {
+        if let Some(s) = self.sessions.remove(&id) {
+            s.close.notify_one();
+        }
+        for vni in self.tables.drop_session(id) {
+            self.push_vtep_table(vni);
+        }
+    }
+
+    /// Applies one message of an open session.
+    pub fn handle(&mut self, id: SessionId, m: proto::AgentMessage) -> Result<(), Refusal> {
+        let Some(s) = self.sessions.get(&id) else {
+            return Err(refuse(ErrorCode::Unspecified, "session closed"));
+        };
+        let vtep = s.vtep.clone();
+        let bad = |e: proto::FieldError| refuse(ErrorCode::BadField, e.to_string());
+        let not_joined = |e: super::tables::TableError| refuse(ErrorCode::BadField, e.to_string());
+        match m.body {
+            None => return Err(refuse(ErrorCode::UnknownMessage, "unknown message type")),
+            Some(A::Hello(_)) => return Err(refuse(ErrorCode::BadField, "hello: already said")),
+            Some(A::Join(j)) => {
+                let vni = self.owned_vni("join.vni", j.vni)?;
+                if self.tables.join(vni, vtep) {
+                    if let Some(ls) = self.store.get(vni).cloned() {
+                        self.send(id, ls_message(&ls));
+                    }
+                    self.push_vtep_table(vni);
+                } else {
+                    self.send_vtep_table(vni, id);
+                }
+            }
+            Some(A::Leave(l)) => {
+                let vni = self.owned_vni("leave.vni", l.vni)?;
+                if self.tables.leave(vni, vtep.ip) {
+                    self.push_vtep_table(vni);
+                }
+            }
+            Some(A::Mac(r)) => {
+                let vni = self.owned_vni("mac.vni", r.vni)?;
+                let mac = proto::unicast_mac("mac.mac", &r.mac).map_err(bad)?;
+                if r.withdrawn {
+                    self.tables.withdraw_mac(vni, mac, vtep.ip);
+                } else if let MacChange::Moved { .. } = self
+                    .tables
+                    .report_mac(vni, mac, vtep.ip)
+                    .map_err(not_joined)?
+                {
+                    // Hosts that know the MAC follow it to its new VTEP.
+                    let msg = mac_reply(vni, mac, Some(vtep.ip));
+                    for m in self.tables.members(vni) {
+                        if m != id {
+                            self.send(m, msg.clone());
+                        }
+                    }
+                }
+            }
+            Some(A::Ip(r)) => {
+                let vni = self.owned_vni("ip.vni", r.vni)?;
+                let mac = proto::unicast_mac("ip.mac", &r.mac).map_err(bad)?;
+                let ip = proto::ip(r.ip);
+                if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+                    return Err(refuse(
+                        ErrorCode::BadField,
+                        format!("ip.ip: {ip} is not a host address"),
+                    ));
+                }
+                self.tables
+                    .report_ip(vni, ip, mac, vtep.ip)
+                    .map_err(not_joined)?;
+            }
+            Some(A::ArpQuery(q)) => {
+                let vni = self.owned_vni("arp_query.vni", q.vni)?;
+                let found = self.tables.lookup_ip(vni, proto::ip(q.ip));
+                let reply = proto::ArpReply {
+                    vni,
+                    ip: q.ip,
+                    found: found.is_some(),
+                    mac: found.map(|(m, _)| proto::mac_bytes(m)).unwrap_or_default(),
+                    vtep_ip: found
+                        .and_then(|(_, v)| v)
+                        .map(proto::ip_u32)
+                        .unwrap_or_default(),
+                };
+                self.send(id, ControllerMessage::of(C::ArpReply(reply)));
+            }
+            Some(A::MacQuery(q)) => {
+                let vni = self.owned_vni("mac_query.vni", q.vni)?;
+                let mac = proto::mac("mac_query.mac", &q.mac).map_err(bad)?;
+                let at = self.tables.lookup_mac(vni, mac);
+                self.send(id, mac_reply(vni, mac, at));
+            }
+            Some(A::SyncDone(_)) => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.synced = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn owned_vni(&self, field: &'static str, v: u32) -> Result<u32, Refusal> {
+        let vni = proto::vni(field, v).map_err(|e| refuse(ErrorCode::BadField, e.to_string()))?;
+        if self.owner_of(vni) != self.id {
+            return Err(refuse(
+                ErrorCode::NotOwner,
+                format!("vni {vni} is owned by {}", self.owner_of(vni)),
+            ));
+        }
+        Ok(vni)
+    }
+
+    fn send(&mut self, id: SessionId, m: ControllerMessage) {
+        let stuck = match self.sessions.get(&id) {
+            Some(s) => s.tx.try_send(m).is_err(),
+            None => false,
+        };
+        if stuck {
+            // A session that cannot keep up is closed; the agent reconnects and resyncs.
+            if let Some(s) = self.sessions.get(&id) {
+                s.close.notify_one();
+            }
+        }
+    }
+
+    fn vtep_table_message(&self, vni: u32) -> ControllerMessage {
+        ControllerMessage::of(C::VtepTable(proto::VtepTable {
+            vni,
+            vteps: self
+                .tables
+                .vteps(vni)
+                .into_iter()
+                .map(|v| proto::Vtep {
+                    ip: proto::ip_u32(v.ip),
+                    prefix_len: u32::from(v.prefix_len),
+                    mac: proto::mac_bytes(v.mac),
+                })
+                .collect(),
+        }))
+    }
+
+    /// Sends the VNI's VTEP table to every member (only for configured switches).
+    fn push_vtep_table(&mut self, vni: u32) {
+        if self.store.get(vni).is_none() {
+            return;
+        }
+        let msg = self.vtep_table_message(vni);
+        for m in self.tables.members(vni) {
+            self.send(m, msg.clone());
+        }
+    }
+
+    fn send_vtep_table(&mut self, vni: u32, id: SessionId) {
+        if let Some(ls) = self.store.get(vni).cloned() {
+            self.send(id, ls_message(&ls));
+            let msg = self.vtep_table_message(vni);
+            self.send(id, msg);
+        }
+    }
+
+    // ---- management API ----
+
+    pub fn switches(&self) -> Vec<LogicalSwitch> {
+        self.store.list().cloned().collect()
+    }
+
+    pub fn switch(&self, vni: u32) -> Result<LogicalSwitch, ApiError> {
+        self.store
+            .get(vni)
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(format!("vni: no logical switch {vni}")))
+    }
+
+    pub fn create(&mut self, ls: LogicalSwitch) -> Result<(), ApiError> {
+        if self.store.get(ls.vni).is_some() {
+            return Err(ApiError::Conflict(format!(
+                "vni: logical switch {} exists",
+                ls.vni
+            )));
+        }
+        let vni = ls.vni;
+        self.store.put(ls.clone())?;
+        for m in self.tables.members(vni) {
+            self.send(m, ls_message(&ls));
+        }
+        self.push_vtep_table(vni);
+        Ok(())
+    }
+
+    pub fn update(&mut self, ls: LogicalSwitch) -> Result<(), ApiError> {
+        self.switch(ls.vni)?;
+        self.store.put(ls.clone())?;
+        for m in self.tables.members(ls.vni) {
+            self.send(m, ls_message(&ls));
+        }
+        Ok(())
+    }
+
+    pub fn delete(&mut self, vni: u32) -> Result<(), ApiError> {
+        self.switch(vni)?;
+        let members = self.tables.members(vni);
+        if !members.is_empty() {
+            return Err(ApiError::Conflict(format!(
+                "vni: logical switch {vni} still has {} hypervisor(s) with VM ports on it",
+                members.len()
+            )));
+        }
+        self.store.remove(vni)?;
+        Ok(())
+    }
+}
+
+fn ls_message(ls: &LogicalSwitch) -> ControllerMessage {
+    ControllerMessage::of(C::LogicalSwitch(proto::LogicalSwitch {
+        vni: ls.vni,
+        name: ls.name.clone(),
+        replication: ls.mode() as i32,
+        arp_suppression: ls.arp_suppression,
+    }))
+}
+
+fn mac_reply(vni: u32, mac: crate::wire::MacAddr, at: Option<Ipv4Addr>) -> ControllerMessage {
+    ControllerMessage::of(C::MacReply(proto::MacReply {
+        vni,
+        mac: proto::mac_bytes(mac),
+        found: at.is_some(),
+        vtep_ip: at.map(proto::ip_u32).unwrap_or_default(),
+    }))
+}

@@ -1,0 +1,286 @@
+//! The controller's per-VNI tables (soft state, rebuilt from the hosts' reports): VTEP table
+//! (who joined the VNI), MAC table (VM MAC -> VTEP; the newest report wins, so a VM that
+//! moves is followed) and ARP table (VM IP -> MAC). Pure logic: no I/O, no locks.
+
+use crate::wire::MacAddr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+/// Identifies one agent session; a host that reconnects gets a new one.
+pub type SessionId = u64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VtepInfo {
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    pub mac: MacAddr,
+    pub host: String,
+    pub session: SessionId,
+}
+
+impl VtepInfo {
+    /// The VTEP's segment: its network address (e.g. 192.168.250.0).
+    pub fn segment(&self) -> Ipv4Addr {
+        let mask = if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix_len.min(32)))
+        };
+        Ipv4Addr::from(u32::from(self.ip) & mask)
+    }
+}
+
+#[derive(Default, Debug)]
+struct VniTables {
+    vteps: BTreeMap<Ipv4Addr, VtepInfo>,
+    /// MAC -> VTEP IP it was last reported behind.
+    macs: BTreeMap<MacAddr, Ipv4Addr>,
+    /// IP -> (MAC, VTEP IP that reported it).
+    arps: BTreeMap<Ipv4Addr, (MacAddr, Ipv4Addr)>,
+}
+
+/// What a MAC report changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacChange {
+    Unchanged,
+    New,
+    /// The MAC was behind another VTEP before: hosts that know it must follow.
+    Moved {
+        from: Ipv4Addr,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("vni {0}: this VTEP has not joined it")]
+    NotJoined(u32),
+}
+
+#[derive(Default, Debug)]
+pub struct Tables {
+    vnis: BTreeMap<u32, VniTables>,
+}
+
+impl Tables {
+    /// A VTEP joins a VNI; true if the VNI's VTEP table changed.
+    pub fn join(&mut self, vni: u32, v: VtepInfo) -> bool {
+        let t = self.vnis.entry(vni).or_default();
+        let changed = t.vteps.get(&v.ip) != Some(&v);
+        t.vteps.insert(v.ip, v);
+        changed
+    }
+
+    /// A VTEP leaves a VNI: its MACs and IP bindings there go with it. True if it was in.
+    pub fn leave(&mut self, vni: u32, vtep: Ipv4Addr) -> bool {
+        let Some(t) = self.vnis.get_mut(&vni) else {
+            return false;
+        };
+        let was = t.vteps.remove(&vtep).is_some();
+        t.macs.retain(|_, at| *at != vtep);
+        t.arps.retain(|_, (_, by)| *by != vtep);
+        if t.vteps.is_empty() && t.macs.is_empty() && t.arps.is_empty() {
+            self.vnis.remove(&vni);
+        }
+        was
+    }
+
+    /// A session ended: every VNI it had joined loses that VTEP. Returns those VNIs.
+    pub fn drop_session(&mut self, session: SessionId) -> Vec<u32> {
+        let mut hit = Vec::new();
+        for (vni, t) in &self.vnis {
+            for v in t.vteps.values() {
+                if v.session == session {
+                    hit.push((*vni, v.ip));
+                }
+            }
+        }
+        for (vni, ip) in &hit {
+            self.leave(*vni, *ip);
+        }
+        hit.into_iter().map(|(v, _)| v).collect()
+    }
+
+    fn joined(&self, vni: u32, vtep: Ipv4Addr) -> Result<(), TableError> {
+        match self.vnis.get(&vni) {
+            Some(t) if t.vteps.contains_key(&vtep) => Ok(()),
+            _ => Err(TableError::NotJoined(vni)),
+        }
+    }
+
+    /// A host reports a VM MAC behind its VTEP; the newest report wins.
+    pub fn report_mac(
+        &mut self,
+        vni: u32,
+        mac: MacAddr,
+        vtep: Ipv4Addr,
+    ) -> Result<MacChange, TableError> {
+        self.joined(vni, vtep)?;
+        let t = self.vnis.get_mut(&vni).expect("joined");
+        Ok(match t.macs.insert(mac, vtep) {
+            None => MacChange::New,
+            Some(old) if old == vtep => MacChange::Unchanged,
+            Some(old) => MacChange::Moved { from: old },
+        })
+    }
+
+    /// A host withdraws a MAC (aged out); only the VTEP it is behind may withdraw it.
+    pub fn withdraw_mac(&mut self, vni: u32, mac: MacAddr, vtep: Ipv4Addr) -> bool {
+        match self.vnis.get_mut(&vni) {
+            Some(t) if t.macs.get(&mac) == Some(&vtep) => t.macs.remove(&mac).is_some(),
+            _ => false,
+        }
+    }
+
+    /// A host reports an IP/MAC binding; true if the ARP table changed.
+    pub fn report_ip(
+        &mut self,
+        vni: u32,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        vtep: Ipv4Addr,
+    ) -> Result<bool, TableError> {
+        self.joined(vni, vtep)?;
+        let t = self.vnis.get_mut(&vni).expect("joined");
+        Ok(t.arps.insert(ip, (mac, vtep)).map(|(m, _)| m) != Some(mac))
+    }
+
+    pub fn lookup_mac(&self, vni: u32, mac: MacAddr) -> Option<Ipv4Addr> {
+        self.vnis.get(&vni)?.macs.get(&mac).copied()
+    }
+
+    /// The MAC for `ip`, and the VTEP that MAC is behind when known.
+    pub fn lookup_ip(&self, vni: u32, ip: Ipv4Addr) -> Option<(MacAddr, Option<Ipv4Addr>)> {
+        let t = self.vnis.get(&vni)?;
+        let (mac, _) = t.arps.get(&ip)?;
+        Some((*mac, t.macs.get(mac).copied()))
+    }
+
+    pub fn vteps(&self, vni: u32) -> Vec<VtepInfo> {
+        self.vnis
+            .get(&vni)
+            .map(|t| t.vteps.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn macs(&self, vni: u32) -> Vec<(MacAddr, Ipv4Addr)> {
+        self.vnis
+            .get(&vni)
+            .map(|t| t.macs.iter().map(|(m, v)| (*m, *v)).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn arps(&self, vni: u32) -> Vec<(Ipv4Addr, MacAddr)> {
+        self.vnis
+            .get(&vni)
+            .map(|t| t.arps.iter().map(|(i, (m, _))| (*i, *m)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sessions of the VTEPs that joined `vni`.
+    pub fn members(&self, vni: u32) -> BTreeSet<SessionId> {
+        self.vnis
+            .get(&vni)
+            .map(|t| t.vteps.values().map(|v| v.session).collect())
+            .unwrap_or_default()
+    }
+
+    /// VNIs a session has joined.
+    pub fn joined_by(&self, session: SessionId) -> Vec<u32> {
+        self.vnis
+            .iter()
+            .filter(|(_, t)| t.vteps.values().any(|v| v.session == session))
+            .map(|(vni, _)| *vni)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vtep(last: u8, session: SessionId) -> VtepInfo {
+        VtepInfo {
+            ip: Ipv4Addr::new(192, 168, 250, last),
+            prefix_len: 24,
+            mac: MacAddr([2, 0, 0, 0, 0, last]),
+            host: format!("hv{last}"),
+            session,
+        }
+    }
+    const A: MacAddr = MacAddr([2, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa]);
+
+    #[test]
+    fn join_builds_the_vtep_table_with_segments() {
+        let mut t = Tables::default();
+        assert!(t.join(5001, vtep(51, 1)));
+        assert!(!t.join(5001, vtep(51, 1)));
+        assert!(t.join(5001, vtep(52, 2)));
+        let v = t.vteps(5001);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].segment(), Ipv4Addr::new(192, 168, 250, 0));
+        assert_eq!(t.members(5001).len(), 2);
+    }
+
+    #[test]
+    fn reports_need_a_join_first() {
+        let mut t = Tables::default();
+        let ip = Ipv4Addr::new(192, 168, 250, 51);
+        assert_eq!(t.report_mac(5001, A, ip), Err(TableError::NotJoined(5001)));
+        t.join(5001, vtep(51, 1));
+        assert_eq!(t.report_mac(5001, A, ip), Ok(MacChange::New));
+        assert_eq!(t.report_mac(5001, A, ip), Ok(MacChange::Unchanged));
+    }
+
+    #[test]
+    fn a_moved_vm_is_followed_newest_report_wins() {
+        let mut t = Tables::default();
+        let (v1, v2) = (vtep(51, 1), vtep(52, 2));
+        t.join(5001, v1.clone());
+        t.join(5001, v2.clone());
+        t.report_mac(5001, A, v1.ip).unwrap();
+        let ip = Ipv4Addr::new(172, 16, 10, 11);
+        t.report_ip(5001, ip, A, v1.ip).unwrap();
+        assert_eq!(
+            t.report_mac(5001, A, v2.ip),
+            Ok(MacChange::Moved { from: v1.ip })
+        );
+        assert_eq!(t.lookup_mac(5001, A), Some(v2.ip));
+        assert_eq!(t.lookup_ip(5001, ip), Some((A, Some(v2.ip))));
+        // The old host's late withdrawal does not remove the new location.
+        assert!(!t.withdraw_mac(5001, A, v1.ip));
+        assert!(t.withdraw_mac(5001, A, v2.ip));
+        assert_eq!(t.lookup_mac(5001, A), None);
+    }
+
+    #[test]
+    fn leave_and_disconnect_remove_what_the_vtep_reported() {
+        let mut t = Tables::default();
+        let v1 = vtep(51, 1);
+        t.join(5001, v1.clone());
+        t.join(5002, v1.clone());
+        t.join(5001, vtep(52, 2));
+        t.report_mac(5001, A, v1.ip).unwrap();
+        t.report_ip(5001, Ipv4Addr::new(172, 16, 10, 11), A, v1.ip)
+            .unwrap();
+        assert!(t.leave(5001, v1.ip));
+        assert!(t.macs(5001).is_empty());
+        assert!(t.arps(5001).is_empty());
+        assert_eq!(t.vteps(5001).len(), 1);
+        assert_eq!(t.joined_by(1), vec![5002]);
+        assert_eq!(t.drop_session(1), vec![5002]);
+        assert!(t.vteps(5002).is_empty());
+        assert_eq!(t.vteps(5001).len(), 1);
+    }
+
+    #[test]
+    fn ip_report_changes_only_on_a_new_mac() {
+        let mut t = Tables::default();
+        let v1 = vtep(51, 1);
+        t.join(5001, v1.clone());
+        let ip = Ipv4Addr::new(172, 16, 10, 11);
+        assert_eq!(t.report_ip(5001, ip, A, v1.ip), Ok(true));
+        assert_eq!(t.report_ip(5001, ip, A, v1.ip), Ok(false));
+        assert_eq!(t.lookup_ip(5001, ip), Some((A, None)));
+        assert_eq!(t.lookup_ip(5001, Ipv4Addr::new(172, 16, 10, 99)), None);
+    }
+}
