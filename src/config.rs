@@ -45,6 +45,44 @@ struct Raw {
     vnis: Vec<RawVni>,
     #[serde(default, rename = "neighbor")]
     neighbors: Vec<RawArp>,
+    agent: Option<RawAgent>,
+    #[serde(default)]
+    control: RawControl,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    host: Option<String>,
+    controllers: Vec<String>,
+    #[serde(default = "default_arp_query_timeout_ms")]
+    arp_query_timeout_ms: u64,
+}
+
+fn default_arp_query_timeout_ms() -> u64 {
+    250
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    #[serde(default = "default_socket")]
+    socket: String,
+}
+
+impl Default for RawControl {
+    fn default() -> Self {
+        RawControl {
+            socket: default_socket(),
+        }
+    }
+}
+
+/// Where `vxswitch show` finds a data plane when told nothing else.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vxswitch/vxswitch.sock";
+
+fn default_socket() -> String {
+    DEFAULT_CONTROL_SOCKET.into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +162,13 @@ struct RawVni {
     macs: Vec<RawMac>,
     #[serde(default, rename = "arp")]
     arps: Vec<RawArp>,
+    /// Static operation only; with a controller, the logical switch's setting wins.
+    #[serde(default = "default_true")]
+    arp_suppression: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,6 +205,19 @@ pub struct Config {
     pub vnis: Vec<VniConfig>,
     /// Static entries of the VTEP's underlay ARP cache.
     pub neighbors: Vec<(Ipv4Addr, MacAddr)>,
+    /// Sessions to controllers; None: static tables only.
+    pub agent: Option<AgentConfig>,
+    /// The Unix socket `vxswitch show` and `vxswitch ping` talk to.
+    pub control_socket: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    /// This host's name as controllers show it.
+    pub host: String,
+    pub controllers: Vec<std::net::SocketAddr>,
+    /// How long a VM's ARP request waits for the controller before it is flooded.
+    pub arp_query_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -194,12 +252,13 @@ pub struct AccessPort {
     pub vni: Vni,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VniConfig {
     pub vni: Vni,
     pub vteps: Vec<Ipv4Addr>,
     pub macs: Vec<StaticMac>,
     pub arps: Vec<(Ipv4Addr, MacAddr)>,
+    pub arp_suppression: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -364,7 +423,10 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         }
         let mut c = VniConfig {
             vni: v.vni,
-            ..Default::default()
+            vteps: Vec::new(),
+            macs: Vec::new(),
+            arps: Vec::new(),
+            arp_suppression: v.arp_suppression,
         };
         for (j, t) in v.vteps.iter().enumerate() {
             let a = ip(&format!("{key}.vteps[{j}]"), t)?;
@@ -428,7 +490,42 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         }
         neighbors.push((a, m));
     }
+    let agent = match raw.agent {
+        None => None,
+        Some(a) => {
+            if a.controllers.is_empty() {
+                return Err(invalid("agent.controllers", "needs at least one controller"));
+            }
+            let mut controllers = Vec::new();
+            for (i, c) in a.controllers.iter().enumerate() {
+                let with_port = if c.contains(':') {
+                    c.clone()
+                } else {
+                    format!("{c}:{}", crate::proto::DEFAULT_PORT)
+                };
+                controllers.push(with_port.parse().map_err(|_| {
+                    invalid(
+                        format!("agent.controllers[{i}]"),
+                        format!("{c:?} is not an IPv4 address[:port]"),
+                    )
+                })?);
+            }
+            if a.arp_query_timeout_ms == 0 || a.arp_query_timeout_ms > 5000 {
+                return Err(invalid("agent.arp_query_timeout_ms", "must be 1-5000"));
+            }
+            Some(AgentConfig {
+                host: a.host.unwrap_or_else(|| format!("vtep-{}", vtep.ip)),
+                controllers,
+                arp_query_timeout: std::time::Duration::from_millis(a.arp_query_timeout_ms),
+            })
+        }
+    };
+    if raw.control.socket.is_empty() {
+        return Err(invalid("control.socket", "must be a path"));
+    }
     Ok(Config {
+        agent,
+        control_socket: raw.control.socket.into(),
         neighbors,
         eal_args: raw.eal.args,
         workers: d.workers,

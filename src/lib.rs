@@ -3,6 +3,7 @@
 //! `unsafe` is allowed only under `dpdk/`; every other module forbids it.
 #![deny(unsafe_code)]
 
+pub mod agent;
 pub mod config;
 pub mod controller;
 pub mod dataplane;

@@ -95,9 +95,21 @@ pub fn ping(
     seq: u16,
     data_len: usize,
 ) -> Vec<u8> {
+    echo_request(dst_mac, src_mac, (src, dst), 0x4242, seq, data_len)
+}
+
+/// An ICMP echo request (DF set) with identifier `ident` and `data_len` bytes of data.
+pub fn echo_request(
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    (src, dst): (Ipv4Addr, Ipv4Addr),
+    ident: u16,
+    seq: u16,
+    data_len: usize,
+) -> Vec<u8> {
     let data: Vec<u8> = (0..data_len).map(|i| i as u8).collect();
     let mut m = vec![0u8; icmp::HEADER_LEN + data_len];
-    icmp::emit_echo(&mut m, icmp::ECHO_REQUEST, 0x4242, seq, &data);
+    icmp::emit_echo(&mut m, icmp::ECHO_REQUEST, ident, seq, &data);
     ipv4(dst_mac, src_mac, src, dst, IpProtocol::Icmp, &m)
 }
 

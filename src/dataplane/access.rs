@@ -2,24 +2,35 @@
 
 use super::counters::{DropReason, Stat};
 use super::pipeline::Ctx;
-use super::{encap, flood, learn};
+use super::{encap, flood, learn, suppress};
 use crate::frame::{Frame, FrameIo};
 use crate::tables::{Dest, MacKey, PortIdx};
-use crate::wire::EthernetFrame;
+use crate::wire::{EtherType, EthernetFrame};
 
 #[inline]
 pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Frame) {
     let Some(Some(vni)) = cx.snap.port_vni.get(usize::from(port)).copied() else {
         return cx.drop_frame(frame, DropReason::PortNotBound);
     };
-    let (src, dst) = match EthernetFrame::new_checked(frame.data()) {
-        Ok(eth) => (eth.src(), eth.dst()),
+    let (src, dst, ethertype) = match EthernetFrame::new_checked(frame.data()) {
+        Ok(eth) => (eth.src(), eth.dst(), eth.ethertype()),
         Err(_) => return cx.drop_frame(frame, DropReason::BadEthernet),
     };
     if !src.is_unicast() {
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
     learn::learn(cx, vni, src, Dest::Local(port));
+    let frame = match ethertype {
+        EtherType::Arp => match suppress::arp_from_vm(cx, vni, port, frame) {
+            Some(f) => f,
+            None => return,
+        },
+        EtherType::Ipv4 => {
+            suppress::dhcp_ack(cx, vni, frame.data());
+            frame
+        }
+        _ => frame,
+    };
     if dst.is_multicast() {
         return flood::flood(cx, vni, port, frame, true);
     }
@@ -30,6 +41,9 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
             cx.io.send(out, frame);
         }
         Some(Dest::Remote(t)) => encap::encap(cx, t, vni, frame),
-        None => flood::flood(cx, vni, port, frame, true),
+        None => {
+            suppress::mac_miss(cx, vni, dst);
+            flood::flood(cx, vni, port, frame, true)
+        }
     }
 }

@@ -64,6 +64,12 @@ counter_enum! {
         IcmpRepliesSent => "vtep_icmp_replies",
         NeighborUpdates => "vtep_neighbor_updates",
         StackFramesSent => "vtep_frames_sent",
+        ArpProxyReplies => "arp_proxy_replies",
+        ArpQueries => "arp_controller_queries",
+        ArpRequestsFlooded => "arp_requests_flooded",
+        IpSnooped => "ip_bindings_snooped",
+        MacQueries => "mac_controller_queries",
+        EchoRepliesReceived => "vtep_echo_replies_received",
         EventsQueued => "events_queued",
         EventsLost => "events_lost",
     }

@@ -4,7 +4,7 @@
 
 use super::counters::{DropReason, Stat};
 use super::pipeline::Ctx;
-use super::{flood, learn};
+use super::{flood, learn, suppress};
 use crate::frame::{Frame, FrameIo};
 use crate::tables::{Dest, MacKey, UPLINK};
 use crate::wire::{vxlan, EthernetFrame, VxlanHeader};
@@ -50,6 +50,7 @@ pub fn decap<IO: FrameIo>(
         return cx.drop_frame(frame, DropReason::BadVxlan);
     }
     cx.p.counters.add(Stat::Decapsulated, 1);
+    suppress::dhcp_ack(cx, vni, frame.data());
     if dst.is_multicast() {
         return flood::flood(cx, vni, UPLINK, frame, false);
     }

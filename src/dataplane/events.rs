@@ -2,7 +2,7 @@
 //! A full queue loses the event and counts it; the next frame will report again.
 
 use super::counters::{Counters, Stat};
-use crate::tables::{Dest, MacKey, Vni};
+use crate::tables::{Dest, PortIdx, Vni};
 use crate::wire::MacAddr;
 use crossbeam_queue::ArrayQueue;
 use std::net::Ipv4Addr;
@@ -11,8 +11,23 @@ use std::net::Ipv4Addr;
 pub enum Event {
     /// A frame from `mac` arrived on `dest` (new MAC or a move).
     MacSeen { vni: Vni, mac: MacAddr, dest: Dest },
+    /// An IP/MAC binding snooped from a VM's ARP or a DHCP ACK.
+    IpSeen { vni: Vni, ip: Ipv4Addr, mac: MacAddr },
+    /// A VM's ARP request the ARP table could not answer: the worker handed it over
+    /// (the management thread asks the controller, then answers or floods it).
+    ArpMiss {
+        vni: Vni,
+        port: PortIdx,
+        asker_mac: MacAddr,
+        asker_ip: Ipv4Addr,
+        target: Ipv4Addr,
+    },
+    /// A unicast frame to an unknown MAC was flooded; ask the controller where it lives.
+    MacMiss { vni: Vni, mac: MacAddr },
     /// An underlay neighbour of the VTEP announced its MAC (ARP to the VTEP).
     NeighborSeen { ip: Ipv4Addr, mac: MacAddr },
+    /// An ICMP echo reply to the VTEP's own address (`vxswitch ping`).
+    EchoReply { from: Ipv4Addr, id: u16, seq: u16 },
 }
 
 /// Capacity of a worker's event queue.
@@ -22,48 +37,43 @@ pub type EventQueue = ArrayQueue<Event>;
 
 /// Remembers what this worker reported under the current snapshot, so that a burst of
 /// frames from one new MAC sends one event, not one per frame (direct-mapped, no allocation).
-pub struct ReportCache {
-    slots: Box<[(MacKey, Dest, u64)]>,
+pub struct ReportCache<K> {
+    slots: Box<[Option<(K, u64)>]>,
 }
 
 const REPORT_SLOTS: usize = 256;
 
-impl Default for ReportCache {
+impl<K: Copy + PartialEq> Default for ReportCache<K> {
     fn default() -> Self {
-        let none = (
-            MacKey {
-                vni: u32::MAX,
-                mac: MacAddr::ZERO,
-            },
-            Dest::Local(0),
-            u64::MAX,
-        );
         ReportCache {
-            slots: vec![none; REPORT_SLOTS].into_boxed_slice(),
+            slots: vec![None; REPORT_SLOTS].into_boxed_slice(),
         }
     }
 }
 
-impl ReportCache {
-    /// True if (key, dest) was not yet reported under `generation`; records it.
+impl<K: Copy + PartialEq> ReportCache<K> {
+    /// True if `key` (whose hash is `hash`) was not yet reported under `generation`;
+    /// records it.
     #[inline]
-    pub fn first_report(&mut self, key: MacKey, dest: Dest, generation: u64) -> bool {
-        let h = (key.mac.as_u64() ^ u64::from(key.vni)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
+    pub fn first_report(&mut self, key: K, hash: u64, generation: u64) -> bool {
+        let h = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
         let slot = &mut self.slots[h as usize % REPORT_SLOTS];
-        if slot.0 == key && slot.1 == dest && slot.2 == generation {
+        if *slot == Some((key, generation)) {
             return false;
         }
-        *slot = (key, dest, generation);
+        *slot = Some((key, generation));
         true
     }
 }
 
-/// Queues an event, counting it or its loss.
+/// Queues an event, counting it or its loss; false if it was lost.
 #[inline]
-pub fn send(q: &EventQueue, counters: &Counters, e: Event) {
+pub fn send(q: &EventQueue, counters: &Counters, e: Event) -> bool {
     if q.push(e).is_ok() {
         counters.add(Stat::EventsQueued, 1);
+        true
     } else {
         counters.add(Stat::EventsLost, 1);
+        false
     }
 }

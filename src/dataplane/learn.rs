@@ -15,7 +15,8 @@ pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: De
         // A static entry never moves; frames from elsewhere still forward.
         Some(e) if e.kind == EntryKind::Static => {}
         _ => {
-            if cx.p.reported.first_report(key, dest, cx.snap.generation) {
+            let hash = key.mac.as_u64() ^ u64::from(vni);
+            if cx.p.reported.first_report((key, dest), hash, cx.snap.generation) {
                 events::send(
                     &cx.p.events,
                     &cx.p.counters,

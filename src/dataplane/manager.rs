@@ -1,13 +1,17 @@
 //! The single writer of the forwarding tables (the management thread's job): builds the
 //! first snapshot from config, applies workers' events in batches, ages learned MACs,
 //! resolves underlay next hops by ARP, and publishes a new snapshot only when something
-//! changed.
+//! changed. What the controllers must hear and the frames the slow path must send are
+//! collected in an `Outbox` for the caller to deliver (see `control.rs` for the other way).
 
 use super::events::Event;
+use super::queries::{arp_reply_frame, PendingArp};
+use super::worker::SlowFrame;
+use crate::agent::AgentCmd;
 use crate::config::{Config, MacTarget};
 use crate::tables::{
     ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortIdx, Snapshot, SnapshotCell,
-    TunnelTable, VniInfo, VtepIdentity,
+    TunnelTable, VniInfo, Vni, VtepIdentity,
 };
 use crate::wire::{arp::ArpRepr, ethernet, ArpOperation, EtherType, MacAddr};
 use hashbrown::HashMap;
@@ -23,6 +27,19 @@ pub struct ManagerStats {
     pub mac_table_full: u64,
     pub publishes: u64,
     pub arp_requests_sent: u64,
+    pub ip_bindings: u64,
+    pub arp_table_full: u64,
+    pub arp_answered_by_controller: u64,
+    pub arp_unanswered: u64,
+}
+
+/// What the management loop must deliver after a call into the manager.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub agent: Vec<AgentCmd>,
+    pub frames: Vec<SlowFrame>,
+    /// Echo replies to the VTEP: (from, id, seq).
+    pub echoes: Vec<(Ipv4Addr, u16, u16)>,
 }
 
 /// Seconds between ARP requests for an unresolved next hop, and refreshes of a known one.
@@ -31,9 +48,19 @@ const RESOLVE_REFRESH_SECS: u32 = 60;
 
 pub struct TableManager {
     cell: Arc<SnapshotCell>,
-    snap: Snapshot,
+    pub(super) snap: Snapshot,
     mac_capacity: usize,
+    pub(super) arp_capacity: usize,
     aging_secs: u32,
+    /// VTEPs of each VNI from the config (kept whatever the controller says).
+    pub(super) static_vteps: HashMap<Vni, Vec<Ipv4Addr>>,
+    /// VNIs with at least one VM port up, and how many.
+    pub(super) ports_up: HashMap<Vni, usize>,
+    /// ARP requests waiting for the controller, by (VNI, target IP).
+    pub(super) pending_arp: HashMap<ArpKey, PendingArp>,
+    /// MACs asked about, and when (seconds), to ask at most once a second.
+    pub(super) mac_asked: HashMap<MacKey, u32>,
+    pub out: Outbox,
     /// Next hop -> when we last asked for it.
     asked: HashMap<Ipv4Addr, u32>,
     /// Neighbours configured statically: never asked for, never overwritten.
@@ -45,6 +72,7 @@ pub struct TableManager {
 /// Access port i of the config is PortIdx i + 1 (0 is the uplink).
 pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot {
     let mut port_vni = vec![None];
+    // (Only configured VNIs' flags are read here; the controller may change them later.)
     port_vni.extend(cfg.access_ports.iter().map(|p| Some(p.vni)));
     let mut s = Snapshot::new(vtep, port_vni);
     let mut tunnels = TunnelTable::default();
@@ -59,6 +87,7 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
     let mut arps = s.arps.edit();
     for v in &cfg.vnis {
         let info = vnis.entry(v.vni).or_default();
+        info.arp_suppression = v.arp_suppression;
         for ip in &v.vteps {
             if let Some(t) = tunnels.ensure(*ip, &s.vtep) {
                 if !info.vteps.contains(&t) {
@@ -112,14 +141,20 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
 }
 
 impl TableManager {
-    pub fn new(cell: Arc<SnapshotCell>, mac_capacity: usize, aging_secs: u32) -> TableManager {
+    pub fn new(cell: Arc<SnapshotCell>, cfg: &Config) -> TableManager {
         let snap = (*cell.load()).clone();
         let static_neighbors = snap.neighbors.keys().copied().collect();
         TableManager {
             cell,
             snap,
-            mac_capacity,
-            aging_secs,
+            mac_capacity: cfg.mac_capacity,
+            arp_capacity: cfg.arp_capacity,
+            aging_secs: cfg.aging_secs,
+            static_vteps: cfg.vnis.iter().map(|v| (v.vni, v.vteps.clone())).collect(),
+            ports_up: HashMap::new(),
+            pending_arp: HashMap::new(),
+            mac_asked: HashMap::new(),
+            out: Outbox::default(),
             asked: HashMap::new(),
             static_neighbors,
             stats: ManagerStats::default(),
@@ -138,24 +173,101 @@ impl TableManager {
         }
         let mut changed = false;
         let mut macs = self.snap.macs.edit();
+        let mut arps = self.snap.arps.edit();
         let mut tunnels: Option<TunnelTable> = None;
         let mut neighbors: Option<HashMap<Ipv4Addr, MacAddr>> = None;
         for e in events {
             match *e {
                 Event::MacSeen { vni, mac, dest } => {
                     let key = MacKey { vni, mac };
-                    match macs.get(&key) {
+                    let was_local = match macs.get(&key) {
                         Some(old) if old.dest == dest || old.kind == EntryKind::Static => continue,
-                        Some(_) => self.stats.mac_moves += 1,
+                        Some(old) => {
+                            self.stats.mac_moves += 1;
+                            matches!(old.dest, Dest::Local(_))
+                        }
                         None if macs.len() >= self.mac_capacity => {
                             self.stats.mac_table_full += 1;
                             continue;
                         }
-                        None => self.stats.macs_learned += 1,
-                    }
+                        None => {
+                            self.stats.macs_learned += 1;
+                            false
+                        }
+                    };
                     macs.insert(key, MacEntry::new(dest, EntryKind::Learned, now));
                     changed = true;
+                    // The controller hears about VMs behind this VTEP, and when they leave.
+                    match dest {
+                        Dest::Local(_) => self.out.agent.push(AgentCmd::Mac {
+                            vni,
+                            mac,
+                            withdrawn: false,
+                        }),
+                        Dest::Remote(_) if was_local => self.out.agent.push(AgentCmd::Mac {
+                            vni,
+                            mac,
+                            withdrawn: true,
+                        }),
+                        Dest::Remote(_) => {}
+                    }
                 }
+                Event::IpSeen { vni, ip, mac } => {
+                    let key = ArpKey { vni, ip };
+                    match arps.get(&key) {
+                        Some(e) if e.mac == mac || e.kind == EntryKind::Static => continue,
+                        None if arps.len() >= self.arp_capacity => {
+                            self.stats.arp_table_full += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    arps.insert(
+                        key,
+                        ArpEntry {
+                            mac,
+                            kind: EntryKind::Learned,
+                        },
+                    );
+                    self.stats.ip_bindings += 1;
+                    changed = true;
+                    self.out.agent.push(AgentCmd::Ip { vni, ip, mac });
+                }
+                Event::ArpMiss {
+                    vni,
+                    port,
+                    asker_mac,
+                    asker_ip,
+                    target,
+                } => {
+                    let key = ArpKey { vni, ip: target };
+                    let waiter = (port, asker_mac, asker_ip);
+                    // Answered meanwhile (an earlier event of this batch, or a reply).
+                    if let Some(e) = arps.get(&key) {
+                        self.out.frames.push(SlowFrame::Send {
+                            port,
+                            bytes: arp_reply_frame(waiter, target, e.mac),
+                        });
+                        continue;
+                    }
+                    let first = !self.pending_arp.contains_key(&key);
+                    self.pending_arp
+                        .entry(key)
+                        .or_insert_with(|| PendingArp::new(std::time::Instant::now()))
+                        .add(waiter);
+                    if first {
+                        self.out.agent.push(AgentCmd::ArpQuery { vni, ip: target });
+                    }
+                }
+                Event::MacMiss { vni, mac } => {
+                    let key = MacKey { vni, mac };
+                    if self.mac_asked.get(&key).is_some_and(|t| *t == now) {
+                        continue;
+                    }
+                    self.mac_asked.insert(key, now);
+                    self.out.agent.push(AgentCmd::MacQuery { vni, mac });
+                }
+                Event::EchoReply { from, id, seq } => self.out.echoes.push((from, id, seq)),
                 Event::NeighborSeen { ip, mac } => {
                     if self.static_neighbors.contains(&ip) {
                         continue;
@@ -171,6 +283,7 @@ impl TableManager {
         }
         if changed {
             self.snap.macs = macs.finish();
+            self.snap.arps = arps.finish();
             if let Some(t) = tunnels {
                 self.snap.tunnels = Arc::new(t);
             }
@@ -188,9 +301,20 @@ impl TableManager {
         }
         let limit = self.aging_secs;
         let mut macs = self.snap.macs.edit();
-        let n = macs.remove_where(|_, e| {
-            e.kind == EntryKind::Learned && now.saturating_sub(e.seen()) >= limit
+        let mut withdrawn = Vec::new();
+        let n = macs.remove_where(|k, e| {
+            let old = e.kind == EntryKind::Learned && now.saturating_sub(e.seen()) >= limit;
+            if old && matches!(e.dest, Dest::Local(_)) {
+                withdrawn.push(AgentCmd::Mac {
+                    vni: k.vni,
+                    mac: k.mac,
+                    withdrawn: true,
+                });
+            }
+            old
         });
+        self.out.agent.extend(withdrawn);
+        self.mac_asked.retain(|_, t| now.saturating_sub(*t) < 2);
         if n > 0 {
             self.stats.macs_aged += n as u64;
             self.snap.macs = macs.finish();
@@ -227,7 +351,7 @@ impl TableManager {
         frames
     }
 
-    fn publish(&mut self) {
+    pub(super) fn publish(&mut self) {
         self.cell.publish(self.snap.clone());
         self.snap.generation = self.cell.load().generation;
         self.stats.publishes += 1;

@@ -3,18 +3,22 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod control;
 pub mod counters;
 mod decap;
 mod encap;
 pub mod events;
 mod flood;
 mod learn;
+mod link;
 pub mod manager;
 pub mod pipeline;
+mod queries;
 mod run;
 mod stack;
+mod suppress;
 mod uplink;
-mod worker;
+pub mod worker;
 
 pub use counters::{Counters, DropReason, Stat};
 pub use encap::src_port as flow_port;

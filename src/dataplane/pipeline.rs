@@ -5,14 +5,20 @@
 use super::counters::{Counters, DropReason, Stat};
 use super::events::{EventQueue, ReportCache};
 use crate::frame::FrameIo;
-use crate::tables::{PortIdx, Snapshot, UPLINK};
+use crate::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, UPLINK};
+use crate::wire::MacAddr;
 use std::sync::Arc;
 
 /// State a worker keeps across bursts.
 pub struct Pipeline {
     pub counters: Arc<Counters>,
     pub events: Arc<EventQueue>,
-    pub(super) reported: ReportCache,
+    /// New/moved MACs reported under the current snapshot.
+    pub(super) reported: ReportCache<(MacKey, Dest)>,
+    /// IP/MAC bindings reported under the current snapshot.
+    pub(super) snooped: ReportCache<(ArpKey, MacAddr)>,
+    /// Unknown destination MACs asked about under the current snapshot.
+    pub(super) missed: ReportCache<MacKey>,
     /// Seconds clock for aging, set by the worker once per burst.
     pub now: u32,
 }
@@ -23,6 +29,8 @@ impl Pipeline {
             counters,
             events,
             reported: ReportCache::default(),
+            snooped: ReportCache::default(),
+            missed: ReportCache::default(),
             now: 0,
         }
     }
@@ -53,5 +61,37 @@ pub fn process<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
     } else {
         cx.p.counters.add(Stat::RxAccess, 1);
         super::access::receive(cx, port, frame);
+    }
+}
+
+/// Frames the management thread hands to worker 0: the VTEP stack's own requests, ARP
+/// replies for VMs (after a controller answer), and VM requests to flood after all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlowFrame {
+    /// Send as is on `port`.
+    Send { port: PortIdx, bytes: Vec<u8> },
+    /// Flood as if it came from VM port `port` of `vni` (an ARP request nobody answered).
+    Flood {
+        vni: crate::tables::Vni,
+        port: PortIdx,
+        bytes: Vec<u8>,
+    },
+}
+
+/// Runs one slow-path frame: allocates it and sends or floods it.
+pub fn inject<IO: FrameIo>(cx: &mut Ctx<'_, IO>, f: &SlowFrame) {
+    let (SlowFrame::Send { bytes, .. } | SlowFrame::Flood { bytes, .. }) = f;
+    let Some(frame) = cx.io.alloc(bytes) else {
+        return cx.p.counters.dropped(DropReason::NoMbuf);
+    };
+    match *f {
+        SlowFrame::Send { port, .. } => {
+            cx.p.counters.add(Stat::StackFramesSent, 1);
+            cx.io.send(port, frame);
+        }
+        SlowFrame::Flood { vni, port, .. } => {
+            cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
+            super::flood::flood(cx, vni, port, frame, true);
+        }
     }
 }

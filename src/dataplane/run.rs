@@ -4,14 +4,16 @@
 
 use super::counters::{total_drops, total_stat, Counters, DropReason, Stat};
 use super::events::{Event, EventQueue, EVENT_QUEUE_LEN};
+use super::link::{af_packet_iface, LinkWatch};
 use super::manager::{initial_snapshot, TableManager};
-use super::pipeline::Pipeline;
+use super::pipeline::{Pipeline, SlowFrame};
 use super::worker::{self, WorkerEnv, WorkerPlan};
+use crate::agent::{self, AgentLink, ControlEnv, EchoBoard};
 use crate::config::Config;
 use crate::dpdk::{
     self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig, TxCounts,
 };
-use crate::tables::{PortIdx, SnapshotCell};
+use crate::tables::{PortIdx, SnapshotCell, UPLINK};
 use crossbeam_queue::ArrayQueue;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -26,10 +28,14 @@ pub enum RunError {
     Signal(std::io::Error),
     #[error("dataplane.workers: core {0} does not exist on this machine ({1} cores)")]
     NoSuchCore(usize, usize),
+    #[error("control.socket {0}: {1}")]
+    ControlSocket(String, std::io::Error),
 }
 
 /// Management loop period: how often events are applied and published.
 const MGMT_TICK: Duration = Duration::from_millis(1);
+/// How often VM ports' link state is read.
+const LINK_POLL: Duration = Duration::from_millis(100);
 /// Mbuf data room: 2 KiB of frame behind DPDK's 128-byte headroom.
 const DATA_ROOM: u16 = 2048 + 128;
 
@@ -42,6 +48,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(RunError::Signal)?;
     }
+    let socket = agent::control::bind(&cfg.control_socket)
+        .map_err(|e| RunError::ControlSocket(cfg.control_socket.display().to_string(), e))?;
     let eal = Eal::init(&cfg.eal_args)?;
     let mut ports = vec![Port::by_name(&eal, &cfg.uplink_device)?];
     for a in &cfg.access_ports {
@@ -68,7 +76,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let vtep = cfg.vtep.identity(ports[0].mac());
     let started = Instant::now();
     let cell = Arc::new(SnapshotCell::new(initial_snapshot(cfg, vtep.clone(), 0)));
-    let mut manager = TableManager::new(Arc::clone(&cell), cfg.mac_capacity, cfg.aging_secs);
+    let mut manager = TableManager::new(Arc::clone(&cell), cfg);
     let clock = AtomicU32::new(0);
     let slow_tx = Arc::new(ArrayQueue::new(256));
     let plans = plan_workers(cfg, ports.len(), &slow_tx);
@@ -78,6 +86,38 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         .map(|_| Arc::new(ArrayQueue::new(EVENT_QUEUE_LEN)))
         .collect();
     let port_refs: Vec<&Port> = ports.iter().collect();
+    let echoes = Arc::new(EchoBoard::default());
+    let control_env = ControlEnv {
+        cell: Arc::clone(&cell),
+        counters: counters.clone(),
+        port_names: std::iter::once("uplink".to_string())
+            .chain(cfg.access_ports.iter().map(|a| a.name.clone()))
+            .collect(),
+        slow_tx: Arc::clone(&slow_tx),
+        echoes: Arc::clone(&echoes),
+        hub: None,
+    };
+    let agent_stop = Arc::new(AtomicBool::new(false));
+    let (mut link, agent_thread) = match agent::spawn(
+        cfg.agent.as_ref(),
+        &vtep,
+        socket,
+        control_env,
+        Arc::clone(&agent_stop),
+    ) {
+        Ok(x) => x,
+        Err(e) => {
+            ports.iter().for_each(Port::close);
+            return Err(RunError::ControlSocket(cfg.control_socket.display().to_string(), e));
+        }
+    };
+    let mut links = LinkWatch::new(
+        cfg.access_ports
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ((i + 1) as PortIdx, a.vni, af_packet_iface(&cfg.eal_args, &a.device)))
+            .collect(),
+    );
     let env = WorkerEnv {
         pool: &pool,
         ports: &port_refs,
@@ -118,15 +158,34 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
                 })
             })
             .collect();
-        println!("vxswitch ready");
+        println!(
+            "vxswitch ready (control socket {}{})",
+            cfg.control_socket.display(),
+            cfg.agent.as_ref().map_or(String::new(), |a| format!(
+                ", controllers {:?}",
+                a.controllers
+            ))
+        );
         let _ = std::io::stdout().flush();
-        manage(&mut manager, &queues, &slow_tx, &clock, &stop, started);
+        let mut m = Mgmt {
+            manager: &mut manager,
+            link: &mut link,
+            links: &mut links,
+            ports: &ports,
+            slow_tx: &slow_tx,
+            echoes: &echoes,
+            arp_timeout: cfg.agent.as_ref().map(|a| a.arp_query_timeout),
+        };
+        m.run(&queues, &clock, &stop, started);
         stop.store(true, Ordering::SeqCst);
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
+    agent_stop.store(true, Ordering::SeqCst);
+    let _ = agent_thread.join();
+    let _ = std::fs::remove_file(&cfg.control_socket);
     let port_stats: Vec<_> = ports.iter().map(Port::stats).collect();
     ports.iter().for_each(Port::close);
     let in_use = pool.in_use().saturating_sub(baseline);
@@ -149,7 +208,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
 fn plan_workers(
     cfg: &Config,
     n_ports: usize,
-    slow_tx: &Arc<ArrayQueue<Vec<u8>>>,
+    slow_tx: &Arc<ArrayQueue<SlowFrame>>,
 ) -> Vec<WorkerPlan> {
     let n = cfg.workers.len();
     let mut plans: Vec<WorkerPlan> = cfg
@@ -169,35 +228,73 @@ fn plan_workers(
     plans
 }
 
-/// The management loop: apply events, age, resolve next hops, until stopped.
-fn manage(
-    m: &mut TableManager,
-    queues: &[Arc<EventQueue>],
-    slow_tx: &ArrayQueue<Vec<u8>>,
-    clock: &AtomicU32,
-    stop: &AtomicBool,
-    started: Instant,
-) {
-    let mut batch: Vec<Event> = Vec::with_capacity(EVENT_QUEUE_LEN);
-    let mut last_second = u32::MAX;
-    while !stop.load(Ordering::Relaxed) {
-        let now = started.elapsed().as_secs() as u32;
-        clock.store(now, Ordering::Relaxed);
-        for q in queues {
-            while let Some(e) = q.pop() {
-                batch.push(e);
+/// The management thread's loop and what it drives.
+struct Mgmt<'a> {
+    manager: &'a mut TableManager,
+    link: &'a mut AgentLink,
+    links: &'a mut LinkWatch,
+    ports: &'a [Port],
+    slow_tx: &'a ArrayQueue<SlowFrame>,
+    echoes: &'a EchoBoard,
+    arp_timeout: Option<Duration>,
+}
+
+impl Mgmt<'_> {
+    /// Applies workers' events and controllers' updates, watches VM ports, ages, resolves
+    /// next hops, and delivers what the manager produced, until stopped.
+    fn run(&mut self, queues: &[Arc<EventQueue>], clock: &AtomicU32, stop: &AtomicBool, started: Instant) {
+        let mut batch: Vec<Event> = Vec::with_capacity(EVENT_QUEUE_LEN);
+        let mut last_second = u32::MAX;
+        let mut last_link_poll: Option<Instant> = None;
+        while !stop.load(Ordering::Relaxed) {
+            let now = started.elapsed().as_secs() as u32;
+            clock.store(now, Ordering::Relaxed);
+            // Links first: a VM that powers on joins its VNI before its MACs are reported.
+            let t = Instant::now();
+            if last_link_poll.is_none_or(|l| t.duration_since(l) >= LINK_POLL) {
+                last_link_poll = Some(t);
+                let ports = self.ports;
+                for (vni, up) in self.links.poll(|p| ports[usize::from(p)].link_up()) {
+                    self.manager.port_link(vni, up);
+                }
             }
-        }
-        m.apply(&batch, now);
-        batch.clear();
-        if now != last_second {
-            last_second = now;
-            m.age(now);
-            for f in m.resolve(now) {
-                let _ = slow_tx.push(f);
+            for q in queues {
+                while let Some(e) = q.pop() {
+                    batch.push(e);
+                }
             }
+            self.manager.apply(&batch, now);
+            batch.clear();
+            while let Some(u) = self.link.try_recv() {
+                self.manager.control(u, now);
+            }
+            if let Some(timeout) = self.arp_timeout {
+                self.manager.expire_queries(t, timeout);
+            }
+            if now != last_second {
+                last_second = now;
+                self.manager.age(now);
+                for bytes in self.manager.resolve(now) {
+                    let _ = self.slow_tx.push(SlowFrame::Send { port: UPLINK, bytes });
+                }
+            }
+            self.deliver();
+            std::thread::sleep(MGMT_TICK);
         }
-        std::thread::sleep(MGMT_TICK);
+    }
+
+    fn deliver(&mut self) {
+        let out = std::mem::take(&mut self.manager.out);
+        for c in out.agent {
+            self.link.send(c);
+        }
+        for f in out.frames {
+            // A full slow path loses the frame; the VM's ARP retries.
+            let _ = self.slow_tx.push(f);
+        }
+        for (from, id, seq) in out.echoes {
+            self.echoes.record(from, id, seq);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use super::events::{self, Event};
 use super::pipeline::Ctx;
 use crate::frame::{Frame, FrameIo};
 use crate::tables::UPLINK;
-use crate::wire::icmp::ECHO_REQUEST;
+use crate::wire::icmp::{ECHO_REPLY, ECHO_REQUEST};
 use crate::wire::{ArpOperation, ArpPacket, EthernetFrame, IcmpPacket, Ipv4Packet};
 
 #[inline]
@@ -72,6 +72,17 @@ pub fn icmp<IO: FrameIo>(cx: &mut Ctx<'_, IO>, mut frame: IO::Frame) {
         };
         match IcmpPacket::new_checked(ip.payload()) {
             Ok(m) if m.msg_type() == ECHO_REQUEST && m.code() == 0 && m.verify_checksum() => {}
+            Ok(m) if m.msg_type() == ECHO_REPLY && m.code() == 0 && m.verify_checksum() => {
+                // An answer to `vxswitch ping` from this VTEP.
+                let e = Event::EchoReply {
+                    from: ip.src(),
+                    id: m.ident(),
+                    seq: m.seq(),
+                };
+                cx.p.counters.add(Stat::EchoRepliesReceived, 1);
+                events::send(&cx.p.events, &cx.p.counters, e);
+                return cx.io.free(frame);
+            }
             Ok(_) => return cx.drop_frame(frame, DropReason::NotForVtep),
             Err(_) => return cx.drop_frame(frame, DropReason::BadIcmp),
         }

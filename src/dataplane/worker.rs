@@ -1,11 +1,11 @@
 //! A worker: pinned to one core, polls its RX queues in bursts, runs the pipeline, transmits
 //! in bursts, and loads the table snapshot once per burst round.
 
-use super::counters::{Counters, DropReason, Stat};
-use super::pipeline::{process, Ctx, Pipeline};
-use crate::dpdk::{Mbuf, MbufIo, Mempool, Port, RxBurst, TxCounts};
-use crate::frame::FrameIo;
-use crate::tables::{PortIdx, SnapshotCell, UPLINK};
+use super::counters::DropReason;
+use super::pipeline::{inject, process, Ctx, Pipeline};
+pub use super::pipeline::SlowFrame;
+use crate::dpdk::{MbufIo, Mempool, Port, RxBurst, TxCounts};
+use crate::tables::{PortIdx, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -21,8 +21,8 @@ pub struct WorkerPlan {
     pub rx: Vec<(PortIdx, u16)>,
     /// The TX queue this worker owns on every port.
     pub tx_queue: u16,
-    /// Frames the management thread wants sent on the uplink (the VTEP stack's requests).
-    pub slow_tx: Option<Arc<ArrayQueue<Vec<u8>>>>,
+    /// Frames the management thread wants sent or flooded (worker 0 only).
+    pub slow_tx: Option<Arc<ArrayQueue<SlowFrame>>>,
 }
 
 /// What the worker shares with the rest of the process.
@@ -37,7 +37,6 @@ pub struct WorkerEnv<'a> {
 
 /// Runs until `stop` is set; returns the TX counts per port.
 pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Vec<TxCounts> {
-    let counters: Arc<Counters> = Arc::clone(&pipeline.counters);
     let mut io = MbufIo::new(env.pool, env.ports, plan.tx_queue);
     let mut reader = env.cell.reader();
     let mut burst = RxBurst::default();
@@ -66,7 +65,14 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             }
         }
         if let Some(q) = &plan.slow_tx {
-            send_stack_frames(&mut io, q, &counters);
+            let mut cx = Ctx {
+                p: &mut pipeline,
+                snap: &snap,
+                io: &mut io,
+            };
+            while let Some(f) = q.pop() {
+                inject(&mut cx, &f);
+            }
         }
         io.flush();
         if received == 0 {
@@ -84,17 +90,4 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
     (0..env.ports.len())
         .map(|p| io.tx_counts(p as PortIdx))
         .collect()
-}
-
-fn send_stack_frames(io: &mut MbufIo<'_>, q: &ArrayQueue<Vec<u8>>, counters: &Counters) {
-    while let Some(bytes) = q.pop() {
-        let frame: Option<Mbuf> = io.alloc(&bytes);
-        match frame {
-            Some(m) => {
-                counters.add(Stat::StackFramesSent, 1);
-                io.send(UPLINK, m);
-            }
-            None => counters.dropped(DropReason::NoMbuf),
-        }
-    }
 }

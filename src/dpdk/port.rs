@@ -190,6 +190,15 @@ impl Port {
         }
     }
 
+    /// Link state as the driver reports it, without waiting. (net_af_packet always says
+    /// up; `dataplane::link` asks the kernel for those.)
+    pub fn link_up(&self) -> bool {
+        let mut l = sys::rte_eth_link::default();
+        // SAFETY: l is a valid out-struct for this port id.
+        let rc = unsafe { sys::rte_eth_link_get_nowait(self.id, &mut l) };
+        rc == 0 && l.link_status() != 0
+    }
+
     /// Stops and closes the port, releasing every mbuf its queues hold.
     pub fn close(&self) {
         // SAFETY: no worker polls this port any more (workers are joined before close).

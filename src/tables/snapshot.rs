@@ -51,11 +51,23 @@ impl VtepIdentity {
     }
 }
 
-/// One logical switch on this host: its local ports and its remote VTEPs (flood list).
-#[derive(Clone, Debug, Default)]
+/// One logical switch on this host: its local ports, its remote VTEPs (flood list) and
+/// whether hosts answer ARP for it.
+#[derive(Clone, Debug)]
 pub struct VniInfo {
     pub local_ports: SmallVec<[PortIdx; 8]>,
     pub vteps: SmallVec<[TunnelIdx; 16]>,
+    pub arp_suppression: bool,
+}
+
+impl Default for VniInfo {
+    fn default() -> Self {
+        VniInfo {
+            local_ports: SmallVec::new(),
+            vteps: SmallVec::new(),
+            arp_suppression: true,
+        }
+    }
 }
 
 /// Everything a worker needs to forward, immutable once published.
@@ -72,6 +84,8 @@ pub struct Snapshot {
     pub arps: ArpTable,
     /// The VTEP's ARP cache for underlay neighbours.
     pub neighbors: Arc<HashMap<Ipv4Addr, MacAddr>>,
+    /// A controller session is up: ARP and MAC misses may be asked about.
+    pub controller_up: bool,
 }
 
 impl Snapshot {
@@ -85,6 +99,7 @@ impl Snapshot {
             macs: MacTable::default(),
             arps: ArpTable::default(),
             neighbors: Arc::default(),
+            controller_up: false,
         }
     }
 }

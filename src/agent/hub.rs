@@ -1,0 +1,278 @@
+//! What the agent's tasks share: the host's own state (what a full sync re-reports), the
+//! live sessions by controller, the slice map, and each session's status for
+//! `vxswitch show connections`.
+
+use super::messages::{AgentCmd, ControlUpdate, RemoteVtep};
+use crate::proto::{self, agent_message::Body, AgentMessage};
+use crate::tables::Vni;
+use crate::wire::MacAddr;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+/// The host's state as the controllers must know it; rebuilt into messages on every
+/// (re)connect.
+#[derive(Default, Debug)]
+pub struct LocalState {
+    joined: BTreeSet<Vni>,
+    macs: BTreeSet<(Vni, MacAddr)>,
+    ips: BTreeMap<(Vni, Ipv4Addr), MacAddr>,
+}
+
+impl LocalState {
+    pub fn apply(&mut self, c: &AgentCmd) {
+        match *c {
+            AgentCmd::Join(v) => {
+                self.joined.insert(v);
+            }
+            AgentCmd::Leave(v) => {
+                self.joined.remove(&v);
+                self.macs.retain(|(x, _)| *x != v);
+                self.ips.retain(|(x, _), _| *x != v);
+            }
+            AgentCmd::Mac {
+                vni,
+                mac,
+                withdrawn,
+            } => {
+                if withdrawn {
+                    self.macs.remove(&(vni, mac));
+                } else {
+                    self.macs.insert((vni, mac));
+                }
+            }
+            AgentCmd::Ip { vni, ip, mac } => {
+                self.ips.insert((vni, ip), mac);
+            }
+            AgentCmd::ArpQuery { .. } | AgentCmd::MacQuery { .. } => {}
+        }
+    }
+
+    pub fn is_joined(&self, vni: Vni) -> bool {
+        self.joined.contains(&vni)
+    }
+
+    /// The full sync for the VNIs `owns` accepts: joins, then MACs, then IP bindings.
+    pub fn sync_messages(&self, owns: impl Fn(Vni) -> bool) -> Vec<AgentMessage> {
+        let mut out = Vec::new();
+        let joined: Vec<Vni> = self.joined.iter().copied().filter(|v| owns(*v)).collect();
+        for &v in &joined {
+            out.push(to_proto(&AgentCmd::Join(v)));
+        }
+        for &(vni, mac) in &self.macs {
+            if joined.contains(&vni) {
+                out.push(to_proto(&AgentCmd::Mac {
+                    vni,
+                    mac,
+                    withdrawn: false,
+                }));
+            }
+        }
+        for (&(vni, ip), &mac) in &self.ips {
+            if joined.contains(&vni) {
+                out.push(to_proto(&AgentCmd::Ip { vni, ip, mac }));
+            }
+        }
+        out
+    }
+}
+
+pub fn vni_of(c: &AgentCmd) -> Vni {
+    match *c {
+        AgentCmd::Join(v) | AgentCmd::Leave(v) => v,
+        AgentCmd::Mac { vni, .. }
+        | AgentCmd::Ip { vni, .. }
+        | AgentCmd::ArpQuery { vni, .. }
+        | AgentCmd::MacQuery { vni, .. } => vni,
+    }
+}
+
+pub fn to_proto(c: &AgentCmd) -> AgentMessage {
+    AgentMessage::of(match *c {
+        AgentCmd::Join(vni) => Body::Join(proto::VniJoin { vni }),
+        AgentCmd::Leave(vni) => Body::Leave(proto::VniLeave { vni }),
+        AgentCmd::Mac {
+            vni,
+            mac,
+            withdrawn,
+        } => Body::Mac(proto::MacReport {
+            vni,
+            mac: proto::mac_bytes(mac),
+            withdrawn,
+        }),
+        AgentCmd::Ip { vni, ip, mac } => Body::Ip(proto::IpReport {
+            vni,
+            ip: proto::ip_u32(ip),
+            mac: proto::mac_bytes(mac),
+        }),
+        AgentCmd::ArpQuery { vni, ip } => Body::ArpQuery(proto::ArpQuery {
+            vni,
+            ip: proto::ip_u32(ip),
+        }),
+        AgentCmd::MacQuery { vni, mac } => Body::MacQuery(proto::MacQuery {
+            vni,
+            mac: proto::mac_bytes(mac),
+        }),
+    })
+}
+
+/// One controller session as `vxswitch show connections` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnStatus {
+    pub controller: SocketAddr,
+    pub local: Option<SocketAddr>,
+    pub state: &'static str,
+    /// The controller's id, once it said Welcome.
+    pub id: Option<String>,
+    /// Unix seconds of the last state change.
+    pub since: u64,
+    pub last_error: Option<String>,
+}
+
+pub struct Hub {
+    pub local: Mutex<LocalState>,
+    sessions: Mutex<HashMap<String, mpsc::Sender<AgentMessage>>>,
+    slices: Mutex<Vec<String>>,
+    pub conns: Mutex<Vec<ConnStatus>>,
+    pub updates: Mutex<std::sync::mpsc::Sender<ControlUpdate>>,
+    /// The last VTEP table pushed per VNI (segments for `vxswitch show vtep list`).
+    vtep_tables: Mutex<HashMap<Vni, Vec<RemoteVtep>>>,
+    pub hello: proto::Hello,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    pub fn new(
+        controllers: &[SocketAddr],
+        hello: proto::Hello,
+        updates: std::sync::mpsc::Sender<ControlUpdate>,
+    ) -> Hub {
+        Hub {
+            local: Mutex::default(),
+            sessions: Mutex::default(),
+            slices: Mutex::default(),
+            conns: Mutex::new(
+                controllers
+                    .iter()
+                    .map(|c| ConnStatus {
+                        controller: *c,
+                        local: None,
+                        state: "CONNECTING",
+                        id: None,
+                        since: unix_now(),
+                        last_error: None,
+                    })
+                    .collect(),
+            ),
+            updates: Mutex::new(updates),
+            vtep_tables: Mutex::default(),
+            hello,
+        }
+    }
+
+    pub fn local(&self) -> MutexGuard<'_, LocalState> {
+        lock(&self.local)
+    }
+
+    pub fn update(&self, u: ControlUpdate) {
+        if let ControlUpdate::VtepTable { vni, vteps } = &u {
+            lock(&self.vtep_tables).insert(*vni, vteps.clone());
+        }
+        let _ = lock(&self.updates).send(u);
+    }
+
+    pub fn vtep_table(&self, vni: Vni) -> Vec<RemoteVtep> {
+        lock(&self.vtep_tables).get(&vni).cloned().unwrap_or_default()
+    }
+
+    pub fn set_status(&self, i: usize, f: impl FnOnce(&mut ConnStatus)) {
+        if let Some(c) = lock(&self.conns).get_mut(i) {
+            f(c);
+            c.since = unix_now();
+        }
+    }
+
+    pub fn conns(&self) -> Vec<ConnStatus> {
+        lock(&self.conns).clone()
+    }
+
+    pub fn set_slices(&self, s: Vec<String>) {
+        if !s.is_empty() {
+            *lock(&self.slices) = s;
+        }
+    }
+
+    /// The controller that owns `vni`, per the last slice map.
+    pub fn owner(&self, vni: Vni) -> Option<String> {
+        let s = lock(&self.slices);
+        (!s.is_empty()).then(|| s[(vni as usize) % s.len()].clone())
+    }
+
+    pub fn register(&self, id: &str, tx: mpsc::Sender<AgentMessage>) {
+        let n = {
+            let mut s = lock(&self.sessions);
+            s.insert(id.to_string(), tx);
+            s.len()
+        };
+        if n == 1 {
+            self.update(ControlUpdate::Connected(true));
+        }
+    }
+
+    pub fn unregister(&self, id: &str) {
+        let n = {
+            let mut s = lock(&self.sessions);
+            s.remove(id);
+            s.len()
+        };
+        if n == 0 {
+            self.update(ControlUpdate::Connected(false));
+        }
+    }
+
+    /// The session to the owner of `vni`, if it is up.
+    pub fn session_for(&self, vni: Vni) -> Option<mpsc::Sender<AgentMessage>> {
+        let owner = self.owner(vni)?;
+        lock(&self.sessions).get(&owner).cloned()
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_sync_reports_joins_macs_and_ips_of_owned_vnis_only() {
+        let mut s = LocalState::default();
+        let a: MacAddr = "02:aa:aa:aa:aa:aa".parse().unwrap();
+        for c in [
+            AgentCmd::Join(5001),
+            AgentCmd::Join(5002),
+            AgentCmd::Mac { vni: 5001, mac: a, withdrawn: false },
+            AgentCmd::Ip { vni: 5001, ip: Ipv4Addr::new(172, 16, 10, 11), mac: a },
+            AgentCmd::Mac { vni: 5002, mac: a, withdrawn: false },
+            AgentCmd::Leave(5002),
+        ] {
+            s.apply(&c);
+        }
+        let m = s.sync_messages(|_| true);
+        assert_eq!(m.len(), 3);
+        assert!(matches!(m[0].body, Some(Body::Join(proto::VniJoin { vni: 5001 }))));
+        assert!(matches!(m[1].body, Some(Body::Mac(_))));
+        assert!(matches!(m[2].body, Some(Body::Ip(_))));
+        assert!(s.sync_messages(|v| v != 5001).is_empty());
+        s.apply(&AgentCmd::Mac { vni: 5001, mac: a, withdrawn: true });
+        assert_eq!(s.sync_messages(|_| true).len(), 2);
+    }
+}

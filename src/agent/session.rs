@@ -1,0 +1,174 @@
+//! One session to one controller: connect, Hello/Welcome with version check, full sync,
+//! then reports out and pushes in. On any failure the session is marked down and retried
+//! with exponential back-off (100 ms doubling to 5 s); the data plane keeps forwarding.
+
+use super::hub::Hub;
+use super::messages::{ControlUpdate, RemoteVtep};
+use crate::proto::{
+    self, agent_message::Body as A, controller_message::Body as C, read_frame, write_msg,
+    AgentMessage, ControllerMessage,
+};
+use prost::Message;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(5);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+pub async fn run(i: usize, addr: SocketAddr, hub: Arc<Hub>) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        hub.set_status(i, |c| c.state = "CONNECTING");
+        let err = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let (err, was_up) = session(i, s, &hub).await;
+                if was_up {
+                    backoff = BACKOFF_MIN;
+                }
+                err
+            }
+            Ok(Err(e)) => format!("connect: {e}"),
+            Err(_) => "connect: timed out".to_string(),
+        };
+        hub.set_status(i, |c| {
+            c.state = "DOWN";
+            c.local = None;
+            c.last_error = Some(err);
+        });
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Runs an open connection until it fails; returns why, and whether it got established.
+async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
+    let (mut rd, mut wr) = stream.into_split();
+    let hello = AgentMessage::of(A::Hello(hub.hello.clone()));
+    if let Err(e) = write_msg(&mut wr, &hello).await {
+        return (format!("hello: {e}"), false);
+    }
+    let welcome = match tokio::time::timeout(WELCOME_TIMEOUT, read_frame(&mut rd)).await {
+        Ok(Ok(Some(b))) => ControllerMessage::decode(&b[..]).ok().and_then(|m| m.body),
+        Ok(Ok(None)) => return ("closed before welcome".into(), false),
+        Ok(Err(e)) => return (format!("welcome: {e}"), false),
+        Err(_) => return ("no welcome in time".into(), false),
+    };
+    let w = match welcome {
+        Some(C::Welcome(w)) => w,
+        Some(C::Error(e)) => return (format!("refused: {}", e.message), false),
+        _ => return ("first message was not a welcome".into(), false),
+    };
+    if w.version != proto::PROTOCOL_VERSION {
+        return (
+            format!(
+                "controller speaks protocol {}, this host {}",
+                w.version,
+                proto::PROTOCOL_VERSION
+            ),
+            false,
+        );
+    }
+    let id = w.controller.clone();
+    hub.set_slices(w.slice_owner);
+    let (tx, mut rx) = mpsc::channel::<AgentMessage>(4096);
+    hub.register(&id, tx);
+    hub.set_status(i, |c| {
+        c.state = "ESTABLISHED";
+        c.local = local;
+        c.id = Some(id.clone());
+        c.last_error = None;
+    });
+    // Full sync: everything this host knows for the VNIs this controller owns.
+    let sync = hub
+        .local()
+        .sync_messages(|vni| hub.owner(vni).as_deref() == Some(id.as_str()));
+    let mut err = None;
+    for m in sync.iter().chain([&AgentMessage::of(A::SyncDone(proto::SyncDone {}))]) {
+        if let Err(e) = write_msg(&mut wr, m).await {
+            err = Some(format!("sync: {e}"));
+            break;
+        }
+    }
+    while err.is_none() {
+        tokio::select! {
+            f = read_frame(&mut rd) => match f {
+                Ok(Some(b)) => match ControllerMessage::decode(&b[..]) {
+                    Ok(m) => handle(hub, m),
+                    Err(e) => err = Some(format!("malformed message from controller: {e}")),
+                },
+                Ok(None) => err = Some("controller closed the session".into()),
+                Err(e) => err = Some(e.to_string()),
+            },
+            m = rx.recv() => match m {
+                Some(m) => if let Err(e) = write_msg(&mut wr, &m).await {
+                    err = Some(format!("write: {e}"));
+                },
+                None => err = Some("replaced".into()),
+            },
+        }
+    }
+    hub.unregister(&id);
+    (err.unwrap_or_default(), true)
+}
+
+/// Turns a controller's push or answer into an update for the management thread. A message
+/// with a bad field is ignored (and logged); the session goes on.
+fn handle(hub: &Hub, m: ControllerMessage) {
+    let r: Result<Option<ControlUpdate>, proto::FieldError> = (|| {
+        Ok(match m.body {
+            Some(C::VtepTable(t)) => {
+                let vni = proto::vni("vtep_table.vni", t.vni)?;
+                let mut vteps = Vec::new();
+                for v in t.vteps {
+                    vteps.push(RemoteVtep {
+                        ip: proto::ip(v.ip),
+                        prefix_len: v.prefix_len.min(32) as u8,
+                        mac: proto::mac("vtep_table.vteps.mac", &v.mac)?,
+                    });
+                }
+                Some(ControlUpdate::VtepTable { vni, vteps })
+            }
+            Some(C::LogicalSwitch(l)) => Some(ControlUpdate::LogicalSwitch {
+                vni: proto::vni("logical_switch.vni", l.vni)?,
+                arp_suppression: l.arp_suppression,
+            }),
+            Some(C::ArpReply(r)) => {
+                let vni = proto::vni("arp_reply.vni", r.vni)?;
+                let found = if r.found {
+                    let mac = proto::unicast_mac("arp_reply.mac", &r.mac)?;
+                    let vtep = (r.vtep_ip != 0).then(|| proto::ip(r.vtep_ip));
+                    Some((mac, vtep))
+                } else {
+                    None
+                };
+                Some(ControlUpdate::ArpAnswer {
+                    vni,
+                    ip: proto::ip(r.ip),
+                    found,
+                })
+            }
+            Some(C::MacReply(r)) => Some(ControlUpdate::MacAnswer {
+                vni: proto::vni("mac_reply.vni", r.vni)?,
+                mac: proto::mac("mac_reply.mac", &r.mac)?,
+                vtep: r.found.then(|| proto::ip(r.vtep_ip)),
+            }),
+            Some(C::Error(e)) => {
+                eprintln!("agent: controller says: {}", e.message);
+                None
+            }
+            Some(C::Welcome(_)) | None => None,
+        })
+    })();
+    match r {
+        Ok(Some(u)) => hub.update(u),
+        Ok(None) => {}
+        Err(e) => eprintln!("agent: ignoring a controller message: {e}"),
+    }
+}

@@ -1,0 +1,225 @@
+//! The controllers' side of the table manager: VM ports coming up and down (joins and
+//! leaves), the VTEP tables and logical-switch settings pushed by controllers, and the
+//! answers to ARP and MAC queries. Like the workers' events, each call publishes at most
+//! one snapshot, and what must be sent goes to the manager's `Outbox`.
+
+use super::manager::TableManager;
+use super::queries::{arp_reply_frame, arp_request_frame};
+use super::worker::SlowFrame;
+use crate::agent::{AgentCmd, ControlUpdate, RemoteVtep};
+use crate::tables::{ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, Vni};
+use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+impl TableManager {
+    /// A VM port of `vni` came up or went down; the first up joins, the last down leaves.
+    pub fn port_link(&mut self, vni: Vni, up: bool) {
+        let n = self.ports_up.entry(vni).or_insert(0);
+        if up {
+            *n += 1;
+            if *n == 1 {
+                self.out.agent.push(AgentCmd::Join(vni));
+            }
+        } else if *n > 0 {
+            *n -= 1;
+            if *n == 0 {
+                self.ports_up.remove(&vni);
+                self.out.agent.push(AgentCmd::Leave(vni));
+            }
+        }
+    }
+
+    /// VNIs with a VM port up (what the agent re-joins after a reconnect).
+    pub fn joined(&self) -> impl Iterator<Item = Vni> + '_ {
+        self.ports_up.keys().copied()
+    }
+
+    /// Applies one update from the agent.
+    pub fn control(&mut self, u: ControlUpdate, now: u32) {
+        match u {
+            ControlUpdate::Connected(up) => {
+                if self.snap.controller_up != up {
+                    self.snap.controller_up = up;
+                    if !up {
+                        // Headless: nobody will answer; flood what was waiting.
+                        let keys: Vec<ArpKey> = self.pending_arp.keys().copied().collect();
+                        for k in keys {
+                            self.unanswered(k);
+                        }
+                    }
+                    self.publish();
+                }
+            }
+            ControlUpdate::VtepTable { vni, vteps } => self.vtep_table(vni, &vteps),
+            ControlUpdate::LogicalSwitch {
+                vni,
+                arp_suppression,
+            } => {
+                if let Some(info) = self.snap.vnis.get(&vni) {
+                    if info.arp_suppression != arp_suppression {
+                        let mut vnis = (*self.snap.vnis).clone();
+                        if let Some(i) = vnis.get_mut(&vni) {
+                            i.arp_suppression = arp_suppression;
+                        }
+                        self.snap.vnis = Arc::new(vnis);
+                        self.publish();
+                    }
+                }
+            }
+            ControlUpdate::ArpAnswer { vni, ip, found } => {
+                let key = ArpKey { vni, ip };
+                match found {
+                    Some((mac, vtep)) => self.arp_answer(key, mac, vtep, now),
+                    None => self.unanswered(key),
+                }
+            }
+            ControlUpdate::MacAnswer { vni, mac, vtep } => {
+                let key = MacKey { vni, mac };
+                let asked = self.mac_asked.remove(&key).is_some();
+                let known = self.snap.macs.get(&key).map(|e| e.kind);
+                if let Some(ip) = vtep {
+                    // Install what was asked; follow a move of what is known (not static).
+                    if (asked && known.is_none()) || known == Some(EntryKind::Learned) {
+                        let mut macs = self.snap.macs.edit();
+                        if self.install_remote(&mut macs, key, ip, now) {
+                            self.snap.macs = macs.finish();
+                            self.publish();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Floods the ARP requests that waited longer than `timeout` for the controller.
+    pub fn expire_queries(&mut self, now: Instant, timeout: Duration) {
+        let late: Vec<ArpKey> = self
+            .pending_arp
+            .iter()
+            .filter(|(_, p)| now.duration_since(p.asked) >= timeout)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in late {
+            self.unanswered(k);
+        }
+    }
+
+    fn unanswered(&mut self, key: ArpKey) {
+        if let Some(p) = self.pending_arp.remove(&key) {
+            self.stats.arp_unanswered += 1;
+            for w in p.waiters {
+                self.out.frames.push(SlowFrame::Flood {
+                    vni: key.vni,
+                    port: w.0,
+                    bytes: arp_request_frame(w, key.ip),
+                });
+            }
+        }
+    }
+
+    fn arp_answer(&mut self, key: ArpKey, mac: MacAddr, vtep: Option<Ipv4Addr>, now: u32) {
+        if !mac.is_unicast() {
+            return self.unanswered(key);
+        }
+        let mut changed = false;
+        if self.snap.arps.get(&key).is_none() && self.snap.arps.len() < self.arp_capacity {
+            let mut arps = self.snap.arps.edit();
+            arps.insert(
+                key,
+                ArpEntry {
+                    mac,
+                    kind: EntryKind::Learned,
+                },
+            );
+            self.snap.arps = arps.finish();
+            changed = true;
+        }
+        // The controller said where the MAC lives too: the first frame goes straight there.
+        if let Some(ip) = vtep {
+            let mkey = MacKey { vni: key.vni, mac };
+            if self.snap.macs.get(&mkey).is_none() {
+                let mut macs = self.snap.macs.edit();
+                if self.install_remote(&mut macs, mkey, ip, now) {
+                    self.snap.macs = macs.finish();
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.publish();
+        }
+        if let Some(p) = self.pending_arp.remove(&key) {
+            self.stats.arp_answered_by_controller += 1;
+            for w in p.waiters {
+                self.out.frames.push(SlowFrame::Send {
+                    port: w.0,
+                    bytes: arp_reply_frame(w, key.ip, mac),
+                });
+            }
+        }
+    }
+
+    /// Points `key` at the tunnel to `vtep` (created if new); false if nothing changed.
+    fn install_remote(
+        &mut self,
+        macs: &mut crate::tables::Editor<MacKey, MacEntry>,
+        key: MacKey,
+        vtep: Ipv4Addr,
+        now: u32,
+    ) -> bool {
+        if vtep == self.snap.vtep.ip {
+            return false;
+        }
+        let t = match self.snap.tunnels.index_of(vtep) {
+            Some(t) => t,
+            None => {
+                let mut tunnels = (*self.snap.tunnels).clone();
+                let Some(t) = tunnels.ensure(vtep, &self.snap.vtep) else {
+                    return false;
+                };
+                self.snap.tunnels = Arc::new(tunnels);
+                t
+            }
+        };
+        let dest = Dest::Remote(t);
+        if macs.get(&key).is_some_and(|e| e.dest == dest) {
+            return false;
+        }
+        macs.insert(key, MacEntry::new(dest, EntryKind::Learned, now));
+        true
+    }
+
+    /// The controller's VTEP table for `vni` (all members; this host is skipped), merged
+    /// with the configured VTEPs into the VNI's flood list.
+    fn vtep_table(&mut self, vni: Vni, vteps: &[RemoteVtep]) {
+        if !self.snap.vnis.contains_key(&vni) {
+            return;
+        }
+        let mut ips: Vec<Ipv4Addr> = self.static_vteps.get(&vni).cloned().unwrap_or_default();
+        for v in vteps {
+            if v.ip != self.snap.vtep.ip && !ips.contains(&v.ip) {
+                ips.push(v.ip);
+            }
+        }
+        let mut tunnels = (*self.snap.tunnels).clone();
+        let mut list = smallvec::SmallVec::new();
+        for ip in ips {
+            if let Some(t) = tunnels.ensure(ip, &self.snap.vtep) {
+                list.push(t);
+            }
+        }
+        let mut vnis = (*self.snap.vnis).clone();
+        let Some(info) = vnis.get_mut(&vni) else {
+            return;
+        };
+        if info.vteps == list {
+            return;
+        }
+        info.vteps = list;
+        self.snap.vnis = Arc::new(vnis);
+        self.snap.tunnels = Arc::new(tunnels);
+        self.publish();
+    }
+}

@@ -1,0 +1,148 @@
+//! What the host learns from and answers for its VMs (STEP3-5 of the walk-through):
+//! snooping IP/MAC bindings from ARP and DHCP ACK, ARP suppression (a proxy reply from the
+//! ARP table, in place; on a miss the request goes to the management thread, which asks
+//! the controller), and asking the controller about unknown destination MACs.
+
+use super::counters::Stat;
+use super::events::{self, Event};
+use super::pipeline::Ctx;
+use crate::frame::{Frame, FrameIo};
+use crate::tables::{ArpKey, MacKey, PortIdx, Vni};
+use crate::wire::dhcp::{self, DhcpPacket};
+use crate::wire::{
+    ArpOperation, ArpPacket, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, MacAddr, UdpPacket,
+};
+use std::net::Ipv4Addr;
+
+/// Reports `ip` -> `mac` unless the ARP table already says so (once per snapshot).
+#[inline]
+fn snoop<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, ip: Ipv4Addr, mac: MacAddr) {
+    if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || !mac.is_unicast() {
+        return;
+    }
+    let key = ArpKey { vni, ip };
+    if cx.snap.arps.get(&key).map(|e| e.mac) == Some(mac) {
+        return;
+    }
+    let hash = mac.as_u64() ^ u64::from(u32::from(ip)) ^ u64::from(vni);
+    if cx.p.snooped.first_report((key, mac), hash, cx.snap.generation) {
+        cx.p.counters.add(Stat::IpSnooped, 1);
+        events::send(&cx.p.events, &cx.p.counters, Event::IpSeen { vni, ip, mac });
+    }
+}
+
+/// An ARP frame from a VM on `port`. Returns the frame when it should be forwarded as usual
+/// (flooded), None when it was answered or handed to the management thread.
+#[inline]
+pub fn arp_from_vm<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vni: Vni,
+    port: PortIdx,
+    mut frame: IO::Frame,
+) -> Option<IO::Frame> {
+    let snap = cx.snap;
+    if !snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
+        return Some(frame);
+    }
+    let (src, op, sender_mac, sender_ip, target_ip) = {
+        let Ok(eth) = EthernetFrame::new_checked(frame.data()) else {
+            return Some(frame);
+        };
+        let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
+            return Some(frame);
+        };
+        (eth.src(), a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip())
+    };
+    // Only a VM speaking for itself is believed.
+    if sender_mac == src {
+        snoop(cx, vni, sender_ip, sender_mac);
+    }
+    // Gratuitous ARP and address probes (sender 0.0.0.0) pass as they are.
+    if op != ArpOperation::Request || sender_ip == target_ip || sender_ip.is_unspecified() {
+        return Some(frame);
+    }
+    match snap.arps.get(&ArpKey { vni, ip: target_ip }).map(|e| e.mac) {
+        Some(mac) if mac != sender_mac => {
+            let data = frame.data_mut();
+            if let Ok(mut eth) = EthernetFrame::new_checked(&mut data[..]) {
+                eth.set_dst(sender_mac);
+                eth.set_src(mac);
+                if let Ok(mut a) = ArpPacket::new_checked(eth.payload_mut()) {
+                    a.make_reply(mac);
+                    cx.p.counters.add(Stat::ArpProxyReplies, 1);
+                    cx.io.send(port, frame);
+                    return None;
+                }
+            }
+            Some(frame)
+        }
+        Some(_) => Some(frame),
+        None if snap.controller_up => {
+            let e = Event::ArpMiss {
+                vni,
+                port,
+                asker_mac: sender_mac,
+                asker_ip: sender_ip,
+                target: target_ip,
+            };
+            if events::send(&cx.p.events, &cx.p.counters, e) {
+                cx.p.counters.add(Stat::ArpQueries, 1);
+                cx.io.free(frame);
+                None
+            } else {
+                cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
+                Some(frame)
+            }
+        }
+        None => {
+            cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
+            Some(frame)
+        }
+    }
+}
+
+/// Snoops the binding a DHCP ACK hands out (from a local DHCP server or through a tunnel).
+#[inline]
+pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, data: &[u8]) {
+    let Ok(eth) = EthernetFrame::new_checked(data) else {
+        return;
+    };
+    if eth.ethertype() != EtherType::Ipv4 {
+        return;
+    }
+    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+        return;
+    };
+    if ip.protocol() != IpProtocol::Udp || ip.is_fragment() {
+        return;
+    }
+    let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
+        return;
+    };
+    if udp.src_port() != dhcp::SERVER_PORT || udp.dst_port() != dhcp::CLIENT_PORT {
+        return;
+    }
+    if !cx.snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
+        return;
+    }
+    if let Some((ip, mac)) = DhcpPacket::new_checked(udp.payload())
+        .ok()
+        .and_then(|d| d.ack_binding())
+    {
+        snoop(cx, vni, ip, mac);
+    }
+}
+
+/// A frame to an unknown MAC is being flooded: ask the controller (once per snapshot).
+#[inline]
+pub fn mac_miss<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr) {
+    if !cx.snap.controller_up {
+        return;
+    }
+    let key = MacKey { vni, mac };
+    let hash = mac.as_u64() ^ u64::from(vni);
+    if cx.p.missed.first_report(key, hash, cx.snap.generation) {
+        cx.p.counters.add(Stat::MacQueries, 1);
+        events::send(&cx.p.events, &cx.p.counters, Event::MacMiss { vni, mac });
+    }
+}
