@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
+pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod dataplane;

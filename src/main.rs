@@ -33,6 +33,34 @@ enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Operator views: controller tables (REST API) and host tables (control socket).
+    Show {
+        #[command(subcommand)]
+        what: vxswitch::cli::Show,
+        #[command(flatten)]
+        target: vxswitch::cli::Target,
+    },
+    /// Ping from a data plane's VTEP (its own IP stack; DF is always set).
+    Ping {
+        dst: String,
+        /// ICMP data bytes (1572 fills a 1600-byte underlay MTU).
+        #[arg(short, long, default_value_t = 56)]
+        size: usize,
+        #[arg(short, long, default_value_t = 3)]
+        count: u16,
+        /// Don't fragment (always on: the VTEP never fragments; accepted for familiarity).
+        #[arg(short = 'd', long = "dont-fragment")]
+        _df: bool,
+        #[command(flatten)]
+        target: vxswitch::cli::Target,
+    },
+    /// Manage logical switches on the controller.
+    Ls {
+        #[command(subcommand)]
+        cmd: vxswitch::cli::Ls,
+        #[command(flatten)]
+        target: vxswitch::cli::Target,
+    },
     /// Build the two-hypervisor topology in network namespaces and ping VM A <-> VM B.
     Lab(vxswitch::lab::LabArgs),
 }
@@ -48,6 +76,15 @@ fn main() -> ExitCode {
         Cmd::CheckConfig { config } => Config::load(&config)
             .map(|c| println!("{c:#?}"))
             .map_err(|e| e.to_string()),
+        Cmd::Show { what, target } => vxswitch::cli::show(&what, &target).map(|o| print!("{o}")),
+        Cmd::Ping {
+            dst,
+            size,
+            count,
+            target,
+            ..
+        } => vxswitch::cli::ping(&target, &dst, size, count).map(|o| print!("{o}")),
+        Cmd::Ls { cmd, target } => vxswitch::cli::ls(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Lab(args) => vxswitch::lab::run(&args).map_err(|e| e.to_string()),
     };
     match result {

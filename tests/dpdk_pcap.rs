@@ -36,6 +36,8 @@ idle_sleep_us = 100
 [vtep]
 ip = "192.168.250.51/24"
 mac = "{VTEP_MAC}"
+[control]
+socket = "{d}/control.sock"
 [uplink]
 device = "net_pcap_{prefix}0"
 [[access_port]]

@@ -408,7 +408,7 @@ fn learned_mac_is_published_and_then_forwarded_as_unicast() {
     let cfg = Config::parse(CONFIG).unwrap();
     let mut r = Rig::new(CONFIG);
     let cell = Arc::new(SnapshotCell::new(r.snap.clone()));
-    let mut m = TableManager::new(Arc::clone(&cell), cfg.mac_capacity, 300);
+    let mut m = TableManager::new(Arc::clone(&cell), &cfg);
     let d: MacAddr = "02:dd:dd:dd:dd:dd".parse().unwrap();
     let inner = traffic::udp(MacAddr::BROADCAST, d, b_ip(), a_ip(), 7, 8, 30);
     r.send(
@@ -446,11 +446,12 @@ fn learned_mac_is_published_and_then_forwarded_as_unicast() {
 
 #[test]
 fn full_mac_table_refuses_new_entries_and_keeps_old_ones() {
-    let cfg = Config::parse(CONFIG).unwrap();
+    let mut cfg = Config::parse(CONFIG).unwrap();
     let r = Rig::new(CONFIG);
     let cell = Arc::new(SnapshotCell::new(r.snap.clone()));
     let before = r.snap.macs.len();
-    let mut m = TableManager::new(Arc::clone(&cell), before + 1, cfg.aging_secs);
+    cfg.mac_capacity = before + 1;
+    let mut m = TableManager::new(Arc::clone(&cell), &cfg);
     let ev = |i: u8| Event::MacSeen {
         vni: 5001,
         mac: MacAddr([2, 0, 0, 0, 1, i]),

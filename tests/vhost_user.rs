@@ -94,6 +94,8 @@ idle_sleep_us = 100
 [vtep]
 ip = "192.168.250.51/24"
 mac = "02:00:00:00:00:51"
+[control]
+socket = "{d}/control.sock"
 [uplink]
 device = "net_vhost0"
 [[access_port]]

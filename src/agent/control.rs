@@ -105,8 +105,15 @@ async fn answer(env: &ControlEnv, req: &Value) -> Result<Value, String> {
     match req["show"].as_str() {
         Some("vtep-list") => {
             let vni = vni_arg(req)?;
-            let info = snap.vnis.get(&vni).ok_or(format!("vni: {vni} has no port here"))?;
-            let known: Vec<RemoteVtep> = env.hub.as_ref().map(|h| h.vtep_table(vni)).unwrap_or_default();
+            let info = snap
+                .vnis
+                .get(&vni)
+                .ok_or(format!("vni: {vni} has no port here"))?;
+            let known: Vec<RemoteVtep> = env
+                .hub
+                .as_ref()
+                .map(|h| h.vtep_table(vni))
+                .unwrap_or_default();
             Ok(Value::Array(
                 info.vteps
                     .iter()
@@ -116,7 +123,10 @@ async fn answer(env: &ControlEnv, req: &Value) -> Result<Value, String> {
                             .iter()
                             .find(|v| v.ip == t.ip)
                             .map(|v| segment_of(v.ip, v.prefix_len))
-                            .or_else(|| vtep.on_segment(t.ip).then(|| segment_of(t.ip, vtep.prefix_len)));
+                            .or_else(|| {
+                                vtep.on_segment(t.ip)
+                                    .then(|| segment_of(t.ip, vtep.prefix_len))
+                            });
                         json!({"ip": t.ip.to_string(), "segment": segment.map(|s| s.to_string()),
                                "is_mtep": false, "next_hop": t.next_hop.map(|h| h.to_string()),
                                "resolved": t.is_resolved()})
@@ -165,9 +175,11 @@ async fn answer(env: &ControlEnv, req: &Value) -> Result<Value, String> {
             None => json!([]),
         }),
         Some("routes") => {
-            let mut r = vec![json!({"network": segment_of(vtep.ip, vtep.prefix_len).to_string(),
+            let mut r = vec![
+                json!({"network": segment_of(vtep.ip, vtep.prefix_len).to_string(),
                 "netmask": netmask(vtep.prefix_len).to_string(), "gateway": "0.0.0.0",
-                "interface": env.port_names[usize::from(UPLINK)], "source": vtep.ip.to_string()})];
+                "interface": env.port_names[usize::from(UPLINK)], "source": vtep.ip.to_string()}),
+            ];
             if let Some(g) = vtep.gateway {
                 r.push(json!({"network": "default", "netmask": "0.0.0.0", "gateway": g.to_string(),
                     "interface": env.port_names[usize::from(UPLINK)], "source": vtep.ip.to_string()}));
@@ -182,8 +194,10 @@ async fn answer(env: &ControlEnv, req: &Value) -> Result<Value, String> {
                 .collect();
             n.sort();
             Ok(n.into_iter()
-                .map(|(ip, mac)| json!({"ip": ip.to_string(), "mac": mac,
-                    "interface": env.port_names[usize::from(UPLINK)]}))
+                .map(|(ip, mac)| {
+                    json!({"ip": ip.to_string(), "mac": mac,
+                    "interface": env.port_names[usize::from(UPLINK)]})
+                })
                 .collect())
         }
         Some("stats") => {
@@ -195,9 +209,11 @@ async fn answer(env: &ControlEnv, req: &Value) -> Result<Value, String> {
             for r in DropReason::ALL {
                 drops.insert(r.name().into(), json!(total_drops(&env.counters, *r)));
             }
-            Ok(json!({"stats": stats, "drops": drops, "generation": snap.generation,
+            Ok(
+                json!({"stats": stats, "drops": drops, "generation": snap.generation,
                       "controller_up": snap.controller_up, "macs": snap.macs.len(),
-                      "arps": snap.arps.len()}))
+                      "arps": snap.arps.len()}),
+            )
         }
         Some(other) => Err(format!("show: unknown view {other:?}")),
         None if req.get("ping").is_some() => ping(env, &req["ping"]).await,
@@ -238,15 +254,25 @@ async fn ping(env: &ControlEnv, req: &Value) -> Result<Value, String> {
         .next_hop(dst)
         .ok_or(format!("ping.dst: no route to {dst}"))?;
     let Some(mac) = snap.neighbors.get(&hop).copied() else {
-        return Err(format!("ping.dst: next hop {hop} is not resolved yet (see `show neighbors`)"));
+        return Err(format!(
+            "ping.dst: next hop {hop} is not resolved yet (see `show neighbors`)"
+        ));
     };
     static NEXT_ID: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
-    let id = (std::process::id() as u16) ^ NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id =
+        (std::process::id() as u16) ^ NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut replies = Vec::new();
     for seq in 0..count {
         let bytes = crate::traffic::echo_request(mac, vtep.mac, (vtep.ip, dst), id, seq, size);
         let sent = Instant::now();
-        if env.slow_tx.push(SlowFrame::Send { port: UPLINK, bytes }).is_err() {
+        if env
+            .slow_tx
+            .push(SlowFrame::Send {
+                port: UPLINK,
+                bytes,
+            })
+            .is_err()
+        {
             return Err("ping: the slow path queue is full".into());
         }
         let mut got = None;
@@ -267,15 +293,20 @@ async fn ping(env: &ControlEnv, req: &Value) -> Result<Value, String> {
         }
     }
     let received = replies.iter().filter(|r| r.get("rtt_ms").is_some()).count();
-    Ok(json!({"dst": dst.to_string(), "src": vtep.ip.to_string(), "size": size,
-              "dont_fragment": true, "sent": count, "received": received, "replies": replies}))
+    Ok(
+        json!({"dst": dst.to_string(), "src": vtep.ip.to_string(), "size": size,
+              "dont_fragment": true, "sent": count, "received": received, "replies": replies}),
+    )
 }
 
 /// Sends one request to a data plane's control socket and returns its answer.
 pub fn request(socket: &Path, req: &Value) -> Result<Value, String> {
     use std::io::{BufRead, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket).map_err(|e| {
-        format!("{}: {e} (is `vxswitch dataplane` running with this control socket?)", socket.display())
+        format!(
+            "{}: {e} (is `vxswitch dataplane` running with this control socket?)",
+            socket.display()
+        )
     })?;
     s.set_read_timeout(Some(Duration::from_secs(120))).ok();
     writeln!(s, "{req}").map_err(|e| e.to_string())?;

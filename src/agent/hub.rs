@@ -187,7 +187,10 @@ impl Hub {
     }
 
     pub fn vtep_table(&self, vni: Vni) -> Vec<RemoteVtep> {
-        lock(&self.vtep_tables).get(&vni).cloned().unwrap_or_default()
+        lock(&self.vtep_tables)
+            .get(&vni)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn set_status(&self, i: usize, f: impl FnOnce(&mut ConnStatus)) {
@@ -259,20 +262,39 @@ mod tests {
         for c in [
             AgentCmd::Join(5001),
             AgentCmd::Join(5002),
-            AgentCmd::Mac { vni: 5001, mac: a, withdrawn: false },
-            AgentCmd::Ip { vni: 5001, ip: Ipv4Addr::new(172, 16, 10, 11), mac: a },
-            AgentCmd::Mac { vni: 5002, mac: a, withdrawn: false },
+            AgentCmd::Mac {
+                vni: 5001,
+                mac: a,
+                withdrawn: false,
+            },
+            AgentCmd::Ip {
+                vni: 5001,
+                ip: Ipv4Addr::new(172, 16, 10, 11),
+                mac: a,
+            },
+            AgentCmd::Mac {
+                vni: 5002,
+                mac: a,
+                withdrawn: false,
+            },
             AgentCmd::Leave(5002),
         ] {
             s.apply(&c);
         }
         let m = s.sync_messages(|_| true);
         assert_eq!(m.len(), 3);
-        assert!(matches!(m[0].body, Some(Body::Join(proto::VniJoin { vni: 5001 }))));
+        assert!(matches!(
+            m[0].body,
+            Some(Body::Join(proto::VniJoin { vni: 5001 }))
+        ));
         assert!(matches!(m[1].body, Some(Body::Mac(_))));
         assert!(matches!(m[2].body, Some(Body::Ip(_))));
         assert!(s.sync_messages(|v| v != 5001).is_empty());
-        s.apply(&AgentCmd::Mac { vni: 5001, mac: a, withdrawn: true });
+        s.apply(&AgentCmd::Mac {
+            vni: 5001,
+            mac: a,
+            withdrawn: true,
+        });
         assert_eq!(s.sync_messages(|_| true).len(), 2);
     }
 }

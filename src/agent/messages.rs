@@ -13,11 +13,25 @@ pub enum AgentCmd {
     /// The last VM port of the VNI went down.
     Leave(Vni),
     /// A VM MAC behind this VTEP (or withdrawn: aged out, moved away).
-    Mac { vni: Vni, mac: MacAddr, withdrawn: bool },
+    Mac {
+        vni: Vni,
+        mac: MacAddr,
+        withdrawn: bool,
+    },
     /// A snooped IP/MAC binding.
-    Ip { vni: Vni, ip: Ipv4Addr, mac: MacAddr },
-    ArpQuery { vni: Vni, ip: Ipv4Addr },
-    MacQuery { vni: Vni, mac: MacAddr },
+    Ip {
+        vni: Vni,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+    },
+    ArpQuery {
+        vni: Vni,
+        ip: Ipv4Addr,
+    },
+    MacQuery {
+        vni: Vni,
+        mac: MacAddr,
+    },
 }
 
 /// A remote VTEP as the controller lists it.
@@ -33,8 +47,14 @@ pub struct RemoteVtep {
 pub enum ControlUpdate {
     /// Whether any controller session is established.
     Connected(bool),
-    VtepTable { vni: Vni, vteps: Vec<RemoteVtep> },
-    LogicalSwitch { vni: Vni, arp_suppression: bool },
+    VtepTable {
+        vni: Vni,
+        vteps: Vec<RemoteVtep>,
+    },
+    LogicalSwitch {
+        vni: Vni,
+        arp_suppression: bool,
+    },
     /// None: nobody knows (or the owner is unreachable). Some((mac, vtep)): the binding and,
     /// when the controller knows it, the VTEP the MAC is behind.
     ArpAnswer {

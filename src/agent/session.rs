@@ -90,7 +90,10 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
         .local()
         .sync_messages(|vni| hub.owner(vni).as_deref() == Some(id.as_str()));
     let mut err = None;
-    for m in sync.iter().chain([&AgentMessage::of(A::SyncDone(proto::SyncDone {}))]) {
+    for m in sync
+        .iter()
+        .chain([&AgentMessage::of(A::SyncDone(proto::SyncDone {}))])
+    {
         if let Err(e) = write_msg(&mut wr, m).await {
             err = Some(format!("sync: {e}"));
             break;

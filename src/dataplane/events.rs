@@ -12,7 +12,11 @@ pub enum Event {
     /// A frame from `mac` arrived on `dest` (new MAC or a move).
     MacSeen { vni: Vni, mac: MacAddr, dest: Dest },
     /// An IP/MAC binding snooped from a VM's ARP or a DHCP ACK.
-    IpSeen { vni: Vni, ip: Ipv4Addr, mac: MacAddr },
+    IpSeen {
+        vni: Vni,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+    },
     /// A VM's ARP request the ARP table could not answer: the worker handed it over
     /// (the management thread asks the controller, then answers or floods it).
     ArpMiss {

@@ -16,7 +16,11 @@ pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: De
         Some(e) if e.kind == EntryKind::Static => {}
         _ => {
             let hash = key.mac.as_u64() ^ u64::from(vni);
-            if cx.p.reported.first_report((key, dest), hash, cx.snap.generation) {
+            if cx
+                .p
+                .reported
+                .first_report((key, dest), hash, cx.snap.generation)
+            {
                 events::send(
                     &cx.p.events,
                     &cx.p.counters,

@@ -69,12 +69,23 @@ mod tests {
 
     #[test]
     fn finds_the_af_packet_interface() {
-        let args: Vec<String> = ["--vdev", "net_af_packet0,iface=up0", "--vdev", "net_af_packet1,qpairs=1,iface=vm1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(af_packet_iface(&args, "net_af_packet1").as_deref(), Some("vm1"));
-        assert_eq!(af_packet_iface(&args, "net_af_packet0").as_deref(), Some("up0"));
+        let args: Vec<String> = [
+            "--vdev",
+            "net_af_packet0,iface=up0",
+            "--vdev",
+            "net_af_packet1,qpairs=1,iface=vm1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            af_packet_iface(&args, "net_af_packet1").as_deref(),
+            Some("vm1")
+        );
+        assert_eq!(
+            af_packet_iface(&args, "net_af_packet0").as_deref(),
+            Some("up0")
+        );
         assert_eq!(af_packet_iface(&args, "net_pcap0"), None);
     }
 

@@ -11,7 +11,7 @@ use crate::agent::AgentCmd;
 use crate::config::{Config, MacTarget};
 use crate::tables::{
     ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortIdx, Snapshot, SnapshotCell,
-    TunnelTable, VniInfo, Vni, VtepIdentity,
+    TunnelTable, Vni, VniInfo, VtepIdentity,
 };
 use crate::wire::{arp::ArpRepr, ethernet, ArpOperation, EtherType, MacAddr};
 use hashbrown::HashMap;

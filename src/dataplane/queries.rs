@@ -83,7 +83,10 @@ mod tests {
     fn reply_frame_answers_the_asker() {
         let a: MacAddr = "02:aa:aa:aa:aa:aa".parse().unwrap();
         let b: MacAddr = "02:bb:bb:bb:bb:bb".parse().unwrap();
-        let (ia, ib) = (Ipv4Addr::new(172, 16, 10, 11), Ipv4Addr::new(172, 16, 10, 12));
+        let (ia, ib) = (
+            Ipv4Addr::new(172, 16, 10, 11),
+            Ipv4Addr::new(172, 16, 10, 12),
+        );
         let f = arp_reply_frame((1, a, ia), ib, b);
         let eth = EthernetFrame::new_checked(&f[..]).unwrap();
         assert_eq!((eth.dst(), eth.src()), (a, b));

@@ -108,14 +108,23 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         Ok(x) => x,
         Err(e) => {
             ports.iter().for_each(Port::close);
-            return Err(RunError::ControlSocket(cfg.control_socket.display().to_string(), e));
+            return Err(RunError::ControlSocket(
+                cfg.control_socket.display().to_string(),
+                e,
+            ));
         }
     };
     let mut links = LinkWatch::new(
         cfg.access_ports
             .iter()
             .enumerate()
-            .map(|(i, a)| ((i + 1) as PortIdx, a.vni, af_packet_iface(&cfg.eal_args, &a.device)))
+            .map(|(i, a)| {
+                (
+                    (i + 1) as PortIdx,
+                    a.vni,
+                    af_packet_iface(&cfg.eal_args, &a.device),
+                )
+            })
             .collect(),
     );
     let env = WorkerEnv {
@@ -242,7 +251,13 @@ struct Mgmt<'a> {
 impl Mgmt<'_> {
     /// Applies workers' events and controllers' updates, watches VM ports, ages, resolves
     /// next hops, and delivers what the manager produced, until stopped.
-    fn run(&mut self, queues: &[Arc<EventQueue>], clock: &AtomicU32, stop: &AtomicBool, started: Instant) {
+    fn run(
+        &mut self,
+        queues: &[Arc<EventQueue>],
+        clock: &AtomicU32,
+        stop: &AtomicBool,
+        started: Instant,
+    ) {
         let mut batch: Vec<Event> = Vec::with_capacity(EVENT_QUEUE_LEN);
         let mut last_second = u32::MAX;
         let mut last_link_poll: Option<Instant> = None;
@@ -275,7 +290,10 @@ impl Mgmt<'_> {
                 last_second = now;
                 self.manager.age(now);
                 for bytes in self.manager.resolve(now) {
-                    let _ = self.slow_tx.push(SlowFrame::Send { port: UPLINK, bytes });
+                    let _ = self.slow_tx.push(SlowFrame::Send {
+                        port: UPLINK,
+                        bytes,
+                    });
                 }
             }
             self.deliver();

@@ -25,7 +25,11 @@ fn snoop<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, ip: Ipv4Addr, mac: MacAddr
         return;
     }
     let hash = mac.as_u64() ^ u64::from(u32::from(ip)) ^ u64::from(vni);
-    if cx.p.snooped.first_report((key, mac), hash, cx.snap.generation) {
+    if cx
+        .p
+        .snooped
+        .first_report((key, mac), hash, cx.snap.generation)
+    {
         cx.p.counters.add(Stat::IpSnooped, 1);
         events::send(&cx.p.events, &cx.p.counters, Event::IpSeen { vni, ip, mac });
     }
@@ -51,7 +55,13 @@ pub fn arp_from_vm<IO: FrameIo>(
         let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
             return Some(frame);
         };
-        (eth.src(), a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip())
+        (
+            eth.src(),
+            a.operation(),
+            a.sender_mac(),
+            a.sender_ip(),
+            a.target_ip(),
+        )
     };
     // Only a VM speaking for itself is believed.
     if sender_mac == src {

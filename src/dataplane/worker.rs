@@ -2,8 +2,8 @@
 //! in bursts, and loads the table snapshot once per burst round.
 
 use super::counters::DropReason;
-use super::pipeline::{inject, process, Ctx, Pipeline};
 pub use super::pipeline::SlowFrame;
+use super::pipeline::{inject, process, Ctx, Pipeline};
 use crate::dpdk::{MbufIo, Mempool, Port, RxBurst, TxCounts};
 use crate::tables::{PortIdx, SnapshotCell};
 use crossbeam_queue::ArrayQueue;

@@ -56,7 +56,11 @@ impl DataplaneProcess {
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), LabError> {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if self.output().lines().any(|l| l == "vxswitch ready") {
+            if self
+                .output()
+                .lines()
+                .any(|l| l.starts_with("vxswitch ready"))
+            {
                 return Ok(());
             }
             if let Some(c) = self.child.as_mut() {

@@ -99,9 +99,15 @@ mod tests {
         let ip = Ipv4Addr::new(172, 16, 10, 11);
         let mut b = [0u8; 300];
         let n = emit_reply(&mut b, DHCPACK, ip, mac);
-        assert_eq!(DhcpPacket::new_checked(&b[..n]).unwrap().ack_binding(), Some((ip, mac)));
+        assert_eq!(
+            DhcpPacket::new_checked(&b[..n]).unwrap().ack_binding(),
+            Some((ip, mac))
+        );
         emit_reply(&mut b, 2, ip, mac);
-        assert_eq!(DhcpPacket::new_checked(&b[..n]).unwrap().ack_binding(), None);
+        assert_eq!(
+            DhcpPacket::new_checked(&b[..n]).unwrap().ack_binding(),
+            None
+        );
     }
 
     #[test]
@@ -112,11 +118,17 @@ mod tests {
         let n = emit_reply(&mut b, DHCPACK, Ipv4Addr::new(10, 0, 0, 1), mac);
         // An option whose length runs past the end.
         b[OPTIONS..OPTIONS + 2].copy_from_slice(&[12, 200]);
-        assert_eq!(DhcpPacket::new_checked(&b[..n]).unwrap().message_type(), None);
+        assert_eq!(
+            DhcpPacket::new_checked(&b[..n]).unwrap().message_type(),
+            None
+        );
         for cut in OPTIONS..n {
             let _ = DhcpPacket::new_checked(&b[..cut]).map(|p| p.ack_binding());
         }
         b[COOKIE] = 0;
-        assert_eq!(DhcpPacket::new_checked(&b[..n]).unwrap_err(), WireError::Malformed);
+        assert_eq!(
+            DhcpPacket::new_checked(&b[..n]).unwrap_err(),
+            WireError::Malformed
+        );
     }
 }

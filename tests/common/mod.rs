@@ -65,7 +65,7 @@ impl Daemon {
 
     pub fn wait_for_line(&mut self, line: &str, timeout: Duration) {
         let start = Instant::now();
-        while !self.output().lines().any(|l| l == line) {
+        while !self.output().lines().any(|l| l.starts_with(line)) {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("vxswitch exited ({st}) before {line:?}:\n{}", self.output());
             }
