@@ -253,10 +253,9 @@ async fn ping(env: &ControlEnv, req: &Value) -> Result<Value, String> {
     let hop = vtep
         .next_hop(dst)
         .ok_or(format!("ping.dst: no route to {dst}"))?;
-    let Some(mac) = snap.neighbors.get(&hop).copied() else {
-        return Err(format!(
-            "ping.dst: next hop {hop} is not resolved yet (see `show neighbors`)"
-        ));
+    let mac = match snap.neighbors.get(&hop).copied() {
+        Some(m) => m,
+        None => resolve(env, hop).await?,
     };
     static NEXT_ID: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
     let id =
@@ -297,6 +296,24 @@ async fn ping(env: &ControlEnv, req: &Value) -> Result<Value, String> {
         json!({"dst": dst.to_string(), "src": vtep.ip.to_string(), "size": size,
               "dont_fragment": true, "sent": count, "received": received, "replies": replies}),
     )
+}
+
+/// ARPs for an unresolved next hop from the VTEP and waits up to a second for the answer.
+async fn resolve(env: &ControlEnv, hop: Ipv4Addr) -> Result<crate::wire::MacAddr, String> {
+    let vtep = env.cell.load().vtep.clone();
+    let bytes = crate::dataplane::manager::arp_request(&vtep, hop);
+    let _ = env.slow_tx.push(SlowFrame::Send {
+        port: UPLINK,
+        bytes,
+    });
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        if let Some(m) = env.cell.load().neighbors.get(&hop) {
+            return Ok(*m);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Err(format!("ping.dst: next hop {hop} does not answer ARP"))
 }
 
 /// Sends one request to a data plane's control socket and returns its answer.

@@ -7,7 +7,9 @@ use super::manager::TableManager;
 use super::queries::{arp_reply_frame, arp_request_frame};
 use super::worker::SlowFrame;
 use crate::agent::{AgentCmd, ControlUpdate, RemoteVtep};
-use crate::tables::{ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, Vni};
+use crate::tables::{
+    ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, TunnelIdx, TunnelTable, Vni,
+};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -153,7 +155,7 @@ impl TableManager {
         if let Some(p) = self.pending_arp.remove(&key) {
             self.stats.arp_answered_by_controller += 1;
             for w in p.waiters {
-                self.out.frames.push(SlowFrame::Send {
+                self.out.frames.push(SlowFrame::ArpReply {
                     port: w.0,
                     bytes: arp_reply_frame(w, key.ip, mac),
                 });
@@ -176,7 +178,7 @@ impl TableManager {
             Some(t) => t,
             None => {
                 let mut tunnels = (*self.snap.tunnels).clone();
-                let Some(t) = tunnels.ensure(vtep, &self.snap.vtep) else {
+                let Some(t) = self.ensure_tunnel(&mut tunnels, vtep) else {
                     return false;
                 };
                 self.snap.tunnels = Arc::new(tunnels);
@@ -189,6 +191,17 @@ impl TableManager {
         }
         macs.insert(key, MacEntry::new(dest, EntryKind::Learned, now));
         true
+    }
+
+    /// The tunnel to `ip`, created if new with its next hop's MAC from the ARP cache.
+    fn ensure_tunnel(&self, tunnels: &mut TunnelTable, ip: Ipv4Addr) -> Option<TunnelIdx> {
+        let t = tunnels.ensure(ip, &self.snap.vtep)?;
+        if let Some(hop) = self.snap.vtep.next_hop(ip) {
+            if let Some(mac) = self.snap.neighbors.get(&hop) {
+                tunnels.set_neighbor(hop, *mac, &self.snap.vtep);
+            }
+        }
+        Some(t)
     }
 
     /// The controller's VTEP table for `vni` (all members; this host is skipped), merged
@@ -206,7 +219,7 @@ impl TableManager {
         let mut tunnels = (*self.snap.tunnels).clone();
         let mut list = smallvec::SmallVec::new();
         for ip in ips {
-            if let Some(t) = tunnels.ensure(ip, &self.snap.vtep) {
+            if let Some(t) = self.ensure_tunnel(&mut tunnels, ip) {
                 list.push(t);
             }
         }

@@ -244,7 +244,7 @@ impl TableManager {
                     let waiter = (port, asker_mac, asker_ip);
                     // Answered meanwhile (an earlier event of this batch, or a reply).
                     if let Some(e) = arps.get(&key) {
-                        self.out.frames.push(SlowFrame::Send {
+                        self.out.frames.push(SlowFrame::ArpReply {
                             port,
                             bytes: arp_reply_frame(waiter, target, e.mac),
                         });

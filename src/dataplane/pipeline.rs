@@ -70,6 +70,8 @@ pub fn process<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
 pub enum SlowFrame {
     /// Send as is on `port`.
     Send { port: PortIdx, bytes: Vec<u8> },
+    /// A proxy ARP reply to VM port `port` (after the controller answered).
+    ArpReply { port: PortIdx, bytes: Vec<u8> },
     /// Flood as if it came from VM port `port` of `vni` (an ARP request nobody answered).
     Flood {
         vni: crate::tables::Vni,
@@ -80,13 +82,19 @@ pub enum SlowFrame {
 
 /// Runs one slow-path frame: allocates it and sends or floods it.
 pub fn inject<IO: FrameIo>(cx: &mut Ctx<'_, IO>, f: &SlowFrame) {
-    let (SlowFrame::Send { bytes, .. } | SlowFrame::Flood { bytes, .. }) = f;
+    let (SlowFrame::Send { bytes, .. }
+    | SlowFrame::ArpReply { bytes, .. }
+    | SlowFrame::Flood { bytes, .. }) = f;
     let Some(frame) = cx.io.alloc(bytes) else {
         return cx.p.counters.dropped(DropReason::NoMbuf);
     };
     match *f {
         SlowFrame::Send { port, .. } => {
             cx.p.counters.add(Stat::StackFramesSent, 1);
+            cx.io.send(port, frame);
+        }
+        SlowFrame::ArpReply { port, .. } => {
+            cx.p.counters.add(Stat::ArpProxyReplies, 1);
             cx.io.send(port, frame);
         }
         SlowFrame::Flood { vni, port, .. } => {

@@ -8,10 +8,12 @@
 mod process;
 pub mod sh;
 mod topology;
+mod walkthrough;
 
 pub use process::DataplaneProcess;
 pub use sh::LabError;
-pub use topology::{Hypervisor, Topology, Vm, UNDERLAY_GW};
+pub use topology::{Hypervisor, Options, Topology, Vm, CONTROLLER_IP, UNDERLAY_GW};
+pub use walkthrough::{walkthrough, ControlledLab};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +35,9 @@ pub struct LabArgs {
     /// Pings per direction.
     #[arg(long, default_value_t = 5)]
     pub count: u32,
+    /// Static VTEP tables, no controller (the data-plane-only lab).
+    #[arg(long)]
+    pub no_controller: bool,
 }
 
 /// How hypervisor 2 is built.
@@ -67,6 +72,9 @@ idle_sleep_us = 200
 ip = "{vtep}/24"
 gateway = "{gw}"
 mtu = 1600
+
+[control]
+socket = "/run/vxswitch/{ns}.sock"
 
 [uplink]
 device = "net_af_packet0"
@@ -154,7 +162,11 @@ impl Lab {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| LabError::Step(format!("{}: {e}", dir.display())))?;
-        let topo = Topology::build(prefix, &[VM_A, VM_B])?;
+        let opts = Options {
+            vms_on: true,
+            controller: false,
+        };
+        let topo = Topology::build(prefix, &[VM_A, VM_B], opts)?;
         let mut lab = Lab {
             topo,
             dataplanes: Vec::new(),
@@ -204,8 +216,12 @@ impl Lab {
     }
 }
 
-/// The `vxswitch lab` command: build, show, ping, report, tear down.
+/// The `vxswitch lab` command: the walk-through with a controller, or (with
+/// `--kernel-peer` / `--no-controller`) the static data-plane lab: build, ping, report.
 pub fn run(args: &LabArgs) -> Result<(), LabError> {
+    if !args.kernel_peer && !args.no_controller {
+        return walkthrough(args);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, Arc::clone(&stop));

@@ -1,5 +1,5 @@
-//! A `vxswitch dataplane` process running inside a hypervisor namespace: started with its
-//! config, waited on until ready, stopped with SIGINT so it prints its counters.
+//! A `vxswitch dataplane` (or `controller`) process running inside a namespace: started
+//! with its config, waited on until ready, stopped with SIGINT so it prints its counters.
 
 use super::sh::LabError;
 use std::fs;
@@ -11,12 +11,25 @@ pub struct DataplaneProcess {
     pub name: String,
     child: Option<Child>,
     log: PathBuf,
+    ready: &'static str,
 }
 
 impl DataplaneProcess {
     /// Writes `config` next to the log and starts `exe dataplane` in `ns`.
     pub fn start(
         exe: &Path,
+        ns: &str,
+        name: &str,
+        dir: &Path,
+        config: &str,
+    ) -> Result<DataplaneProcess, LabError> {
+        Self::start_as(exe, "dataplane", ns, name, dir, config)
+    }
+
+    /// Writes `config` next to the log and starts `exe <what>` in `ns`.
+    pub fn start_as(
+        exe: &Path,
+        what: &str,
         ns: &str,
         name: &str,
         dir: &Path,
@@ -32,7 +45,7 @@ impl DataplaneProcess {
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
             .arg(exe)
-            .arg("dataplane")
+            .arg(what)
             .arg("--config")
             .arg(&cfg_path)
             .stdin(Stdio::null())
@@ -44,6 +57,11 @@ impl DataplaneProcess {
             name: name.to_owned(),
             child: Some(child),
             log,
+            ready: if what == "controller" {
+                "controller "
+            } else {
+                "vxswitch ready"
+            },
         })
     }
 
@@ -52,14 +70,14 @@ impl DataplaneProcess {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits for the "vxswitch ready" line.
+    /// Waits for the ready line ("vxswitch ready", or the controller's "... ready: ...").
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), LabError> {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if self
                 .output()
                 .lines()
-                .any(|l| l.starts_with("vxswitch ready"))
+                .any(|l| l.starts_with(self.ready) && l.contains("ready"))
             {
                 return Ok(());
             }
@@ -79,6 +97,14 @@ impl DataplaneProcess {
             self.name,
             self.output()
         )))
+    }
+
+    /// Kills the process at once (a crash, as far as its peers can tell).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// Stops the process with SIGINT (its clean stop) and returns everything it printed.

@@ -24,6 +24,8 @@ pub struct Hypervisor {
 pub struct Topology {
     pub prefix: String,
     pub underlay_ns: String,
+    /// The controller's namespace on the management network (when built with one).
+    pub controller_ns: Option<String>,
     pub vms: Vec<Vm>,
     pub hvs: Vec<Hypervisor>,
     namespaces: Vec<String>,
@@ -33,6 +35,17 @@ pub struct Topology {
 pub const SEGMENT_PREFIX: u8 = 24;
 pub const UNDERLAY_GW: &str = "192.168.250.1";
 pub const UNDERLAY_MTU: &str = "1600";
+/// The management network (hosts' agents <-> controller), apart from the underlay.
+pub const CONTROLLER_IP: &str = "192.168.110.201";
+
+/// How the lab starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// VMs' interfaces up at once (else they stay down until `power_on`).
+    pub vms_on: bool,
+    /// A management network with a controller namespace.
+    pub controller: bool,
+}
 
 impl Topology {
     /// Builds: underlay namespace with bridge br0 (192.168.250.1/24, MTU 1600); per
@@ -41,10 +54,12 @@ impl Topology {
     pub fn build(
         prefix: &str,
         pairs: &[(&'static str, &'static str, &'static str)],
+        opts: Options,
     ) -> Result<Topology, LabError> {
         let mut t = Topology {
             prefix: prefix.to_owned(),
             underlay_ns: format!("{prefix}-ul"),
+            controller_ns: None,
             vms: Vec::new(),
             hvs: Vec::new(),
             namespaces: Vec::new(),
@@ -121,7 +136,14 @@ impl Topology {
                 &vm.ns,
                 &["ip", "addr", "add", &format!("{vm_ip}/24"), "dev", "eth0"],
             )?;
-            sh::in_ns(&vm.ns, &["ip", "link", "set", "eth0", "up"])?;
+            // A VM announces itself with a gratuitous ARP when its interface comes up.
+            sh::in_ns(
+                &vm.ns,
+                &["sysctl", "-qw", "net.ipv4.conf.eth0.arp_notify=1"],
+            )?;
+            if opts.vms_on {
+                sh::in_ns(&vm.ns, &["ip", "link", "set", "eth0", "up"])?;
+            }
             // Checksums in full and no segmentation offload: frames leave the VM complete,
             // as they would from a virtio NIC without offloads.
             let _ = sh::in_ns(
@@ -134,7 +156,50 @@ impl Topology {
             t.vms.push(vm);
         }
         sh::in_ns(&ul, &["ip", "link", "set", "br0", "up"])?;
+        if opts.controller {
+            t.management()?;
+        }
         Ok(t)
+    }
+
+    /// Bridge br1 in the underlay namespace as the management network: the controller's
+    /// namespace at 192.168.110.201, each hypervisor's `mgmt0` at 192.168.110.5N.
+    fn management(&mut self) -> Result<(), LabError> {
+        let ul = self.underlay_ns.clone();
+        let ctl = format!("{}-ctl", self.prefix);
+        self.add_ns(&ctl)?;
+        sh::in_ns(&ul, &["ip", "link", "add", "br1", "type", "bridge"])?;
+        sh::in_ns(&ul, &["ip", "link", "set", "br1", "up"])?;
+        let mut ends = vec![(
+            ctl.clone(),
+            "eth0".to_string(),
+            format!("{CONTROLLER_IP}/24"),
+            "ctl".to_string(),
+        )];
+        for (i, hv) in self.hvs.iter().enumerate() {
+            ends.push((
+                hv.ns.clone(),
+                "mgmt0".into(),
+                format!("192.168.110.{}/24", 51 + i),
+                format!("m{}", i + 1),
+            ));
+        }
+        for (ns, dev, addr, peer) in ends {
+            sh::run(&[
+                "ip", "link", "add", &dev, "netns", &ns, "type", "veth", "peer", "name", &peer,
+                "netns", &ul,
+            ])?;
+            sh::in_ns(&ul, &["ip", "link", "set", &peer, "master", "br1", "up"])?;
+            sh::in_ns(&ns, &["ip", "addr", "add", &addr, "dev", &dev])?;
+            sh::in_ns(&ns, &["ip", "link", "set", &dev, "up"])?;
+        }
+        self.controller_ns = Some(ctl);
+        Ok(())
+    }
+
+    /// Powers VM `i` on: its interface comes up (and it announces itself by GARP).
+    pub fn power_on(&self, i: usize) -> Result<(), LabError> {
+        sh::in_ns(&self.vms[i].ns, &["ip", "link", "set", "eth0", "up"]).map(|_| ())
     }
 
     fn add_ns(&mut self, ns: &str) -> Result<(), LabError> {

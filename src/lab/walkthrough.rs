@@ -1,0 +1,522 @@
+//! `vxswitch lab`: the source document's walk-through (STEP0-STEP6) with a controller, two
+//! hypervisors and VMs A and B, printing at each step the tables the document shows, as an
+//! operator would see them with `vxswitch show ...`.
+
+use super::process::DataplaneProcess;
+use super::sh::{self, LabError};
+use super::topology::{Options, Topology, CONTROLLER_IP};
+use super::{LabArgs, VM_A, VM_B, VNI};
+use crate::agent::control::request;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The lab with a controller: topology, controller, data planes with agents.
+pub struct ControlledLab {
+    pub topo: Topology,
+    pub controller: DataplaneProcess,
+    pub dataplanes: Vec<DataplaneProcess>,
+    pub dir: PathBuf,
+    pub exe: PathBuf,
+}
+
+/// A hypervisor's data plane with an agent and no static VTEP table.
+fn agent_config(
+    ns: &str,
+    vm_port: &str,
+    vtep: &str,
+    host: &str,
+    socket: &Path,
+    core: usize,
+) -> String {
+    format!(
+        r#"# vxswitch lab hypervisor {host} ({ns})
+[eal]
+args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "{core}", "--file-prefix", "{ns}",
+        "--vdev", "net_af_packet0,iface=up0", "--vdev", "net_af_packet1,iface={vm_port}"]
+
+[dataplane]
+workers = [{core}]
+idle_sleep_us = 200
+
+[vtep]
+ip = "{vtep}/24"
+gateway = "{gw}"
+mtu = 1600
+
+[agent]
+host = "{host}"
+controllers = ["{CONTROLLER_IP}:1234"]
+
+[control]
+socket = "{socket}"
+
+[uplink]
+device = "net_af_packet0"
+
+[[access_port]]
+name = "vm"
+device = "net_af_packet1"
+vni = {VNI}
+"#,
+        gw = super::UNDERLAY_GW,
+        socket = socket.display(),
+    )
+}
+
+impl ControlledLab {
+    /// Builds the topology with VMs powered off, starts the controller and creates logical
+    /// switch 5001 through its API, then starts both data planes.
+    pub fn start(exe: &Path, prefix: &str) -> Result<ControlledLab, LabError> {
+        let dir = std::env::temp_dir().join(format!("vxswitch-lab-{prefix}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| LabError::Step(format!("{}: {e}", dir.display())))?;
+        let topo = Topology::build(
+            prefix,
+            &[VM_A, VM_B],
+            Options {
+                vms_on: false,
+                controller: true,
+            },
+        )?;
+        let ctl_ns = topo.controller_ns.clone().unwrap_or_default();
+        let ctl_cfg = format!(
+            "[controller]\nid = \"{CONTROLLER_IP}\"\nlisten = \"0.0.0.0:1234\"\napi = \"0.0.0.0:8080\"\nstate_dir = \"{}\"\n",
+            dir.join("controller-state").display()
+        );
+        let mut controller =
+            DataplaneProcess::start_as(exe, "controller", &ctl_ns, "controller", &dir, &ctl_cfg)?;
+        controller.wait_ready(Duration::from_secs(10))?;
+        let mut lab = ControlledLab {
+            topo,
+            controller,
+            dataplanes: Vec::new(),
+            dir,
+            exe: exe.to_path_buf(),
+        };
+        let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
+        for (i, hv) in lab.topo.hvs.clone().iter().enumerate() {
+            let host = format!("esxi0{}", i + 1);
+            let cfg = agent_config(
+                &hv.ns,
+                &hv.vm_port,
+                hv.vtep_ip,
+                &host,
+                &lab.socket(i),
+                i % cores,
+            );
+            lab.dataplanes.push(DataplaneProcess::start(
+                exe,
+                &hv.ns,
+                &format!("hv{}", i + 1),
+                &lab.dir,
+                &cfg,
+            )?);
+        }
+        for dp in &mut lab.dataplanes {
+            dp.wait_ready(Duration::from_secs(30))?;
+        }
+        Ok(lab)
+    }
+
+    /// Hypervisor i's control socket.
+    pub fn socket(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("hv{}.sock", i + 1))
+    }
+
+    /// Runs `vxswitch <args>` against the controller (inside its namespace).
+    pub fn ctl(&self, args: &[&str]) -> (bool, String) {
+        let ns = self.topo.controller_ns.as_deref().unwrap_or_default();
+        let exe = self.exe.display().to_string();
+        let mut a = vec![exe.as_str()];
+        a.extend_from_slice(args);
+        sh::try_in_ns(ns, &a)
+    }
+
+    /// A controller view as JSON.
+    pub fn ctl_json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let (_, out) = self.ctl(&a);
+        serde_json::from_str(&out).unwrap_or(Value::Null)
+    }
+
+    /// A host view, as `vxswitch show ... --socket` prints it.
+    pub fn host(&self, i: usize, args: &[&str]) -> String {
+        let socket = self.socket(i).display().to_string();
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--socket", &socket]);
+        let out = Command::new(&self.exe).args(&a).output();
+        match out {
+            Ok(o) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// A host view as JSON, straight from the control socket.
+    pub fn host_json(&self, i: usize, req: Value) -> Value {
+        request(&self.socket(i), &req).unwrap_or(Value::Null)
+    }
+
+    /// Waits until `f` holds (polling every 100 ms) or `timeout` passes.
+    pub fn wait(
+        &self,
+        what: &str,
+        timeout: Duration,
+        f: impl Fn(&Self) -> bool,
+    ) -> Result<(), LabError> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if f(self) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(LabError::Step(format!("timed out waiting for {what}")))
+    }
+
+    /// Stops the data planes and the controller; returns their outputs.
+    pub fn stop(&mut self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .dataplanes
+            .iter_mut()
+            .map(|d| (d.name.clone(), d.stop()))
+            .collect();
+        out.push(("controller".into(), self.controller.stop()));
+        out
+    }
+}
+
+/// Counts VXLAN packets in a capture that carry an ARP request (not gratuitous) for `target`.
+pub fn arp_requests_in_vxlan(pcap_path: &Path, target: std::net::Ipv4Addr) -> usize {
+    use crate::wire::{
+        ArpOperation, ArpPacket, EtherType, EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader,
+    };
+    let Ok(f) = std::fs::File::open(pcap_path) else {
+        return 0;
+    };
+    let Ok(frames) = crate::pcap::read(f) else {
+        return 0;
+    };
+    frames
+        .iter()
+        .filter(|b| {
+            let Ok(eth) = EthernetFrame::new_checked(&b[..]) else {
+                return false;
+            };
+            let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+                return false;
+            };
+            let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
+                return false;
+            };
+            let Ok(vx) = VxlanHeader::new_checked(udp.payload()) else {
+                return false;
+            };
+            let Ok(inner) = EthernetFrame::new_checked(vx.payload()) else {
+                return false;
+            };
+            if inner.ethertype() != EtherType::Arp {
+                return false;
+            }
+            ArpPacket::new_checked(inner.payload()).is_ok_and(|a| {
+                a.operation() == ArpOperation::Request
+                    && a.target_ip() == target
+                    && !a.is_gratuitous()
+            })
+        })
+        .count()
+}
+
+fn len(v: &Value) -> usize {
+    v.as_array().map_or(0, |a| a.len())
+}
+
+fn step(title: &str) {
+    println!("\n---------- {title}");
+}
+
+fn show_cmd(lab: &ControlledLab, who: &str, args: &[&str], out: &str) {
+    let _ = lab;
+    println!("{who}# vxswitch {}", args.join(" "));
+    for l in out.lines() {
+        println!("  {l}");
+    }
+}
+
+/// The walk-through; PASS only if every step's tables and pings are right.
+pub fn walkthrough(args: &LabArgs) -> Result<(), LabError> {
+    let exe = std::env::current_exe().map_err(|e| LabError::Step(e.to_string()))?;
+    println!("== vxswitch lab: the logical switch walk-through (VNI {VNI}, unicast mode, ARP suppression on)");
+    println!("   controller {CONTROLLER_IP} (TCP 1234, API :8080) on the management network 192.168.110.0/24");
+    println!(
+        "   esxi01: VTEP {} with VM A {} ({})",
+        VM_A.0, VM_A.1, VM_A.2
+    );
+    println!(
+        "   esxi02: VTEP {} with VM B {} ({})",
+        VM_B.0, VM_B.1, VM_B.2
+    );
+    let mut lab = ControlledLab::start(&exe, &args.prefix)?;
+    let r = walk(&lab, args);
+    let outputs = lab.stop();
+    if r.is_err() {
+        for (name, out) in &outputs {
+            println!("== {name} output");
+            for l in out.lines().take(60) {
+                println!("   {l}");
+            }
+        }
+    }
+    drop(lab);
+    println!("== lab removed");
+    r?;
+    println!("lab: PASS");
+    Ok(())
+}
+
+fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
+    let vni = VNI.to_string();
+    let mut ok = true;
+    step("STEP0: control plane and data plane; VMs A and B are powered off");
+    let (good, out) = lab.ctl(&[
+        "ls",
+        "create",
+        "--vni",
+        &vni,
+        "--name",
+        "web-tier",
+        "--replication",
+        "unicast",
+        "--arp-suppression",
+        "on",
+    ]);
+    show_cmd(
+        lab,
+        "manager",
+        &[
+            "ls",
+            "create",
+            "--vni",
+            &vni,
+            "--name",
+            "web-tier",
+            "--replication",
+            "unicast",
+            "--arp-suppression",
+            "on",
+        ],
+        &out,
+    );
+    if !good {
+        return Err(LabError::Step("creating the logical switch failed".into()));
+    }
+    lab.wait(
+        "both hosts connected to the controller",
+        Duration::from_secs(15),
+        |l| {
+            (0..2).all(|i| {
+                l.host_json(i, json!({"show": "connections"}))[0]["state"] == "ESTABLISHED"
+            })
+        },
+    )?;
+    show_cmd(
+        lab,
+        "esxi01",
+        &["show", "connections"],
+        &lab.host(0, &["show", "connections"]),
+    );
+    show_cmd(
+        lab,
+        "controller",
+        &["show", "logical-switches", "vni", &vni],
+        &lab.ctl(&["show", "logical-switches", "vni", &vni]).1,
+    );
+    show_cmd(
+        lab,
+        "esxi01",
+        &["show", "routes"],
+        &lab.host(0, &["show", "routes"]),
+    );
+    let ping = lab.host(0, &["ping", "-d", "-s", "1572", "-c", "2", VM_B.0]);
+    ok &= ping.contains("2 received");
+    show_cmd(
+        lab,
+        "esxi01",
+        &["ping", "-d", "-s", "1572", "-c", "2", VM_B.0],
+        &ping,
+    );
+    show_cmd(
+        lab,
+        "esxi01",
+        &["show", "neighbors"],
+        &lab.host(0, &["show", "neighbors"]),
+    );
+    show_cmd(
+        lab,
+        "controller",
+        &["show", "logical-switches", "vtep-table", &vni],
+        &lab.ctl(&["show", "logical-switches", "vtep-table", &vni]).1,
+    );
+
+    step("STEP1: VMs power on; each host reports that its VTEP joins VNI 5001, the controller sends the VTEP table back");
+    lab.topo.power_on(0)?;
+    lab.topo.power_on(1)?;
+    lab.wait(
+        "two VTEPs in the controller's VTEP table",
+        Duration::from_secs(10),
+        |l| len(&l.ctl_json(&["show", "logical-switches", "vtep-table", &vni])) == 2,
+    )?;
+    lab.wait("each host's VTEP list", Duration::from_secs(10), |l| {
+        (0..2).all(|i| len(&l.host_json(i, json!({"show": "vtep-list", "vni": VNI}))) == 1)
+    })?;
+    show_cmd(
+        lab,
+        "controller",
+        &["show", "logical-switches", "vtep-table", &vni],
+        &lab.ctl(&["show", "logical-switches", "vtep-table", &vni]).1,
+    );
+    show_cmd(
+        lab,
+        "esxi01",
+        &["show", "vtep", "list", "--vni", &vni],
+        &lab.host(0, &["show", "vtep", "list", "--vni", &vni]),
+    );
+
+    step("STEP2: the VMs' first frames (their gratuitous ARP) teach each host their MACs, reported to the controller");
+    lab.wait(
+        "both VM MACs in the controller's MAC table",
+        Duration::from_secs(10),
+        |l| len(&l.ctl_json(&["show", "logical-switches", "mac-table", &vni])) == 2,
+    )?;
+    show_cmd(
+        lab,
+        "controller",
+        &["show", "logical-switches", "mac-table", &vni],
+        &lab.ctl(&["show", "logical-switches", "mac-table", &vni]).1,
+    );
+
+    step("STEP3: IP/MAC bindings snooped from ARP/GARP (ARP suppression is on), reported to the controller");
+    lab.wait(
+        "both VM IPs in the controller's ARP table",
+        Duration::from_secs(10),
+        |l| len(&l.ctl_json(&["show", "logical-switches", "arp-table", &vni])) == 2,
+    )?;
+    show_cmd(
+        lab,
+        "controller",
+        &["show", "logical-switches", "arp-table", &vni],
+        &lab.ctl(&["show", "logical-switches", "arp-table", &vni]).1,
+    );
+
+    step("STEP4: VM A ARPs for 172.16.10.12; esxi01 asks the controller and answers A itself");
+    let cap = lab.dir.join("underlay-step4.pcap");
+    let ul = lab.topo.underlay_ns.clone();
+    let cap_s = cap.display().to_string();
+    let mut tcpdump = Command::new("ip")
+        .args([
+            "netns", "exec", &ul, "tcpdump", "-i", "hv1", "-U", "-w", &cap_s, "udp", "port", "4789",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| LabError::Step(format!("tcpdump: {e}")))?;
+    std::thread::sleep(Duration::from_millis(700));
+    let before = lab.host_json(0, json!({"show": "stats"}));
+    let _ = sh::try_in_ns(
+        &lab.topo.vms[0].ns,
+        &["ip", "neigh", "flush", "dev", "eth0"],
+    );
+    let (good, ping_out) = sh::try_in_ns(
+        &lab.topo.vms[0].ns,
+        &[
+            "ping",
+            "-c",
+            &args.count.to_string(),
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            VM_B.1,
+        ],
+    );
+    ok &= good;
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-INT", &tcpdump.id().to_string()])
+        .status();
+    let _ = tcpdump.wait();
+    let after = lab.host_json(0, json!({"show": "stats"}));
+    let delta = |k: &str| {
+        after["stats"][k].as_u64().unwrap_or(0) - before["stats"][k].as_u64().unwrap_or(0)
+    };
+    let crossed = arp_requests_in_vxlan(
+        &cap,
+        VM_B.1.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+    );
+    let (_, neigh) = sh::try_in_ns(&lab.topo.vms[0].ns, &["ip", "neigh", "show", VM_B.1]);
+    println!("VM A# ip neigh show {}\n  {}", VM_B.1, neigh.trim());
+    show_cmd(
+        lab,
+        "esxi01",
+        &["show", "arp", "list", "--vni", &vni],
+        &lab.host(0, &["show", "arp", "list", "--vni", &vni]),
+    );
+    println!(
+        "esxi01 counters during STEP4: arp_controller_queries +{}, arp_proxy_replies +{}, arp_requests_flooded +{}",
+        delta("arp_controller_queries"),
+        delta("arp_proxy_replies"),
+        delta("arp_requests_flooded")
+    );
+    println!(
+        "underlay capture on esxi01's uplink: {crossed} ARP request(s) for {} inside VXLAN ({})",
+        VM_B.1,
+        cap.display()
+    );
+    ok &= crossed == 0 && delta("arp_proxy_replies") >= 1 && delta("arp_requests_flooded") == 0;
+
+    step("STEP5: esxi01 knows from the controller that B is behind 192.168.250.52");
+    show_cmd(
+        lab,
+        "esxi01",
+        &["show", "mac", "list", "--vni", &vni],
+        &lab.host(0, &["show", "mac", "list", "--vni", &vni]),
+    );
+
+    step("STEP6: A's frames are VXLAN-encapsulated to 192.168.250.52; esxi02 learns A behind 192.168.250.51");
+    println!("VM A# ping -c {} {}", args.count, VM_B.1);
+    for l in ping_out
+        .lines()
+        .filter(|l| l.contains("bytes from") || l.contains("transmitted") || l.contains("rtt"))
+    {
+        println!("  {l}");
+    }
+    show_cmd(
+        lab,
+        "esxi02",
+        &["show", "mac", "list", "--vni", &vni],
+        &lab.host(1, &["show", "mac", "list", "--vni", &vni]),
+    );
+    let hv2_macs = lab.host_json(1, json!({"show": "mac-list", "vni": VNI}));
+    ok &= hv2_macs.as_array().is_some_and(|a| {
+        a.iter()
+            .any(|r| r["inner_mac"] == VM_A.2 && r["outer_ip"] == VM_A.0)
+    });
+    show_cmd(
+        lab,
+        "esxi01",
+        &["show", "stats"],
+        &lab.host(0, &["show", "stats"]),
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(LabError::Step("lab: FAIL (see above)".into()))
+    }
+}
