@@ -8,7 +8,7 @@
 mod process;
 pub mod sh;
 mod topology;
-mod walkthrough;
+pub mod walkthrough;
 
 pub use process::DataplaneProcess;
 pub use sh::LabError;

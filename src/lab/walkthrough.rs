@@ -121,6 +121,23 @@ impl ControlledLab {
         Ok(lab)
     }
 
+    /// Starts the controller again on the same config and state (after `controller.kill()`).
+    pub fn restart_controller(&mut self) -> Result<(), LabError> {
+        let ns = self.topo.controller_ns.clone().unwrap_or_default();
+        let cfg = std::fs::read_to_string(self.dir.join("controller.toml"))
+            .map_err(|e| LabError::Step(format!("controller.toml: {e}")))?;
+        self.controller.stop();
+        self.controller = DataplaneProcess::start_as(
+            &self.exe,
+            "controller",
+            &ns,
+            "controller",
+            &self.dir,
+            &cfg,
+        )?;
+        self.controller.wait_ready(Duration::from_secs(10))
+    }
+
     /// Hypervisor i's control socket.
     pub fn socket(&self, i: usize) -> PathBuf {
         self.dir.join(format!("hv{}.sock", i + 1))

@@ -59,6 +59,26 @@ impl Daemon {
         d
     }
 
+    /// Starts `vxswitch <args>` and waits for a line starting with `ready`.
+    pub fn spawn_args(args: &[&str], ready: &str) -> Daemon {
+        let dir = test_dir(&format!("daemon-{}", std::process::id()));
+        let log = dir.join(format!("{}.log", args[0]));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(EXE)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let mut d = Daemon {
+            child: Some(child),
+            log,
+        };
+        d.wait_for_line(ready, Duration::from_secs(30));
+        d
+    }
+
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

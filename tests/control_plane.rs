@@ -1,0 +1,325 @@
+//! The control plane end to end: the walk-through's tables in namespaces (VMs, two
+//! vxswitch hosts, a controller), ARP suppression on and off as seen on the underlay,
+//! headless forwarding with the controller killed, full sync after its restart, and the
+//! controller's answer to malformed protocol messages.
+
+mod common;
+
+use common::{assert_no_leak, require_root, EXE};
+use prost::Message;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+use vxswitch::lab::{sh, walkthrough::arp_requests_in_vxlan, ControlledLab, VM_A, VM_B, VNI};
+use vxswitch::proto::{self, agent_message::Body, AgentMessage, ControllerMessage, ErrorCode};
+
+fn len(v: &Value) -> usize {
+    v.as_array().map_or(0, |a| a.len())
+}
+
+fn table(lab: &ControlledLab, which: &str) -> Value {
+    lab.ctl_json(&["show", "logical-switches", which, &VNI.to_string()])
+}
+
+fn powered_on(lab: &ControlledLab) {
+    lab.topo.power_on(0).unwrap();
+    lab.topo.power_on(1).unwrap();
+    lab.wait("STEP1-3 tables", Duration::from_secs(15), |l| {
+        len(&table(l, "vtep-table")) == 2
+            && len(&table(l, "mac-table")) == 2
+            && len(&table(l, "arp-table")) == 2
+    })
+    .unwrap();
+}
+
+/// Pings A -> B after flushing A's ARP cache, with the underlay captured; returns (ping
+/// ok, ARP requests for B seen inside VXLAN).
+fn ping_captured(lab: &ControlledLab, tag: &str) -> (bool, usize) {
+    let cap = lab.dir.join(format!("{tag}.pcap"));
+    let cap_s = cap.display().to_string();
+    let mut dump = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.topo.underlay_ns,
+            "tcpdump",
+            "-i",
+            "hv1",
+            "-U",
+            "-w",
+            &cap_s,
+            "udp",
+            "port",
+            "4789",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let _ = sh::try_in_ns(
+        &lab.topo.vms[0].ns,
+        &["ip", "neigh", "flush", "dev", "eth0"],
+    );
+    let (ok, out) = sh::try_in_ns(
+        &lab.topo.vms[0].ns,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", VM_B.1],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &dump.id().to_string()])
+        .status();
+    let _ = dump.wait();
+    if !ok {
+        eprintln!("{out}");
+    }
+    (ok, arp_requests_in_vxlan(&cap, VM_B.1.parse().unwrap()))
+}
+
+#[test]
+fn walkthrough_suppression_headless_and_resync() {
+    require_root();
+    let mut lab = ControlledLab::start(Path::new(EXE), "vxc1").unwrap();
+    let (ok, _) = lab.ctl(&["ls", "create", "--vni", "5001", "--name", "web"]);
+    assert!(ok);
+    // STEP0: VMs off: connected, but nobody joined.
+    lab.wait("sessions", Duration::from_secs(15), |l| {
+        (0..2).all(|i| l.host_json(i, json!({"show": "connections"}))[0]["state"] == "ESTABLISHED")
+    })
+    .unwrap();
+    assert_eq!(len(&table(&lab, "vtep-table")), 0);
+    // STEP1-3.
+    powered_on(&lab);
+    let vteps = table(&lab, "vtep-table");
+    assert_eq!(vteps[0]["ip"], VM_A.0);
+    assert_eq!(vteps[0]["segment"], "192.168.250.0");
+    let macs = table(&lab, "mac-table");
+    assert!(macs
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["mac"] == VM_B.2 && m["vtep_ip"] == VM_B.0));
+    let arps = table(&lab, "arp-table");
+    assert!(arps
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["ip"] == VM_A.1 && a["mac"] == VM_A.2));
+    let hv1_vteps = lab.host_json(0, json!({"show": "vtep-list", "vni": VNI}));
+    assert_eq!(hv1_vteps[0]["ip"], VM_B.0, "esxi01 floods to esxi02 only");
+    // STEP4-6 with suppression on: answered by esxi01, no ARP request on the underlay.
+    let (ok, crossed) = ping_captured(&lab, "on");
+    assert!(ok);
+    assert_eq!(
+        crossed, 0,
+        "with ARP suppression on, no ARP request crosses the underlay"
+    );
+    let s = lab.host_json(0, json!({"show": "stats"}));
+    assert!(
+        s["stats"]["arp_proxy_replies"].as_u64().unwrap() >= 1,
+        "{s}"
+    );
+    let hv1_macs = lab.host_json(0, json!({"show": "mac-list", "vni": VNI}));
+    assert!(hv1_macs
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["inner_mac"] == VM_B.2 && m["outer_ip"] == VM_B.0));
+    let hv2_macs = lab.host_json(1, json!({"show": "mac-list", "vni": VNI}));
+    assert!(hv2_macs
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["inner_mac"] == VM_A.2 && m["outer_ip"] == VM_A.0));
+
+    // Suppression off: the request is flooded over VXLAN like any broadcast.
+    let (ok, _) = lab.ctl(&["ls", "update", "--vni", "5001", "--arp-suppression", "off"]);
+    assert!(ok);
+    std::thread::sleep(Duration::from_millis(500));
+    let (ok, crossed) = ping_captured(&lab, "off");
+    assert!(ok);
+    assert!(
+        crossed >= 1,
+        "with ARP suppression off the ARP request crosses the underlay"
+    );
+    let (ok, _) = lab.ctl(&["ls", "update", "--vni", "5001", "--arp-suppression", "on"]);
+    assert!(ok);
+    // A switch with VMs on it cannot be deleted; nothing is lost.
+    let (ok, out) = lab.ctl(&["ls", "delete", "--vni", "5001"]);
+    assert!(!ok && out.contains("409"), "{out}");
+
+    // Headless: the controller dies, the data plane keeps forwarding.
+    lab.controller.kill();
+    lab.wait(
+        "hosts see the controller down",
+        Duration::from_secs(10),
+        |l| l.host_json(0, json!({"show": "connections"}))[0]["state"] != "ESTABLISHED",
+    )
+    .unwrap();
+    let (ok, out) = sh::try_in_ns(
+        &lab.topo.vms[0].ns,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", VM_B.1],
+    );
+    assert!(ok, "headless ping:\n{out}");
+    let (ok, out) = sh::try_in_ns(
+        &lab.topo.vms[1].ns,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", VM_A.1],
+    );
+    assert!(ok, "headless ping B -> A:\n{out}");
+
+    // Restart: the switch comes back from disk, the tables from the hosts' full sync.
+    lab.restart_controller().unwrap();
+    lab.wait(
+        "tables complete after the restart",
+        Duration::from_secs(20),
+        |l| {
+            len(&table(l, "vtep-table")) == 2
+                && len(&table(l, "mac-table")) == 2
+                && len(&table(l, "arp-table")) == 2
+        },
+    )
+    .unwrap();
+    let ls = lab.ctl_json(&["show", "logical-switches", "vni", "5001"]);
+    assert_eq!(
+        ls["name"], "web",
+        "the logical switch survived the restart: {ls}"
+    );
+    let (ok, out) = sh::try_in_ns(&lab.topo.vms[0].ns, &["ping", "-c", "2", "-W", "2", VM_B.1]);
+    assert!(ok, "{out}");
+
+    // A VM powers off: its host leaves the VNI, the controller's VTEP table follows.
+    sh::in_ns(&lab.topo.vms[1].ns, &["ip", "link", "set", "eth0", "down"]).unwrap();
+    lab.wait("esxi02 left VNI 5001", Duration::from_secs(10), |l| {
+        len(&table(l, "vtep-table")) == 1
+    })
+    .unwrap();
+    assert_eq!(len(&table(&lab, "mac-table")), 1);
+
+    for (name, out) in lab.stop() {
+        if name != "controller" {
+            assert_no_leak(&out);
+        }
+    }
+}
+
+fn frame(m: &AgentMessage) -> Vec<u8> {
+    proto::encode(m)
+}
+
+fn read_msg(s: &mut TcpStream) -> Option<ControllerMessage> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut b = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut b).ok()?;
+    ControllerMessage::decode(&b[..]).ok()
+}
+
+fn error_code(m: &Option<ControllerMessage>) -> Option<ErrorCode> {
+    match m.as_ref()?.body.as_ref()? {
+        proto::controller_message::Body::Error(e) => ErrorCode::try_from(e.code).ok(),
+        _ => None,
+    }
+}
+
+#[test]
+fn controller_answers_bad_protocol_input_and_keeps_running() {
+    let dir = std::env::temp_dir().join(format!("vxs-ctl-proto-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!("[controller]\nlisten = \"127.0.0.1:21234\"\napi = \"127.0.0.1:28080\"\nstate_dir = \"{}\"\n", dir.join("state").display()),
+    )
+    .unwrap();
+    let mut d = common::Daemon::spawn_args(
+        &["controller", "--config", &cfg.display().to_string()],
+        "controller ",
+    );
+    let connect = || {
+        let s = TcpStream::connect("127.0.0.1:21234").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    };
+    let hello = |version| {
+        AgentMessage::of(Body::Hello(proto::Hello {
+            version,
+            host: "t".into(),
+            vtep_ip: 0xc0a8_fa33,
+            vtep_prefix_len: 24,
+            vtep_mac: vec![2, 0, 0, 0, 0, 0x51],
+        }))
+    };
+    // Not a Hello first.
+    let mut s = connect();
+    s.write_all(&frame(&AgentMessage::of(Body::Join(proto::VniJoin {
+        vni: 5001,
+    }))))
+    .unwrap();
+    assert_eq!(error_code(&read_msg(&mut s)), Some(ErrorCode::HelloFirst));
+    // Wrong version: refused, closed.
+    let mut s = connect();
+    s.write_all(&frame(&hello(99))).unwrap();
+    assert_eq!(error_code(&read_msg(&mut s)), Some(ErrorCode::BadVersion));
+    assert!(
+        read_msg(&mut s).is_none(),
+        "closed after a version mismatch"
+    );
+    // A good session: unknown message and bad fields get errors, the session survives.
+    let mut s = connect();
+    s.write_all(&frame(&hello(proto::PROTOCOL_VERSION)))
+        .unwrap();
+    assert!(matches!(
+        read_msg(&mut s).and_then(|m| m.body),
+        Some(proto::controller_message::Body::Welcome(_))
+    ));
+    s.write_all(&[0, 0, 0, 3, 0x9a, 0x06, 0x00]).unwrap(); // field 99: a message from the future
+    assert_eq!(
+        error_code(&read_msg(&mut s)),
+        Some(ErrorCode::UnknownMessage)
+    );
+    s.write_all(&frame(&AgentMessage::of(Body::Join(proto::VniJoin {
+        vni: 0,
+    }))))
+    .unwrap();
+    assert_eq!(error_code(&read_msg(&mut s)), Some(ErrorCode::BadField));
+    s.write_all(&frame(&AgentMessage::of(Body::Mac(proto::MacReport {
+        vni: 5001,
+        mac: vec![1, 2],
+        withdrawn: false,
+    }))))
+    .unwrap();
+    assert_eq!(error_code(&read_msg(&mut s)), Some(ErrorCode::BadField));
+    s.write_all(&frame(&AgentMessage::of(Body::ArpQuery(proto::ArpQuery {
+        vni: 5001,
+        ip: 1,
+    }))))
+    .unwrap();
+    assert!(
+        matches!(read_msg(&mut s).and_then(|m| m.body), Some(proto::controller_message::Body::ArpReply(r)) if !r.found)
+    );
+    // Garbage: an error, then a clean close.
+    s.write_all(&[0, 0, 0, 3, 0x0a, 0xff, 0xff]).unwrap();
+    assert_eq!(error_code(&read_msg(&mut s)), Some(ErrorCode::Malformed));
+    assert!(read_msg(&mut s).is_none());
+    // An absurd length is refused before anything is allocated.
+    let mut s = connect();
+    s.write_all(&frame(&hello(proto::PROTOCOL_VERSION)))
+        .unwrap();
+    let _ = read_msg(&mut s);
+    s.write_all(&[0xff, 0xff, 0xff, 0xff]).unwrap();
+    assert_eq!(error_code(&read_msg(&mut s)), Some(ErrorCode::Malformed));
+    // Still serving.
+    let mut s = connect();
+    s.write_all(&frame(&hello(proto::PROTOCOL_VERSION)))
+        .unwrap();
+    assert!(matches!(
+        read_msg(&mut s).and_then(|m| m.body),
+        Some(proto::controller_message::Body::Welcome(_))
+    ));
+    let out = d.stop();
+    assert!(out.contains("controller 127.0.0.1 ready"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
