@@ -192,9 +192,12 @@ fn rows(v: &Value, cols: &[&str]) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
+/// Turns a view's JSON into the table an operator reads.
+type Render = Box<dyn Fn(&Value) -> String>;
+
 /// Runs a `show` and returns what to print.
 pub fn show(what: &Show, t: &Target) -> Result<String, String> {
-    let (v, render): (Value, Box<dyn Fn(&Value) -> String>) = match what {
+    let (v, render): (Value, Render) = match what {
         Show::LogicalSwitches { what: None } => (
             api(t, "logical-switches")?,
             Box::new(|v| {
