@@ -3,7 +3,7 @@
 #   docker run --rm -it --privileged --network host -v /dev/hugepages:/dev/hugepages \
 #     -v /run/vxswitch:/run/vxswitch -v $PWD/configs:/etc/vxswitch vxswitch dataplane -c /etc/vxswitch/bare-metal.toml
 FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libdpdk-dev pkg-config clang libclang-dev libpcap-dev \
+RUN apt-get update && apt-get install -y --no-install-recommends libdpdk-dev pkg-config clang libclang-dev libpcap-dev protobuf-compiler \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
