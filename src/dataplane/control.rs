@@ -33,11 +33,6 @@ impl TableManager {
         }
     }
 
-    /// VNIs with a VM port up (what the agent re-joins after a reconnect).
-    pub fn joined(&self) -> impl Iterator<Item = Vni> + '_ {
-        self.ports_up.keys().copied()
-    }
-
     /// Applies one update from the agent.
     pub fn control(&mut self, u: ControlUpdate, now: u32) {
         match u {

@@ -204,6 +204,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         &tx_counts,
         &counters,
         &manager,
+        link.lost,
         started.elapsed(),
         in_use,
     );
@@ -322,6 +323,7 @@ fn report(
     tx: &[Vec<TxCounts>],
     counters: &[Arc<Counters>],
     m: &TableManager,
+    agent_lost: u64,
     elapsed: Duration,
     in_use: u32,
 ) {
@@ -375,6 +377,11 @@ fn report(
         st.mac_table_full,
         st.publishes,
         st.arp_requests_sent
+    );
+    let _ = writeln!(
+        out,
+        "control: ip_bindings {} (refused {}), arp_answered_by_controller {}, arp_unanswered {}, agent_cmds_lost {}",
+        st.ip_bindings, st.arp_table_full, st.arp_answered_by_controller, st.arp_unanswered, agent_lost
     );
     let _ = writeln!(out, "mbufs_in_use_after_close {in_use}");
     print!("{out}");
