@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
-use vxswitch::lab::{sh, walkthrough::arp_requests_in_vxlan, ControlledLab, VM_A, VM_B, VNI};
+use vxswitch::lab::{sh, ControlledLab, VM_A, VM_B, VNI};
 use vxswitch::proto::{self, agent_message::Body, AgentMessage, ControllerMessage, ErrorCode};
 
 fn len(v: &Value) -> usize {
@@ -34,48 +34,13 @@ fn powered_on(lab: &ControlledLab) {
     .unwrap();
 }
 
-/// Pings A -> B after flushing A's ARP cache, with the underlay captured; returns (ping
-/// ok, ARP requests for B seen inside VXLAN).
+/// (ping A -> B ok, ARP requests for B seen inside VXLAN on the underlay).
 fn ping_captured(lab: &ControlledLab, tag: &str) -> (bool, usize) {
-    let cap = lab.dir.join(format!("{tag}.pcap"));
-    let cap_s = cap.display().to_string();
-    let mut dump = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.topo.underlay_ns,
-            "tcpdump",
-            "-i",
-            "hv1",
-            "-U",
-            "-w",
-            &cap_s,
-            "udp",
-            "port",
-            "4789",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    let _ = sh::try_in_ns(
-        &lab.topo.vms[0].ns,
-        &["ip", "neigh", "flush", "dev", "eth0"],
-    );
-    let (ok, out) = sh::try_in_ns(
-        &lab.topo.vms[0].ns,
-        &["ping", "-c", "3", "-i", "0.2", "-W", "2", VM_B.1],
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &dump.id().to_string()])
-        .status();
-    let _ = dump.wait();
+    let ((ok, out), crossed) = lab.ping_a_to_b_captured(tag, 3).unwrap();
     if !ok {
         eprintln!("{out}");
     }
-    (ok, arp_requests_in_vxlan(&cap, VM_B.1.parse().unwrap()))
+    (ok, crossed)
 }
 
 #[test]
@@ -236,7 +201,7 @@ fn controller_answers_bad_protocol_input_and_keeps_running() {
     .unwrap();
     let mut d = common::Daemon::spawn_args(
         &["controller", "--config", &cfg.display().to_string()],
-        "controller ",
+        "vxswitch controller ready",
     );
     let connect = || {
         let s = TcpStream::connect("127.0.0.1:21234").unwrap();
@@ -320,6 +285,9 @@ fn controller_answers_bad_protocol_input_and_keeps_running() {
         Some(proto::controller_message::Body::Welcome(_))
     ));
     let out = d.stop();
-    assert!(out.contains("controller 127.0.0.1 ready"), "{out}");
+    assert!(
+        out.contains("vxswitch controller ready: id 127.0.0.1"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -25,17 +25,13 @@ use tokio::sync::mpsc;
 pub struct AgentLink {
     cmds: Option<mpsc::Sender<AgentCmd>>,
     updates: std::sync::mpsc::Receiver<ControlUpdate>,
-    /// Commands dropped because the agent's queue was full (a full sync repairs them).
-    pub lost: u64,
 }
 
 impl AgentLink {
-    pub fn send(&mut self, c: AgentCmd) {
-        if let Some(tx) = &self.cmds {
-            if tx.try_send(c).is_err() {
-                self.lost += 1;
-            }
-        }
+    /// Queues a command; false if the agent's queue was full (a full sync repairs it).
+    /// Without controllers there is nobody to tell, and nothing is lost.
+    pub fn send(&mut self, c: AgentCmd) -> bool {
+        self.cmds.as_ref().is_none_or(|tx| tx.try_send(c).is_ok())
     }
     pub fn try_recv(&self) -> Option<ControlUpdate> {
         self.updates.try_recv().ok()
@@ -88,7 +84,6 @@ pub fn spawn(
     let link = AgentLink {
         cmds: agent.map(|_| cmd_tx),
         updates: up_rx,
-        lost: 0,
     };
     Ok((link, handle))
 }

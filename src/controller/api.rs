@@ -3,7 +3,7 @@
 //! changes nothing.
 
 use super::sessions::{lock, Shared};
-use super::state::ApiError;
+use super::state::{ApiError, Controller};
 use super::switches::{self, LogicalSwitch};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -147,14 +147,23 @@ async fn delete(State(s): State<Shared>, Path(vni): Path<String>) -> Result<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// One of a configured VNI's tables, each row built by `row`.
+fn vni_table(
+    s: &Shared,
+    vni: &str,
+    rows: impl Fn(&Controller, u32) -> Vec<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let vni = vni_of(vni)?;
+    let c = lock(s);
+    c.switch(vni)?;
+    Ok(Json(Value::Array(rows(&c, vni))))
+}
+
 async fn vtep_table(
     State(s): State<Shared>,
     Path(vni): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let vni = vni_of(&vni)?;
-    let c = lock(&s);
-    c.switch(vni)?;
-    Ok(Json(Value::Array(
+    vni_table(&s, &vni, |c, vni| {
         c.tables
             .vteps(vni)
             .iter()
@@ -162,40 +171,34 @@ async fn vtep_table(
                 json!({"vni": vni, "ip": v.ip.to_string(), "segment": v.segment().to_string(),
                        "mac": v.mac.to_string(), "host": v.host})
             })
-            .collect(),
-    )))
+            .collect()
+    })
 }
 
 async fn mac_table(
     State(s): State<Shared>,
     Path(vni): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let vni = vni_of(&vni)?;
-    let c = lock(&s);
-    c.switch(vni)?;
-    Ok(Json(Value::Array(
+    vni_table(&s, &vni, |c, vni| {
         c.tables
             .macs(vni)
             .iter()
             .map(|(m, v)| json!({"vni": vni, "mac": m.to_string(), "vtep_ip": v.to_string()}))
-            .collect(),
-    )))
+            .collect()
+    })
 }
 
 async fn arp_table(
     State(s): State<Shared>,
     Path(vni): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let vni = vni_of(&vni)?;
-    let c = lock(&s);
-    c.switch(vni)?;
-    Ok(Json(Value::Array(
+    vni_table(&s, &vni, |c, vni| {
         c.tables
             .arps(vni)
             .iter()
             .map(|(i, m)| json!({"vni": vni, "ip": i.to_string(), "mac": m.to_string()}))
-            .collect(),
-    )))
+            .collect()
+    })
 }
 
 #[cfg(test)]

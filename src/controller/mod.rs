@@ -52,7 +52,7 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
         let api = bind("api listener", cfg.api).await?;
         let n = lock(&state).switches().len();
         println!(
-            "controller {} ready: agents on {}, api on http://{}/api/v1 (openapi: /openapi.json), {} logical switch(es) from {}",
+            "vxswitch controller ready: id {}, agents on {}, api on http://{}/api/v1 (openapi: /openapi.json), {} logical switch(es) from {}",
             cfg.id,
             cfg.listen,
             cfg.api,

@@ -31,6 +31,8 @@ pub struct ManagerStats {
     pub arp_table_full: u64,
     pub arp_answered_by_controller: u64,
     pub arp_unanswered: u64,
+    /// Reports and queries the agent's full queue refused.
+    pub agent_cmds_lost: u64,
 }
 
 /// What the management loop must deliver after a call into the manager.

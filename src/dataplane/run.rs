@@ -204,7 +204,6 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         &tx_counts,
         &counters,
         &manager,
-        link.lost,
         started.elapsed(),
         in_use,
     );
@@ -305,7 +304,9 @@ impl Mgmt<'_> {
     fn deliver(&mut self) {
         let out = std::mem::take(&mut self.manager.out);
         for c in out.agent {
-            self.link.send(c);
+            if !self.link.send(c) {
+                self.manager.stats.agent_cmds_lost += 1;
+            }
         }
         for f in out.frames {
             // A full slow path loses the frame; the VM's ARP retries.
@@ -323,7 +324,6 @@ fn report(
     tx: &[Vec<TxCounts>],
     counters: &[Arc<Counters>],
     m: &TableManager,
-    agent_lost: u64,
     elapsed: Duration,
     in_use: u32,
 ) {
@@ -381,7 +381,7 @@ fn report(
     let _ = writeln!(
         out,
         "control: ip_bindings {} (refused {}), arp_answered_by_controller {}, arp_unanswered {}, agent_cmds_lost {}",
-        st.ip_bindings, st.arp_table_full, st.arp_answered_by_controller, st.arp_unanswered, agent_lost
+        st.ip_bindings, st.arp_table_full, st.arp_answered_by_controller, st.arp_unanswered, st.agent_cmds_lost
     );
     let _ = writeln!(out, "mbufs_in_use_after_close {in_use}");
     print!("{out}");

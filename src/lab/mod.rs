@@ -8,7 +8,7 @@
 mod process;
 pub mod sh;
 mod topology;
-pub mod walkthrough;
+mod walkthrough;
 
 pub use process::DataplaneProcess;
 pub use sh::LabError;
@@ -54,10 +54,10 @@ pub struct Lab {
     pub dir: PathBuf,
 }
 
-/// The config of a lab hypervisor's data plane: af_packet on `up0` and the VM port,
-/// static VTEP list of VNI 5001 (the controller comes later), idle back-off on.
-pub fn dataplane_config(hv: &Hypervisor, peers: &[&str], core: usize) -> String {
-    let peers: Vec<String> = peers.iter().map(|p| format!("\"{p}\"")).collect();
+/// The config of a lab hypervisor's data plane: af_packet on `up0` and the VM port, idle
+/// back-off on, the control socket at `socket`; `tables` ends it (a static `[[vni]]` VTEP
+/// list, or an `[agent]` section).
+pub fn hypervisor_config(hv: &Hypervisor, core: usize, socket: &Path, tables: &str) -> String {
     format!(
         r#"# vxswitch lab hypervisor {ns}
 [eal]
@@ -74,7 +74,7 @@ gateway = "{gw}"
 mtu = 1600
 
 [control]
-socket = "/run/vxswitch/{ns}.sock"
+socket = "{socket}"
 
 [uplink]
 device = "net_af_packet0"
@@ -84,16 +84,21 @@ name = "vm"
 device = "net_af_packet1"
 vni = {VNI}
 
-[[vni]]
-vni = {VNI}
-vteps = [{peers}]
-"#,
+{tables}"#,
         ns = hv.ns,
         vm_port = hv.vm_port,
         vtep = hv.vtep_ip,
         gw = UNDERLAY_GW,
-        peers = peers.join(", "),
+        socket = socket.display(),
     )
+}
+
+/// A lab hypervisor with a static VTEP list of VNI 5001 (no controller).
+pub fn dataplane_config(hv: &Hypervisor, peers: &[&str], core: usize) -> String {
+    let peers: Vec<String> = peers.iter().map(|p| format!("\"{p}\"")).collect();
+    let socket = PathBuf::from(format!("/run/vxswitch/{}.sock", hv.ns));
+    let tables = format!("[[vni]]\nvni = {VNI}\nvteps = [{}]\n", peers.join(", "));
+    hypervisor_config(hv, core, &socket, &tables)
 }
 
 /// Makes hypervisor `hv` a Linux kernel VTEP: up0 holds the VTEP address, vxlan0 (VNI 5001,

@@ -58,7 +58,7 @@ impl DataplaneProcess {
             child: Some(child),
             log,
             ready: if what == "controller" {
-                "controller "
+                "vxswitch controller ready"
             } else {
                 "vxswitch ready"
             },
@@ -70,15 +70,11 @@ impl DataplaneProcess {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits for the ready line ("vxswitch ready", or the controller's "... ready: ...").
+    /// Waits for the ready line ("vxswitch ready" or "vxswitch controller ready").
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), LabError> {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if self
-                .output()
-                .lines()
-                .any(|l| l.starts_with(self.ready) && l.contains("ready"))
-            {
+            if self.output().lines().any(|l| l.starts_with(self.ready)) {
                 return Ok(());
             }
             if let Some(c) = self.child.as_mut() {

@@ -4,7 +4,7 @@
 
 use super::process::DataplaneProcess;
 use super::sh::{self, LabError};
-use super::topology::{Options, Topology, CONTROLLER_IP};
+use super::topology::{Hypervisor, Options, Topology, CONTROLLER_IP};
 use super::{LabArgs, VM_A, VM_B, VNI};
 use crate::agent::control::request;
 use serde_json::{json, Value};
@@ -22,47 +22,9 @@ pub struct ControlledLab {
 }
 
 /// A hypervisor's data plane with an agent and no static VTEP table.
-fn agent_config(
-    ns: &str,
-    vm_port: &str,
-    vtep: &str,
-    host: &str,
-    socket: &Path,
-    core: usize,
-) -> String {
-    format!(
-        r#"# vxswitch lab hypervisor {host} ({ns})
-[eal]
-args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "{core}", "--file-prefix", "{ns}",
-        "--vdev", "net_af_packet0,iface=up0", "--vdev", "net_af_packet1,iface={vm_port}"]
-
-[dataplane]
-workers = [{core}]
-idle_sleep_us = 200
-
-[vtep]
-ip = "{vtep}/24"
-gateway = "{gw}"
-mtu = 1600
-
-[agent]
-host = "{host}"
-controllers = ["{CONTROLLER_IP}:1234"]
-
-[control]
-socket = "{socket}"
-
-[uplink]
-device = "net_af_packet0"
-
-[[access_port]]
-name = "vm"
-device = "net_af_packet1"
-vni = {VNI}
-"#,
-        gw = super::UNDERLAY_GW,
-        socket = socket.display(),
-    )
+fn agent_config(hv: &Hypervisor, host: &str, socket: &Path, core: usize) -> String {
+    let agent = format!("[agent]\nhost = \"{host}\"\ncontrollers = [\"{CONTROLLER_IP}:1234\"]\n");
+    super::hypervisor_config(hv, core, socket, &agent)
 }
 
 impl ControlledLab {
@@ -99,14 +61,7 @@ impl ControlledLab {
         let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
         for (i, hv) in lab.topo.hvs.clone().iter().enumerate() {
             let host = format!("esxi0{}", i + 1);
-            let cfg = agent_config(
-                &hv.ns,
-                &hv.vm_port,
-                hv.vtep_ip,
-                &host,
-                &lab.socket(i),
-                i % cores,
-            );
+            let cfg = agent_config(hv, &host, &lab.socket(i), i % cores);
             lab.dataplanes.push(DataplaneProcess::start(
                 exe,
                 &hv.ns,
@@ -179,6 +134,65 @@ impl ControlledLab {
     /// A host view as JSON, straight from the control socket.
     pub fn host_json(&self, i: usize, req: Value) -> Value {
         request(&self.socket(i), &req).unwrap_or(Value::Null)
+    }
+
+    /// Runs and prints a controller command as `who` typed it; returns its result.
+    pub fn print_ctl(&self, who: &str, args: &[&str]) -> (bool, String) {
+        let r = self.ctl(args);
+        print_cmd(who, args, &r.1);
+        r
+    }
+
+    /// Runs and prints a host command on esxi0<i+1>; returns its output.
+    pub fn print_host(&self, i: usize, args: &[&str]) -> String {
+        let out = self.host(i, args);
+        print_cmd(&format!("esxi0{}", i + 1), args, &out);
+        out
+    }
+
+    /// VM A flushes its ARP cache and pings B `count` times while esxi01's side of the
+    /// underlay is captured. Returns (ping ok, ping output) and the ARP requests for B that
+    /// crossed inside VXLAN.
+    pub fn ping_a_to_b_captured(
+        &self,
+        tag: &str,
+        count: u32,
+    ) -> Result<((bool, String), usize), LabError> {
+        let cap = self.dir.join(format!("{tag}.pcap"));
+        let cap_s = cap.display().to_string();
+        let ul = self.topo.underlay_ns.as_str();
+        let mut dump = Command::new("ip")
+            .args([
+                "netns", "exec", ul, "tcpdump", "-i", "hv1", "-U", "-w", &cap_s, "udp", "port",
+                "4789",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| LabError::Step(format!("tcpdump: {e}")))?;
+        std::thread::sleep(Duration::from_millis(700));
+        let vm_a = self.topo.vms[0].ns.as_str();
+        let _ = sh::try_in_ns(vm_a, &["ip", "neigh", "flush", "dev", "eth0"]);
+        let ping = sh::try_in_ns(
+            vm_a,
+            &[
+                "ping",
+                "-c",
+                &count.to_string(),
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                VM_B.1,
+            ],
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill")
+            .args(["-INT", &dump.id().to_string()])
+            .status();
+        let _ = dump.wait();
+        let target = VM_B.1.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        Ok((ping, arp_requests_in_vxlan(&cap, target)))
     }
 
     /// Waits until `f` holds (polling every 100 ms) or `timeout` passes.
@@ -255,16 +269,15 @@ fn len(v: &Value) -> usize {
     v.as_array().map_or(0, |a| a.len())
 }
 
-fn step(title: &str) {
-    println!("\n---------- {title}");
-}
-
-fn show_cmd(lab: &ControlledLab, who: &str, args: &[&str], out: &str) {
-    let _ = lab;
+fn print_cmd(who: &str, args: &[&str], out: &str) {
     println!("{who}# vxswitch {}", args.join(" "));
     for l in out.lines() {
         println!("  {l}");
     }
+}
+
+fn step(title: &str) {
+    println!("\n---------- {title}");
 }
 
 /// The walk-through; PASS only if every step's tables and pings are right.
@@ -300,38 +313,22 @@ pub fn walkthrough(args: &LabArgs) -> Result<(), LabError> {
 
 fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     let vni = VNI.to_string();
+    let vni = vni.as_str();
     let mut ok = true;
     step("STEP0: control plane and data plane; VMs A and B are powered off");
-    let (good, out) = lab.ctl(&[
+    let create = [
         "ls",
         "create",
         "--vni",
-        &vni,
+        vni,
         "--name",
         "web-tier",
         "--replication",
         "unicast",
         "--arp-suppression",
         "on",
-    ]);
-    show_cmd(
-        lab,
-        "manager",
-        &[
-            "ls",
-            "create",
-            "--vni",
-            &vni,
-            "--name",
-            "web-tier",
-            "--replication",
-            "unicast",
-            "--arp-suppression",
-            "on",
-        ],
-        &out,
-    );
-    if !good {
+    ];
+    if !lab.print_ctl("manager", &create).0 {
         return Err(LabError::Step("creating the logical switch failed".into()));
     }
     lab.wait(
@@ -343,43 +340,16 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
             })
         },
     )?;
-    show_cmd(
-        lab,
-        "esxi01",
-        &["show", "connections"],
-        &lab.host(0, &["show", "connections"]),
-    );
-    show_cmd(
-        lab,
+    lab.print_host(0, &["show", "connections"]);
+    lab.print_ctl("controller", &["show", "logical-switches", "vni", vni]);
+    lab.print_host(0, &["show", "routes"]);
+    ok &= lab
+        .print_host(0, &["ping", "-d", "-s", "1572", "-c", "2", VM_B.0])
+        .contains("2 received");
+    lab.print_host(0, &["show", "neighbors"]);
+    lab.print_ctl(
         "controller",
-        &["show", "logical-switches", "vni", &vni],
-        &lab.ctl(&["show", "logical-switches", "vni", &vni]).1,
-    );
-    show_cmd(
-        lab,
-        "esxi01",
-        &["show", "routes"],
-        &lab.host(0, &["show", "routes"]),
-    );
-    let ping = lab.host(0, &["ping", "-d", "-s", "1572", "-c", "2", VM_B.0]);
-    ok &= ping.contains("2 received");
-    show_cmd(
-        lab,
-        "esxi01",
-        &["ping", "-d", "-s", "1572", "-c", "2", VM_B.0],
-        &ping,
-    );
-    show_cmd(
-        lab,
-        "esxi01",
-        &["show", "neighbors"],
-        &lab.host(0, &["show", "neighbors"]),
-    );
-    show_cmd(
-        lab,
-        "controller",
-        &["show", "logical-switches", "vtep-table", &vni],
-        &lab.ctl(&["show", "logical-switches", "vtep-table", &vni]).1,
+        &["show", "logical-switches", "vtep-table", vni],
     );
 
     step("STEP1: VMs power on; each host reports that its VTEP joins VNI 5001, the controller sends the VTEP table back");
@@ -388,103 +358,50 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     lab.wait(
         "two VTEPs in the controller's VTEP table",
         Duration::from_secs(10),
-        |l| len(&l.ctl_json(&["show", "logical-switches", "vtep-table", &vni])) == 2,
+        |l| len(&l.ctl_json(&["show", "logical-switches", "vtep-table", vni])) == 2,
     )?;
     lab.wait("each host's VTEP list", Duration::from_secs(10), |l| {
         (0..2).all(|i| len(&l.host_json(i, json!({"show": "vtep-list", "vni": VNI}))) == 1)
     })?;
-    show_cmd(
-        lab,
+    lab.print_ctl(
         "controller",
-        &["show", "logical-switches", "vtep-table", &vni],
-        &lab.ctl(&["show", "logical-switches", "vtep-table", &vni]).1,
+        &["show", "logical-switches", "vtep-table", vni],
     );
-    show_cmd(
-        lab,
-        "esxi01",
-        &["show", "vtep", "list", "--vni", &vni],
-        &lab.host(0, &["show", "vtep", "list", "--vni", &vni]),
-    );
+    lab.print_host(0, &["show", "vtep", "list", "--vni", vni]);
 
     step("STEP2: the VMs' first frames (their gratuitous ARP) teach each host their MACs, reported to the controller");
     lab.wait(
         "both VM MACs in the controller's MAC table",
         Duration::from_secs(10),
-        |l| len(&l.ctl_json(&["show", "logical-switches", "mac-table", &vni])) == 2,
+        |l| len(&l.ctl_json(&["show", "logical-switches", "mac-table", vni])) == 2,
     )?;
-    show_cmd(
-        lab,
+    lab.print_ctl(
         "controller",
-        &["show", "logical-switches", "mac-table", &vni],
-        &lab.ctl(&["show", "logical-switches", "mac-table", &vni]).1,
+        &["show", "logical-switches", "mac-table", vni],
     );
 
     step("STEP3: IP/MAC bindings snooped from ARP/GARP (ARP suppression is on), reported to the controller");
     lab.wait(
         "both VM IPs in the controller's ARP table",
         Duration::from_secs(10),
-        |l| len(&l.ctl_json(&["show", "logical-switches", "arp-table", &vni])) == 2,
+        |l| len(&l.ctl_json(&["show", "logical-switches", "arp-table", vni])) == 2,
     )?;
-    show_cmd(
-        lab,
+    lab.print_ctl(
         "controller",
-        &["show", "logical-switches", "arp-table", &vni],
-        &lab.ctl(&["show", "logical-switches", "arp-table", &vni]).1,
+        &["show", "logical-switches", "arp-table", vni],
     );
 
     step("STEP4: VM A ARPs for 172.16.10.12; esxi01 asks the controller and answers A itself");
-    let cap = lab.dir.join("underlay-step4.pcap");
-    let ul = lab.topo.underlay_ns.clone();
-    let cap_s = cap.display().to_string();
-    let mut tcpdump = Command::new("ip")
-        .args([
-            "netns", "exec", &ul, "tcpdump", "-i", "hv1", "-U", "-w", &cap_s, "udp", "port", "4789",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| LabError::Step(format!("tcpdump: {e}")))?;
-    std::thread::sleep(Duration::from_millis(700));
     let before = lab.host_json(0, json!({"show": "stats"}));
-    let _ = sh::try_in_ns(
-        &lab.topo.vms[0].ns,
-        &["ip", "neigh", "flush", "dev", "eth0"],
-    );
-    let (good, ping_out) = sh::try_in_ns(
-        &lab.topo.vms[0].ns,
-        &[
-            "ping",
-            "-c",
-            &args.count.to_string(),
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            VM_B.1,
-        ],
-    );
+    let ((good, ping_out), crossed) = lab.ping_a_to_b_captured("underlay-step4", args.count)?;
     ok &= good;
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill")
-        .args(["-INT", &tcpdump.id().to_string()])
-        .status();
-    let _ = tcpdump.wait();
     let after = lab.host_json(0, json!({"show": "stats"}));
     let delta = |k: &str| {
         after["stats"][k].as_u64().unwrap_or(0) - before["stats"][k].as_u64().unwrap_or(0)
     };
-    let crossed = arp_requests_in_vxlan(
-        &cap,
-        VM_B.1.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-    );
     let (_, neigh) = sh::try_in_ns(&lab.topo.vms[0].ns, &["ip", "neigh", "show", VM_B.1]);
     println!("VM A# ip neigh show {}\n  {}", VM_B.1, neigh.trim());
-    show_cmd(
-        lab,
-        "esxi01",
-        &["show", "arp", "list", "--vni", &vni],
-        &lab.host(0, &["show", "arp", "list", "--vni", &vni]),
-    );
+    lab.print_host(0, &["show", "arp", "list", "--vni", vni]);
     println!(
         "esxi01 counters during STEP4: arp_controller_queries +{}, arp_proxy_replies +{}, arp_requests_flooded +{}",
         delta("arp_controller_queries"),
@@ -492,19 +409,13 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         delta("arp_requests_flooded")
     );
     println!(
-        "underlay capture on esxi01's uplink: {crossed} ARP request(s) for {} inside VXLAN ({})",
-        VM_B.1,
-        cap.display()
+        "underlay capture on esxi01's uplink: {crossed} ARP request(s) for {} inside VXLAN",
+        VM_B.1
     );
     ok &= crossed == 0 && delta("arp_proxy_replies") >= 1 && delta("arp_requests_flooded") == 0;
 
     step("STEP5: esxi01 knows from the controller that B is behind 192.168.250.52");
-    show_cmd(
-        lab,
-        "esxi01",
-        &["show", "mac", "list", "--vni", &vni],
-        &lab.host(0, &["show", "mac", "list", "--vni", &vni]),
-    );
+    lab.print_host(0, &["show", "mac", "list", "--vni", vni]);
 
     step("STEP6: A's frames are VXLAN-encapsulated to 192.168.250.52; esxi02 learns A behind 192.168.250.51");
     println!("VM A# ping -c {} {}", args.count, VM_B.1);
@@ -514,23 +425,13 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     {
         println!("  {l}");
     }
-    show_cmd(
-        lab,
-        "esxi02",
-        &["show", "mac", "list", "--vni", &vni],
-        &lab.host(1, &["show", "mac", "list", "--vni", &vni]),
-    );
+    lab.print_host(1, &["show", "mac", "list", "--vni", vni]);
     let hv2_macs = lab.host_json(1, json!({"show": "mac-list", "vni": VNI}));
     ok &= hv2_macs.as_array().is_some_and(|a| {
         a.iter()
             .any(|r| r["inner_mac"] == VM_A.2 && r["outer_ip"] == VM_A.0)
     });
-    show_cmd(
-        lab,
-        "esxi01",
-        &["show", "stats"],
-        &lab.host(0, &["show", "stats"]),
-    );
+    lab.print_host(0, &["show", "stats"]);
     if ok {
         Ok(())
     } else {
