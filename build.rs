@@ -31,7 +31,7 @@ fn main() {
              |rte_thread_unregister|rte_eth_dev_.*|rte_eth_rx_queue_setup|rte_eth_tx_queue_setup\
              |rte_eth_promiscuous_enable|rte_eth_macaddr_get|rte_eth_stats_get|rte_eth_link_get_nowait\
              |rte_eth_tx_done_cleanup|rte_pktmbuf_pool_create|rte_pktmbuf_free_bulk|rte_mempool_.*count\
-             |rte_mempool_free|rte_version",
+             |rte_mempool_free|rte_version|rte_get_tsc_hz",
         )
         .allowlist_type("rte_mbuf|rte_eth_conf|rte_eth_dev_info|rte_eth_stats|rte_ether_addr")
         .allowlist_var("RTE_ETH_.*|RTE_MBUF_.*|RTE_PKTMBUF_HEADROOM|RTE_MAX_ETHPORTS")

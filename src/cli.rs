@@ -62,6 +62,8 @@ pub enum Show {
     Neighbors,
     /// Host: data-plane counters and drops by reason.
     Stats,
+    /// Host: the driver's packet counters of every port.
+    Ports,
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,6 +97,62 @@ pub enum Ls {
         #[arg(long)]
         vni: u32,
     },
+}
+
+/// Static MAC entries on this host's data plane (as VPP's `l2fib add|del`).
+#[derive(Subcommand, Debug)]
+pub enum Mac {
+    /// Add (or re-point) MACs: `--count N` adds N consecutive addresses from --mac.
+    Add {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        mac: String,
+        /// The remote VTEP the MACs are behind.
+        #[arg(long, conflicts_with = "port", required_unless_present = "port")]
+        vtep: Option<String>,
+        /// The access port the MACs are on.
+        #[arg(long)]
+        port: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// Remove MACs (any kind): `--count N` removes N consecutive addresses from --mac.
+    Del {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        mac: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+}
+
+/// `vxswitch mac add|del`: one edit, published as one new table version.
+pub fn mac(cmd: &Mac, t: &Target) -> Result<String, String> {
+    let req = match cmd {
+        Mac::Add {
+            vni,
+            mac,
+            vtep,
+            port,
+            count,
+        } => json!({"mac": {"op": "add", "vni": vni, "mac": mac, "vtep": vtep, "port": port,
+                            "count": count}}),
+        Mac::Del { vni, mac, count } => {
+            json!({"mac": {"op": "del", "vni": vni, "mac": mac, "count": count}})
+        }
+    };
+    let v = request(&t.socket, &req)?;
+    Ok(if t.json {
+        format!("{v}\n")
+    } else {
+        format!(
+            "{} MAC entries changed, published in {:.1} us\n",
+            s(&v["changed"]),
+            v["publish_us"].as_f64().unwrap_or(0.0)
+        )
+    })
 }
 
 #[derive(Args, Debug)]
@@ -373,6 +431,19 @@ pub fn show(what: &Show, t: &Target) -> Result<String, String> {
                     }
                 }
                 table(&["Counter", "Value"], &r)
+            }),
+        ),
+        Show::Ports => (
+            request(&t.socket, &json!({"show": "ports"}))?,
+            Box::new(|v| {
+                table(
+                    &["Port", "Rx Packets", "Tx Packets", "Rx Missed", "Rx Errors", "Tx Errors", "Rx No Mbuf"],
+                    &rows(
+                        v,
+                        &["name", "rx_packets", "tx_packets", "rx_missed", "rx_errors", "tx_errors",
+                          "rx_nombuf"],
+                    ),
+                )
             }),
         ),
     };

@@ -61,6 +61,13 @@ enum Cmd {
         #[command(flatten)]
         target: vxswitch::cli::Target,
     },
+    /// Static MAC entries on this host's data plane.
+    Mac {
+        #[command(subcommand)]
+        cmd: vxswitch::cli::Mac,
+        #[command(flatten)]
+        target: vxswitch::cli::Target,
+    },
     /// Build the two-hypervisor topology in network namespaces and ping VM A <-> VM B.
     Lab(vxswitch::lab::LabArgs),
 }
@@ -85,6 +92,7 @@ fn main() -> ExitCode {
             ..
         } => vxswitch::cli::ping(&target, &dst, size, count).map(|o| print!("{o}")),
         Cmd::Ls { cmd, target } => vxswitch::cli::ls(&cmd, &target).map(|o| print!("{o}")),
+        Cmd::Mac { cmd, target } => vxswitch::cli::mac(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Lab(args) => vxswitch::lab::run(&args).map_err(|e| e.to_string()),
     };
     match result {

@@ -3,10 +3,11 @@
 //! from the VTEP's own stack. Read-only on the tables: it loads the published snapshot.
 
 use super::hub::Hub;
-use super::messages::RemoteVtep;
+use super::messages::{MacEdit, MacEditTarget, RemoteVtep};
 use crate::dataplane::counters::{total_drops, total_stat, Counters, DropReason, Stat};
 use crate::dataplane::pipeline::SlowFrame;
 use crate::tables::{Dest, SnapshotCell, Vni, UPLINK};
+use crate::wire::MacAddr;
 use crossbeam_queue::ArrayQueue;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -48,6 +49,10 @@ pub struct ControlEnv {
     pub echoes: Arc<EchoBoard>,
     /// The agent's hub, when controllers are configured.
     pub hub: Option<Arc<Hub>>,
+    /// DPDK port ids by PortIdx, for the driver's counters.
+    pub port_ids: Vec<u16>,
+    /// Static MAC edits, applied and published by the management thread.
+    pub edits: std::sync::mpsc::Sender<MacEdit>,
 }
 
 /// Binds the socket (replacing a stale one) before the runtime starts, so that an error
@@ -209,16 +214,85 @@ async fn answer(env: &ControlEnv, req: &Value) -> Result<Value, String> {
             for r in DropReason::ALL {
                 drops.insert(r.name().into(), json!(total_drops(&env.counters, *r)));
             }
+            let (busy_cycles, busy_frames) = env
+                .counters
+                .iter()
+                .map(|c| c.busy_totals())
+                .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
             Ok(
                 json!({"stats": stats, "drops": drops, "generation": snap.generation,
                       "controller_up": snap.controller_up, "macs": snap.macs.len(),
-                      "arps": snap.arps.len()}),
+                      "arps": snap.arps.len(), "busy_cycles": busy_cycles,
+                      "busy_frames": busy_frames, "tsc_hz": crate::dpdk::tsc_hz()}),
             )
         }
+        Some("ports") => Ok(Value::Array(
+            env.port_ids
+                .iter()
+                .zip(&env.port_names)
+                .map(|(&id, name)| {
+                    let s = crate::dpdk::PortStats::read(id);
+                    json!({"name": name, "port_id": id, "rx_packets": s.rx_packets,
+                           "tx_packets": s.tx_packets, "rx_missed": s.rx_missed,
+                           "rx_errors": s.rx_errors, "tx_errors": s.tx_errors,
+                           "rx_nombuf": s.rx_nombuf})
+                })
+                .collect(),
+        )),
         Some(other) => Err(format!("show: unknown view {other:?}")),
         None if req.get("ping").is_some() => ping(env, &req["ping"]).await,
-        None => Err("request needs \"show\" or \"ping\"".into()),
+        None if req.get("mac").is_some() => mac_edit(env, &req["mac"]).await,
+        None => Err("request needs \"show\", \"ping\" or \"mac\"".into()),
     }
+}
+
+/// `{"op": "add"|"del", "vni", "mac", "count"?, "vtep"? | "port"?}`: static MAC entries.
+async fn mac_edit(env: &ControlEnv, req: &Value) -> Result<Value, String> {
+    let vni = vni_arg(req)?;
+    let first: MacAddr = req["mac"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or("mac: a MAC address (aa:bb:cc:dd:ee:ff) is required")?;
+    let count = match &req["count"] {
+        Value::Null => 1,
+        v => v
+            .as_u64()
+            .and_then(|c| u32::try_from(c).ok())
+            .ok_or("count: a number of MACs (1-4294967295)")?,
+    };
+    let target = match req["op"].as_str() {
+        Some("add") => Some(match (req["vtep"].as_str(), req["port"].as_str()) {
+            (Some(ip), None) => MacEditTarget::Vtep(
+                ip.parse()
+                    .map_err(|_| format!("vtep: {ip:?} is not an IPv4 address"))?,
+            ),
+            (None, Some(name)) => MacEditTarget::Port(
+                env.port_names
+                    .iter()
+                    .skip(1)
+                    .position(|n| n == name)
+                    .map(|i| (i + 1) as crate::tables::PortIdx)
+                    .ok_or_else(|| format!("port: no access port named {name:?}"))?,
+            ),
+            _ => return Err("add needs one of \"vtep\" or \"port\"".into()),
+        }),
+        Some("del") => None,
+        _ => return Err("op: \"add\" or \"del\"".into()),
+    };
+    let (done, answer) = tokio::sync::oneshot::channel();
+    env.edits
+        .send(MacEdit {
+            vni,
+            first,
+            count,
+            target,
+            done,
+        })
+        .map_err(|_| "the management thread is not running".to_string())?;
+    let r = answer
+        .await
+        .map_err(|_| "the management thread dropped the edit".to_string())??;
+    Ok(json!({"changed": r.changed, "publish_us": r.publish.as_secs_f64() * 1e6}))
 }
 
 fn segment_of(ip: Ipv4Addr, prefix_len: u8) -> Ipv4Addr {

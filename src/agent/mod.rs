@@ -11,7 +11,7 @@ mod session;
 
 pub use control::{ControlEnv, EchoBoard};
 pub use hub::{ConnStatus, Hub, LocalState};
-pub use messages::{AgentCmd, ControlUpdate, RemoteVtep};
+pub use messages::{AgentCmd, ControlUpdate, MacEdit, MacEditDone, MacEditTarget, RemoteVtep};
 
 use crate::config::AgentConfig;
 use crate::proto;

@@ -80,6 +80,10 @@ counter_enum! {
 pub struct Counters {
     drops: [AtomicU64; DropReason::COUNT],
     stats: [AtomicU64; Stat::COUNT],
+    /// TSC cycles spent in poll rounds that received something (testpmd's "busy cycles").
+    busy_cycles: AtomicU64,
+    /// Frames received in those rounds.
+    busy_frames: AtomicU64,
 }
 
 impl Default for Counters {
@@ -87,6 +91,8 @@ impl Default for Counters {
         Counters {
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             stats: std::array::from_fn(|_| AtomicU64::new(0)),
+            busy_cycles: AtomicU64::new(0),
+            busy_frames: AtomicU64::new(0),
         }
     }
 }
@@ -111,6 +117,19 @@ impl Counters {
     }
     pub fn stat(&self, s: Stat) -> u64 {
         self.stats[s as usize].load(Ordering::Relaxed)
+    }
+    /// A poll round that received `frames` took `cycles`.
+    #[inline]
+    pub fn busy(&self, cycles: u64, frames: u64) {
+        bump(&self.busy_cycles, cycles);
+        bump(&self.busy_frames, frames);
+    }
+    /// (busy cycles, frames received in busy rounds).
+    pub fn busy_totals(&self) -> (u64, u64) {
+        (
+            self.busy_cycles.load(Ordering::Relaxed),
+            self.busy_frames.load(Ordering::Relaxed),
+        )
     }
 }
 

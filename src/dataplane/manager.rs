@@ -51,7 +51,7 @@ const RESOLVE_REFRESH_SECS: u32 = 60;
 pub struct TableManager {
     cell: Arc<SnapshotCell>,
     pub(super) snap: Snapshot,
-    mac_capacity: usize,
+    pub(super) mac_capacity: usize,
     pub(super) arp_capacity: usize,
     aging_secs: u32,
     /// VTEPs of each VNI from the config (kept whatever the controller says).
@@ -67,6 +67,8 @@ pub struct TableManager {
     asked: HashMap<Ipv4Addr, u32>,
     /// Neighbours configured statically: never asked for, never overwritten.
     static_neighbors: Vec<Ipv4Addr>,
+    /// Published versions workers may still hold (see `reclaim`).
+    retired: Vec<Arc<Snapshot>>,
     pub stats: ManagerStats,
 }
 
@@ -159,6 +161,7 @@ impl TableManager {
             out: Outbox::default(),
             asked: HashMap::new(),
             static_neighbors,
+            retired: Vec::new(),
             stats: ManagerStats::default(),
         }
     }
@@ -354,9 +357,16 @@ impl TableManager {
     }
 
     pub(super) fn publish(&mut self) {
-        self.cell.publish(self.snap.clone());
+        let old = self.cell.publish(self.snap.clone());
+        self.retired.push(old);
         self.snap.generation = self.cell.load().generation;
         self.stats.publishes += 1;
+    }
+
+    /// Frees the replaced snapshots no worker holds any more: RCU's grace period, so that the
+    /// cost of freeing a version (thousands of shard references) never lands on a worker.
+    pub fn reclaim(&mut self) {
+        self.retired.retain(|s| Arc::strong_count(s) > 1);
     }
 }
 

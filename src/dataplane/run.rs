@@ -8,7 +8,7 @@ use super::link::{af_packet_iface, LinkWatch};
 use super::manager::{initial_snapshot, TableManager};
 use super::pipeline::{Pipeline, SlowFrame};
 use super::worker::{self, WorkerEnv, WorkerPlan};
-use crate::agent::{self, AgentLink, ControlEnv, EchoBoard};
+use crate::agent::{self, AgentLink, ControlEnv, EchoBoard, MacEdit};
 use crate::config::Config;
 use crate::dpdk::{
     self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig, TxCounts,
@@ -17,6 +17,7 @@ use crate::tables::{PortIdx, SnapshotCell, UPLINK};
 use crossbeam_queue::ArrayQueue;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -87,6 +88,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         .collect();
     let port_refs: Vec<&Port> = ports.iter().collect();
     let echoes = Arc::new(EchoBoard::default());
+    let (edit_tx, edit_rx) = std::sync::mpsc::channel();
     let control_env = ControlEnv {
         cell: Arc::clone(&cell),
         counters: counters.clone(),
@@ -96,6 +98,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         slow_tx: Arc::clone(&slow_tx),
         echoes: Arc::clone(&echoes),
         hub: None,
+        port_ids: ports.iter().map(Port::id).collect(),
+        edits: edit_tx,
     };
     let agent_stop = Arc::new(AtomicBool::new(false));
     let (mut link, agent_thread) = match agent::spawn(
@@ -183,6 +187,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             ports: &ports,
             slow_tx: &slow_tx,
             echoes: &echoes,
+            edits: &edit_rx,
             arp_timeout: cfg.agent.as_ref().map(|a| a.arp_query_timeout),
         };
         m.run(&queues, &clock, &stop, started);
@@ -245,6 +250,8 @@ struct Mgmt<'a> {
     ports: &'a [Port],
     slow_tx: &'a ArrayQueue<SlowFrame>,
     echoes: &'a EchoBoard,
+    /// Static MAC edits from the control socket; waiting on it is the loop's tick.
+    edits: &'a std::sync::mpsc::Receiver<MacEdit>,
     arp_timeout: Option<Duration>,
 }
 
@@ -297,7 +304,21 @@ impl Mgmt<'_> {
                 }
             }
             self.deliver();
-            std::thread::sleep(MGMT_TICK);
+            self.manager.reclaim();
+            // Sleep one tick, or less when an edit arrives: an edit is published at once.
+            let mut next = match self.edits.recv_timeout(MGMT_TICK) {
+                Ok(e) => Some(e),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(MGMT_TICK);
+                    None
+                }
+            };
+            while let Some(e) = next {
+                let r = self.manager.edit_macs(e.vni, e.first, e.count, e.target, now);
+                let _ = e.done.send(r);
+                next = self.edits.try_recv().ok();
+            }
         }
     }
 

@@ -42,6 +42,7 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
     let mut burst = RxBurst::default();
     let mut idle_rounds = 0u32;
     while !env.stop.load(Ordering::Relaxed) {
+        let round_start = crate::dpdk::rdtsc();
         let snap = Arc::clone(reader.load());
         pipeline.now = env.clock.load(Ordering::Relaxed);
         let mut received = 0;
@@ -84,6 +85,9 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             }
         } else {
             idle_rounds = 0;
+            pipeline
+                .counters
+                .busy(crate::dpdk::rdtsc().wrapping_sub(round_start), received as u64);
         }
     }
     io.flush();

@@ -64,6 +64,12 @@ pub fn version() -> String {
         .into_owned()
 }
 
+/// TSC ticks per second, as EAL measured them at start-up (0 before `rte_eal_init`).
+pub fn tsc_hz() -> u64 {
+    // SAFETY: rte_get_tsc_hz only reads a value EAL set once at init.
+    unsafe { sys::rte_get_tsc_hz() }
+}
+
 /// The TSC counter, for busy-cycle accounting.
 #[inline]
 pub fn rdtsc() -> u64 {

@@ -34,6 +34,24 @@ pub struct PortStats {
     pub rx_nombuf: u64,
 }
 
+impl PortStats {
+    /// Reads the driver's counters of port `id`; any thread may read them while workers run
+    /// (an id that is not a started port reads as zeros).
+    pub fn read(id: u16) -> PortStats {
+        let mut s = sys::rte_eth_stats::default();
+        // SAFETY: s is a valid out-struct; ethdev checks the port id and fails cleanly.
+        unsafe { sys::rte_eth_stats_get(id, &mut s) };
+        PortStats {
+            rx_packets: s.ipackets,
+            tx_packets: s.opackets,
+            rx_missed: s.imissed,
+            rx_errors: s.ierrors,
+            tx_errors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+        }
+    }
+}
+
 /// A probed ethdev port.
 #[derive(Debug)]
 pub struct Port {
@@ -177,17 +195,7 @@ impl Port {
     }
 
     pub fn stats(&self) -> PortStats {
-        let mut s = sys::rte_eth_stats::default();
-        // SAFETY: s is a valid out-struct for this port id.
-        unsafe { sys::rte_eth_stats_get(self.id, &mut s) };
-        PortStats {
-            rx_packets: s.ipackets,
-            tx_packets: s.opackets,
-            rx_missed: s.imissed,
-            rx_errors: s.ierrors,
-            tx_errors: s.oerrors,
-            rx_nombuf: s.rx_nombuf,
-        }
+        PortStats::read(self.id)
     }
 
     /// Link state as the driver reports it, without waiting. (net_af_packet always says

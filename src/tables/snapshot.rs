@@ -115,10 +115,11 @@ impl SnapshotCell {
             current: ArcSwap::from_pointee(s),
         }
     }
-    /// Publishes `s` with the next generation number.
-    pub fn publish(&self, mut s: Snapshot) {
+    /// Publishes `s` with the next generation number; returns the version it replaced, for
+    /// the writer to free once no worker holds it (workers never free a snapshot).
+    pub fn publish(&self, mut s: Snapshot) -> Arc<Snapshot> {
         s.generation = self.current.load().generation + 1;
-        self.current.store(Arc::new(s));
+        self.current.swap(Arc::new(s))
     }
     pub fn load(&self) -> Arc<Snapshot> {
         self.current.load_full()

@@ -1,0 +1,183 @@
+//! vxswitch as the device under test: one worker on the bench's core, its tables set up the
+//! way a controller or an operator would (static MACs through the control socket), counters
+//! read over the control socket before and after the window.
+
+use crate::dut::{quantile, Churn, Ctx, Sample};
+use crate::proc::Proc;
+use crate::scenario::{self, Kind, Scenario};
+use crate::traffic::{self, nth};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use vxswitch::agent::control::request;
+
+pub const PREFIX: &str = "vxb-vxs";
+
+fn config(ctx: &Ctx, sc: &Scenario) -> String {
+    let (up, vm) = sc.devices(&ctx.dir);
+    let mut eal = vec![
+        "-l".to_string(),
+        ctx.lcores(),
+        "--main-lcore".into(),
+        "0".into(),
+        "--file-prefix".into(),
+        PREFIX.into(),
+        "--no-pci".into(),
+        "--no-telemetry".into(),
+    ];
+    eal.extend(ctx.mem_args(512));
+    eal.extend(["--vdev".into(), up.vdev.clone(), "--vdev".into(), vm.vdev.clone()]);
+    let d = ctx.dir.display();
+    let mut c = format!(
+        "[eal]\nargs = {eal:?}\n[dataplane]\nworkers = [{core}]\nidle_sleep_us = 0\n\
+         mac_capacity = {cap}\nrx_desc = 1024\ntx_desc = 1024\nmbufs = 32767\n\
+         [vtep]\nip = \"{ip}/24\"\nmac = \"{mac}\"\n[control]\nsocket = \"{d}/vxswitch.sock\"\n\
+         [uplink]\ndevice = \"{up}\"\n[[access_port]]\nname = \"vm\"\ndevice = \"{vm}\"\nvni = {vni}\n",
+        core = ctx.worker_core,
+        cap = 2 * traffic::SCALE_ENTRIES,
+        ip = traffic::VTEP_IP,
+        mac = traffic::VTEP_MAC,
+        up = up.name,
+        vm = vm.name,
+        vni = traffic::VNI,
+    );
+    let vteps: Vec<String> = (0..sc.remote_vteps())
+        .map(|k| format!("{:?}", traffic::remote_vtep(k).0.to_string()))
+        .collect();
+    let _ = writeln!(c, "[[vni]]\nvni = {}\nvteps = [{}]", traffic::VNI, vteps.join(", "));
+    if sc.kind == Kind::Arp {
+        for (ip, mac) in traffic::arp_bindings() {
+            let _ = writeln!(c, "[[vni.arp]]\nip = \"{ip}\"\nmac = \"{mac}\"");
+        }
+    }
+    for k in 0..sc.remote_vteps() {
+        let (ip, mac) = traffic::remote_vtep(k);
+        let _ = writeln!(c, "[[neighbor]]\nip = \"{ip}\"\nmac = \"{mac}\"");
+    }
+    c
+}
+
+struct Counters {
+    at: Instant,
+    tx: u64,
+    rx: u64,
+    drops: u64,
+    busy_cycles: u64,
+    busy_frames: u64,
+    flooded: u64,
+}
+
+fn read(sock: &Path) -> Result<Counters, String> {
+    let ports = request(sock, &json!({"show": "ports"}))?;
+    let at = Instant::now();
+    let stats = request(sock, &json!({"show": "stats"}))?;
+    let sum = |k: &str| -> u64 {
+        ports.as_array().into_iter().flatten().map(|p| p[k].as_u64().unwrap_or(0)).sum()
+    };
+    let drops = stats["drops"].as_object().into_iter().flatten().map(|(_, v)| v.as_u64().unwrap_or(0)).sum();
+    Ok(Counters {
+        at,
+        tx: sum("tx_packets"),
+        rx: sum("rx_packets"),
+        drops,
+        busy_cycles: stats["busy_cycles"].as_u64().unwrap_or(0),
+        busy_frames: stats["busy_frames"].as_u64().unwrap_or(0),
+        flooded: stats["stats"]["flooded"].as_u64().unwrap_or(0),
+    })
+}
+
+fn mac_add(sock: &Path, first: vxswitch::wire::MacAddr, count: u32, to_vm: bool) -> Result<Value, String> {
+    let mut m = json!({"op": "add", "vni": traffic::VNI, "mac": first.to_string(), "count": count});
+    if to_vm {
+        m["port"] = json!("vm");
+    } else {
+        m["vtep"] = json!(traffic::remote_vtep(0).0.to_string());
+    }
+    request(sock, &json!({ "mac": m }))
+}
+
+pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> {
+    let cfg = ctx.dir.join("vxswitch.toml");
+    std::fs::write(&cfg, config(ctx, sc)).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(&ctx.vxswitch);
+    cmd.arg("dataplane").arg("--config").arg(&cfg);
+    let mut p = Proc::spawn("vxswitch", cmd, &ctx.dir.join("vxswitch.log"), false)?;
+    p.wait_for("vxswitch ready", 1, Duration::from_secs(30))?;
+    let sock = ctx.dir.join("vxswitch.sock");
+    if let Some((first, count, to_vm)) = scenario::static_macs(sc.kind) {
+        mac_add(&sock, first, count, to_vm)?;
+    }
+    let gen = crate::generator::attach(ctx, sc)?;
+    std::thread::sleep(ctx.warmup);
+    let a = read(&sock)?;
+    let churn = if sc.kind == Kind::Churn {
+        Some(churn(&sock, ctx.window)?)
+    } else {
+        std::thread::sleep(ctx.window);
+        None
+    };
+    let b = read(&sock)?;
+    crate::generator::detach(gen);
+    let log = p.stop(Duration::from_secs(10));
+    if !log.contains("mbufs_in_use_after_close 0") {
+        // Not fatal for the figures, but worth seeing.
+        eprintln!("  vxswitch: stop report does not show every mbuf back (see {})", ctx.dir.join("vxswitch.log").display());
+    }
+    let dt = b.at.duration_since(a.at).as_secs_f64();
+    let frames = b.busy_frames - a.busy_frames;
+    Ok(Sample {
+        scenario: sc.name.into(),
+        dut: "vxswitch".into(),
+        index,
+        mpps: (b.tx - a.tx) as f64 / dt / 1e6,
+        rx_mpps: (b.rx - a.rx) as f64 / dt / 1e6,
+        cycles_per_packet: (frames > 0).then(|| (b.busy_cycles - a.busy_cycles) as f64 / frames as f64),
+        drops: b.drops - a.drops,
+        window_s: dt,
+        churn: churn.map(|mut c| {
+            c.flooded = b.flooded - a.flooded;
+            c
+        }),
+    })
+}
+
+/// MAC changes per request and requests per second: 100k changes per second.
+const CHURN_BATCH: u32 = 1000;
+const CHURN_PERIOD: Duration = Duration::from_millis(10);
+
+/// Adds and removes a block of 1000 MACs (not in the traffic) every 10 ms for `window`.
+fn churn(sock: &Path, window: Duration) -> Result<Churn, String> {
+    let first = nth(traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES); // after the scale block
+    let start = Instant::now();
+    let (mut publish, mut rtt) = (Vec::new(), Vec::new());
+    let mut changes = 0u64;
+    let mut k = 0u32;
+    while start.elapsed() < window {
+        let due = start + CHURN_PERIOD * k;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let t = Instant::now();
+        let r = if k % 2 == 0 {
+            mac_add(sock, first, CHURN_BATCH, false)?
+        } else {
+            request(sock, &json!({"mac": {"op": "del", "vni": traffic::VNI, "mac": first.to_string(), "count": CHURN_BATCH}}))?
+        };
+        rtt.push(t.elapsed().as_secs_f64() * 1e6);
+        publish.push(r["publish_us"].as_f64().unwrap_or(f64::NAN));
+        changes += r["changed"].as_u64().unwrap_or(0);
+        k += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Churn {
+        changes_per_s: changes as f64 / secs,
+        publishes: publish.len(),
+        publish_p50_us: quantile(&mut publish, 0.5),
+        publish_p99_us: quantile(&mut publish, 0.99),
+        publish_max_us: quantile(&mut publish, 1.0),
+        round_trip_p99_us: quantile(&mut rtt, 0.99),
+        flooded: 0,
+    })
+}

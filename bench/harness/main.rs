@@ -1,0 +1,187 @@
+//! `vxswitch-bench` (run it as `bench/run`): every scenario of docs/performance.md on one
+//! worker core, alternating vxswitch / testpmd io / OVS-DPDK sample by sample, with the same
+//! vdevs and traffic; prints the table, writes the results folder and the charts.
+
+mod dut;
+mod dut_ovs;
+mod dut_testpmd;
+mod dut_vxswitch;
+mod generator;
+mod host;
+mod proc;
+mod report;
+mod scenario;
+mod traffic;
+
+use clap::Parser;
+use dut::{Ctx, Sample};
+use scenario::Scenario;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "vxswitch-bench", about = "vxswitch side by side with dpdk-testpmd io and OVS-DPDK")]
+struct Args {
+    /// About two minutes: shorter windows, 3 samples per DUT.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds: one short sample of each DUT on encap and vhost-encap, to prove the harness
+    /// works (CI). Its figures mean nothing.
+    #[arg(long, conflicts_with = "quick")]
+    smoke: bool,
+    /// Samples per DUT and scenario (default 5; quick 3; smoke 1).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Measured seconds per sample (default 3; quick 1; smoke 0.3).
+    #[arg(long)]
+    window: Option<f64>,
+    /// Only these scenarios (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Only these DUTs (vxswitch, testpmd, ovs).
+    #[arg(long, value_delimiter = ',')]
+    duts: Vec<String>,
+    /// Results folder (default bench/results/<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The vxswitch binary.
+    #[arg(long, default_value = "target/release/vxswitch")]
+    vxswitch: PathBuf,
+    /// The packet core of every DUT (EAL's main lcore is core 0).
+    #[arg(long, default_value_t = 1)]
+    core: usize,
+    /// Run EAL without hugepages (functional check only: rates halve).
+    #[arg(long)]
+    no_huge: bool,
+}
+
+fn now_utc() -> String {
+    let out = std::process::Command::new("date").args(["-u", "+%Y%m%dT%H%M%SZ"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_else(|_| "run".into())
+}
+
+fn sample(ctx: &Ctx, sc: &Scenario, dut: &str, i: usize) -> Result<Sample, String> {
+    let r = match dut {
+        "vxswitch" => dut_vxswitch::sample(ctx, sc, i),
+        "testpmd" => dut_testpmd::sample(ctx, sc, i),
+        "ovs" => dut_ovs::sample(ctx, sc, i),
+        other => Err(format!("unknown DUT {other:?}")),
+    };
+    for p in [dut_vxswitch::PREFIX, dut_testpmd::PREFIX, dut_ovs::PREFIX, generator::PREFIX] {
+        host::clean_dpdk(p);
+    }
+    let _ = std::fs::remove_file(scenario::vhost_socket(&ctx.dir));
+    r
+}
+
+fn main() -> ExitCode {
+    let a = Args::parse();
+    match run(&a) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("vxswitch-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ok(false): the run worked but a DUT failed a sample.
+fn run(a: &Args) -> Result<bool, String> {
+    let (samples, window, warmup) = match (a.smoke, a.quick) {
+        (true, _) => (1, 0.3, 0.3),
+        (_, true) => (3, 1.0, 0.5),
+        _ => (5, 3.0, 1.0),
+    };
+    let samples = a.samples.unwrap_or(samples);
+    let window = a.window.unwrap_or(window);
+    let scenarios: Vec<Scenario> = if !a.scenarios.is_empty() {
+        let mut v = Vec::new();
+        for n in &a.scenarios {
+            v.push(*scenario::ALL.iter().find(|s| s.name == n).ok_or_else(|| {
+                format!("no scenario {n:?}; there are: {}", scenario::ALL.iter().map(|s| s.name).collect::<Vec<_>>().join(", "))
+            })?);
+        }
+        v
+    } else if a.smoke {
+        scenario::ALL.iter().filter(|s| s.name == "encap" || s.name == "vhost-encap").copied().collect()
+    } else {
+        scenario::ALL.to_vec()
+    };
+    let duts: Vec<String> = if a.duts.is_empty() { report::DUTS.iter().map(|s| s.to_string()).collect() } else { a.duts.clone() };
+    if !a.vxswitch.exists() {
+        return Err(format!("{} not found: cargo build --release", a.vxswitch.display()));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if a.core == 0 || a.core >= cores {
+        return Err(format!("--core {}: this machine has cores 0-{}; core 0 is for main threads", a.core, cores - 1));
+    }
+    if !a.no_huge {
+        host::ensure_hugepages(1024)?;
+    }
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("bench/results").join(now_utc()));
+    let work = out.join("work");
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    traffic::write_all(&work).map_err(|e| format!("writing pcaps: {e}"))?;
+    let ctx = Ctx {
+        dir: std::fs::canonicalize(&work).map_err(|e| e.to_string())?,
+        vxswitch: std::fs::canonicalize(&a.vxswitch).map_err(|e| e.to_string())?,
+        hugepages: !a.no_huge,
+        warmup: Duration::from_secs_f64(warmup),
+        window: Duration::from_secs_f64(window),
+        worker_core: a.core,
+    };
+    let machine = host::machine();
+    println!(
+        "vxswitch-bench: {} scenario(s) x {} DUT(s) x {samples} sample(s), {window} s windows, core {}, {} | {} | {}",
+        scenarios.len(),
+        duts.len(),
+        a.core,
+        if ctx.hugepages { "hugepages" } else { "no hugepages" },
+        machine.dpdk,
+        machine.commit
+    );
+    let started = Instant::now();
+    let mut all = Vec::new();
+    let mut failed = false;
+    for sc in &scenarios {
+        println!("{} ({}):", sc.name, sc.about);
+        for i in 0..samples {
+            for d in &duts {
+                match sample(&ctx, sc, d, i) {
+                    Ok(s) => {
+                        println!(
+                            "  {:<8} #{i}  {:>7.2} Mpps out  {:>7.2} Mpps in  {:>6} cycles/pkt  drops {}",
+                            d,
+                            s.mpps,
+                            s.rx_mpps,
+                            s.cycles_per_packet.map_or("-".into(), |c| format!("{c:.0}")),
+                            s.drops
+                        );
+                        all.push(s);
+                    }
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("  {d} #{i}: FAILED: {e}");
+                    }
+                }
+            }
+        }
+    }
+    let rows = report::rows(&scenarios, &all);
+    println!("\n{}", report::table(&rows));
+    let settings = serde_json::json!({"samples": samples, "window_s": window, "warmup_s": warmup,
+        "core": a.core, "hugepages": ctx.hugepages, "flows": traffic::FLOWS, "inner_frame_bytes": 64,
+        "measure": scenario::MEASURE, "elapsed_s": started.elapsed().as_secs()});
+    report::write(&out, &machine, &settings, &all, &rows)?;
+    report::charts(&out);
+    // The pcaps, configs and sockets are regenerated by every run; logs stay for a look.
+    for e in std::fs::read_dir(&ctx.dir).map_err(|e| e.to_string())?.flatten() {
+        if !e.file_name().to_string_lossy().ends_with(".log") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    println!("results: {} ({} s)", out.display(), started.elapsed().as_secs());
+    Ok(!failed)
+}

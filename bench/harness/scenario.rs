@@ -1,0 +1,135 @@
+//! The scenarios of docs/performance.md (and ../design/benchmarks.md): what each feeds into
+//! the device under test, on which vdevs, and what its target is.
+
+use crate::traffic;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Encap,
+    Decap,
+    Bidir,
+    /// Broadcast from a VM port to a VNI with this many remote VTEPs.
+    Bum(u32),
+    Arp,
+    /// Encap / decap with a 2^20-entry MAC table.
+    ScaleEncap,
+    ScaleDecap,
+    /// Encap while 100k MAC changes per second are published.
+    Churn,
+}
+
+/// How traffic reaches the device under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    /// `net_pcap ... infinite_rx=1` straight into the DUT's port.
+    Pcap,
+    /// Over vhost-user from a testpmd generator in another process (as a VM's virtio port).
+    Vhost,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub feed: Feed,
+    pub about: &'static str,
+}
+
+pub const ALL: &[Scenario] = &[
+    Scenario { name: "encap", kind: Kind::Encap, feed: Feed::Pcap, about: "VM port -> known remote MAC -> VXLAN out the uplink" },
+    Scenario { name: "decap", kind: Kind::Decap, feed: Feed::Pcap, about: "VXLAN in -> learn -> VM port" },
+    Scenario { name: "bidir", kind: Kind::Bidir, feed: Feed::Pcap, about: "encap and decap at once" },
+    Scenario { name: "bum-8", kind: Kind::Bum(8), feed: Feed::Pcap, about: "broadcast to 8 remote VTEPs (copies out)" },
+    Scenario { name: "bum-64", kind: Kind::Bum(64), feed: Feed::Pcap, about: "broadcast to 64 remote VTEPs (copies out)" },
+    Scenario { name: "arp-suppress", kind: Kind::Arp, feed: Feed::Pcap, about: "ARP requests answered from the ARP table" },
+    Scenario { name: "scale-encap", kind: Kind::ScaleEncap, feed: Feed::Pcap, about: "encap with 1M MAC entries" },
+    Scenario { name: "scale-decap", kind: Kind::ScaleDecap, feed: Feed::Pcap, about: "decap with 1M MAC entries" },
+    Scenario { name: "churn", kind: Kind::Churn, feed: Feed::Pcap, about: "encap while 100k MAC changes/s are published" },
+    Scenario { name: "vhost-encap", kind: Kind::Encap, feed: Feed::Vhost, about: "encap, VM traffic over vhost-user from testpmd" },
+    Scenario { name: "vhost-decap", kind: Kind::Decap, feed: Feed::Vhost, about: "decap, delivered over vhost-user to testpmd" },
+];
+
+/// One port of the DUT: its ethdev name and the whole `--vdev` argument.
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub name: String,
+    pub vdev: String,
+}
+
+fn pcap_in(name: &str, file: &Path) -> Device {
+    Device {
+        name: name.into(),
+        vdev: format!("{name},rx_pcap={},infinite_rx=1", file.display()),
+    }
+}
+
+fn sink(name: &str) -> Device {
+    Device {
+        name: name.into(),
+        vdev: format!("{name},no-rx=1"),
+    }
+}
+
+impl Scenario {
+    /// The uplink's input pcap, if it receives traffic.
+    pub fn uplink_pcap(&self) -> Option<&'static str> {
+        match self.kind {
+            Kind::Decap | Kind::Bidir => Some("decap.pcap"),
+            Kind::ScaleDecap => Some("decap-1m.pcap"),
+            _ => None,
+        }
+    }
+    /// The VM side's input pcap (fed directly or through the vhost-user generator).
+    pub fn vm_pcap(&self) -> Option<&'static str> {
+        match self.kind {
+            Kind::Encap | Kind::Bidir | Kind::Churn => Some("encap.pcap"),
+            Kind::ScaleEncap => Some("encap-1m.pcap"),
+            Kind::Bum(_) => Some("broadcast.pcap"),
+            Kind::Arp => Some("arp.pcap"),
+            Kind::Decap | Kind::ScaleDecap => None,
+        }
+    }
+    /// (uplink, VM port) as every DUT gets them: the same vdevs for vxswitch, testpmd and OVS.
+    pub fn devices(&self, dir: &Path) -> (Device, Device) {
+        let up = match self.uplink_pcap() {
+            Some(f) => pcap_in("net_pcap0", &dir.join(f)),
+            None => sink("net_null0"),
+        };
+        let vm = match (self.feed, self.vm_pcap()) {
+            (Feed::Vhost, _) => Device {
+                name: "net_vhost1".into(),
+                vdev: format!("net_vhost1,iface={},queues=1", vhost_socket(dir).display()),
+            },
+            (Feed::Pcap, Some(f)) => pcap_in("net_pcap1", &dir.join(f)),
+            (Feed::Pcap, None) => sink("net_null1"),
+        };
+        (up, vm)
+    }
+    /// Remote VTEPs in the VNI's flood list.
+    pub fn remote_vteps(&self) -> u32 {
+        match self.kind {
+            Kind::Bum(n) => n,
+            _ => 1,
+        }
+    }
+}
+
+pub fn vhost_socket(dir: &Path) -> std::path::PathBuf {
+    dir.join("vm.sock")
+}
+
+/// The frames per second of the traffic are counted as the sum of the DUT's ports' TX.
+pub const MEASURE: &str = "packets out per second: the sum of TX over the DUT's ports";
+
+/// MACs pointing at remote VTEP 0 (encap) or the VM port (decap) that the scenario needs
+/// in the table before it starts: (first MAC, count, to the VM port?).
+pub fn static_macs(kind: Kind) -> Option<(vxswitch::wire::MacAddr, u32, bool)> {
+    match kind {
+        Kind::Encap | Kind::Churn | Kind::Bidir => Some((traffic::REMOTE_MAC_BASE, traffic::FLOWS, false)),
+        Kind::Decap => Some((traffic::LOCAL_MAC_BASE, traffic::FLOWS, true)),
+        Kind::ScaleEncap => Some((traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES, false)),
+        Kind::ScaleDecap => Some((traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES, true)),
+        Kind::Bum(_) | Kind::Arp => None,
+    }
+}
