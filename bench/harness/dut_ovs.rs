@@ -225,6 +225,8 @@ fn measure(ctx: &Ctx, sc: &Scenario, index: usize, ovs: &Ovs) -> Result<Sample, 
     std::thread::sleep(ctx.window);
     let (t1, b) = totals(ovs)?;
     let pmd = ovs.appctl(&["dpif-netdev/pmd-stats-show"])?;
+    let flows = ovs.appctl(&["dpctl/dump-flows", "-m"]).unwrap_or_default();
+    let _ = std::fs::write(ctx.dir.join("ovs-pmd-stats.log"), format!("{pmd}\n{flows}"));
     crate::generator::detach(gen);
     let _ = ovs.appctl(&["exit"]);
     vswitchd.stop(Duration::from_secs(10));

@@ -39,28 +39,35 @@ pub fn check(tunnel: &Tunnel, vtep: &VtepIdentity, inner_len: usize) -> Result<(
 }
 
 /// The outer UDP source port for an inner frame: a hash of its MAC addresses and, for IPv4,
-/// its addresses, protocol and TCP/UDP ports, folded into 49152-65535.
+/// its addresses and TCP/UDP ports, folded into 49152-65535 (RFC 7348 §5). Whole words are
+/// read at fixed offsets: this runs once per packet.
 #[inline]
 pub fn src_port(inner: &[u8]) -> u16 {
     #[inline]
     fn mix(h: u64, v: u64) -> u64 {
         (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
     }
-    let rd = |at: usize, n: usize| -> u64 {
+    let u64_at = |at: usize| -> u64 {
         inner
-            .get(at..at + n)
-            .map_or(0, |b| b.iter().fold(0u64, |a, x| (a << 8) | u64::from(*x)))
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
     };
-    let mut h = mix(0, rd(0, 6));
-    h = mix(h, rd(6, 6));
-    if rd(12, 2) == 0x0800 && inner.len() >= 34 {
-        h = mix(h, rd(26, 8)); // src and dst address
-        let proto = rd(23, 1);
-        h = mix(h, proto);
-        let ihl = (rd(14, 1) & 0x0f) as usize * 4;
-        let frag = rd(20, 2) & 0x3fff;
-        if (proto == 6 || proto == 17) && frag == 0 && ihl >= 20 {
-            h = mix(h, rd(14 + ihl, 4));
+    let u32_at = |at: usize| -> u64 {
+        inner
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+    };
+    // Destination MAC and source MAC (bytes 0-11, as two overlapping words).
+    let mut h = mix(mix(0, u64_at(0)), u64_at(4));
+    if inner.get(12..14) == Some(&[0x08, 0x00]) {
+        h = mix(h, u64_at(26)); // source and destination address
+        let ihl = usize::from(inner.get(14).map_or(0, |b| b & 0x0f)) * 4;
+        let proto = inner.get(23).copied().unwrap_or(0);
+        let unfragmented = inner.get(20..22).is_some_and(|f| f[0] & 0x3f == 0 && f[1] == 0);
+        if (proto == 6 || proto == 17) && unfragmented && ihl >= 20 {
+            h = mix(h, u32_at(14 + ihl) ^ (u64::from(proto) << 32));
         }
     }
     0xc000 | ((h ^ (h >> 32)) as u16 & 0x3fff)

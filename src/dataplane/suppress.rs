@@ -114,6 +114,11 @@ pub fn arp_from_vm<IO: FrameIo>(
 /// Snoops the binding a DHCP ACK hands out (from a local DHCP server or through a tunnel).
 #[inline]
 pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, data: &[u8]) {
+    // Ethernet + IPv4 + UDP + DHCP's fixed part and cookie: anything shorter is not DHCP,
+    // and most traffic is turned away here without being parsed.
+    if data.len() < 14 + 20 + 8 + 240 {
+        return;
+    }
     let Ok(eth) = EthernetFrame::new_checked(data) else {
         return;
     };

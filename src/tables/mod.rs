@@ -8,6 +8,7 @@
 
 mod arp;
 mod mac;
+mod shard;
 mod sharded;
 mod snapshot;
 mod tunnel;

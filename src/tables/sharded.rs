@@ -1,27 +1,32 @@
 //! A hash map split into shards behind `Arc`s: readers share it freely, and an edit clones
 //! only the shards it touches, so the cost of publishing grows with the change.
 
-use hashbrown::HashMap;
-use std::hash::Hash;
+use super::shard::Shard;
 use std::sync::Arc;
 
 /// log2 of the shard count: 4096 shards keep 1M entries at ~256 per shard.
 const SHARD_BITS: u32 = 12;
 const SHARDS: usize = 1 << SHARD_BITS;
 
-/// A key that picks its shard with a cheap hash of its own.
-pub trait ShardKey: Hash + Eq + Clone {
+/// A key that picks its shard and slot with a cheap hash of its own.
+pub trait ShardKey: Eq + Clone {
     fn shard_hash(&self) -> u64;
 }
 
+/// The key's mixed hash: the top bits pick the shard, the next ones the slot.
 #[inline]
-fn shard_of<K: ShardKey>(k: &K) -> usize {
-    (k.shard_hash().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SHARD_BITS)) as usize
+pub fn hash_of<K: ShardKey>(k: &K) -> u64 {
+    k.shard_hash().wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+#[inline]
+fn shard_of(h: u64) -> usize {
+    (h >> (64 - SHARD_BITS)) as usize
 }
 
 /// An immutable sharded map; `Clone` is cheap (one Arc).
 pub struct ShardedMap<K, V> {
-    shards: Arc<Vec<Arc<HashMap<K, V>>>>,
+    shards: Arc<Vec<Arc<Shard<K, V>>>>,
     len: usize,
 }
 
@@ -36,7 +41,7 @@ impl<K, V> Clone for ShardedMap<K, V> {
 
 impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
     fn default() -> Self {
-        let empty = Arc::new(HashMap::new());
+        let empty = Arc::new(Shard::default());
         ShardedMap {
             shards: Arc::new(vec![empty; SHARDS]),
             len: 0,
@@ -47,7 +52,8 @@ impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
 impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
     #[inline]
     pub fn get(&self, k: &K) -> Option<&V> {
-        self.shards[shard_of(k)].get(k)
+        let h = hash_of(k);
+        self.shards[shard_of(h)].get(k, h)
     }
     pub fn len(&self) -> usize {
         self.len
@@ -69,14 +75,15 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
 
 /// Changes to a `ShardedMap`, cloning each touched shard once.
 pub struct Editor<K, V> {
-    shards: Vec<Arc<HashMap<K, V>>>,
+    shards: Vec<Arc<Shard<K, V>>>,
     len: usize,
 }
 
 impl<K: ShardKey, V: Clone> Editor<K, V> {
     #[inline]
     pub fn get(&self, k: &K) -> Option<&V> {
-        self.shards[shard_of(k)].get(k)
+        let h = hash_of(k);
+        self.shards[shard_of(h)].get(k, h)
     }
     pub fn len(&self) -> usize {
         self.len
@@ -86,18 +93,18 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     }
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
-        let old = Arc::make_mut(&mut self.shards[shard_of(&k)]).insert(k, v);
+        let h = hash_of(&k);
+        let old = Arc::make_mut(&mut self.shards[shard_of(h)]).insert(k, v, h, hash_of);
         if old.is_none() {
             self.len += 1;
         }
         old
     }
     pub fn remove(&mut self, k: &K) -> Option<V> {
-        let s = &mut self.shards[shard_of(k)];
-        if !s.contains_key(k) {
-            return None;
-        }
-        let old = Arc::make_mut(s).remove(k);
+        let h = hash_of(k);
+        let s = &mut self.shards[shard_of(h)];
+        s.get(k, h)?;
+        let old = Arc::make_mut(s).remove(k, h, hash_of);
         self.len -= usize::from(old.is_some());
         old
     }
@@ -106,10 +113,7 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
         let mut removed = 0;
         for s in &mut self.shards {
             if s.iter().any(|(k, v)| drop_it(k, v)) {
-                let m = Arc::make_mut(s);
-                let before = m.len();
-                m.retain(|k, v| !drop_it(k, v));
-                removed += before - m.len();
+                removed += Arc::make_mut(s).retain(|k, v| !drop_it(k, v), hash_of);
             }
         }
         self.len -= removed;
@@ -127,7 +131,7 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
 mod tests {
     use super::*;
 
-    #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+    #[derive(Clone, PartialEq, Eq, Debug)]
     struct K(u64);
     impl ShardKey for K {
         fn shard_hash(&self) -> u64 {

@@ -1,0 +1,167 @@
+//! One shard of a `ShardedMap`: a flat open-addressing table (linear probing, deletion by
+//! backward shift, so no tombstones), entries inline. A lookup is one index computation and,
+//! in the common case, one cache line: no pointer to follow from the shard to its entries.
+
+/// The table grows beyond 3/4 full, so every probe sequence ends at an empty slot.
+const MIN_SLOTS: usize = 4;
+
+#[derive(Clone)]
+pub struct Shard<K, V> {
+    slots: Box<[Option<(K, V)>]>,
+    len: usize,
+}
+
+impl<K, V> Default for Shard<K, V> {
+    fn default() -> Self {
+        Shard {
+            slots: Box::new([]),
+            len: 0,
+        }
+    }
+}
+
+/// The slot a key with hash `h` starts probing at (the high bits pick the shard).
+#[inline]
+fn home(h: u64, mask: usize) -> usize {
+    (h >> 20) as usize & mask
+}
+
+impl<K: Eq + Clone, V: Clone> Shard<K, V> {
+    /// Where `k` is (Ok) or the empty slot it would go in (Err); the table must not be empty.
+    #[inline]
+    fn find(&self, k: &K, h: u64) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut i = home(h, mask);
+        loop {
+            match &self.slots[i] {
+                None => return Err(i),
+                Some((key, _)) if key == k => return Ok(i),
+                Some(_) => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, k: &K, h: u64) -> Option<&V> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let i = self.find(k, h).ok()?;
+        self.slots[i].as_ref().map(|(_, v)| v)
+    }
+
+    /// Inserts or replaces; `hash` recomputes the hash of an entry when the table grows.
+    pub fn insert(&mut self, k: K, v: V, h: u64, hash: impl Fn(&K) -> u64) -> Option<V> {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow(&hash);
+        }
+        match self.find(&k, h) {
+            Ok(i) => self.slots[i].replace((k, v)).map(|(_, old)| old),
+            Err(i) => {
+                self.slots[i] = Some((k, v));
+                self.len += 1;
+                None
+            }
+        }
+    }
+
+    fn grow(&mut self, hash: &impl Fn(&K) -> u64) {
+        let n = (self.slots.len() * 2).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, (0..n).map(|_| None).collect());
+        let mask = n - 1;
+        for (k, v) in old.into_vec().into_iter().flatten() {
+            let mut i = home(hash(&k), mask);
+            while self.slots[i].is_some() {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = Some((k, v));
+        }
+    }
+
+    pub fn remove(&mut self, k: &K, h: u64, hash: impl Fn(&K) -> u64) -> Option<V> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut hole = self.find(k, h).ok()?;
+        let (_, old) = self.slots[hole].take()?;
+        self.len -= 1;
+        // Backward shift: pull each later entry of the run into the hole if the hole lies
+        // between its home slot and where it sits (cyclically).
+        let mask = self.slots.len() - 1;
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            let Some((key, _)) = &self.slots[j] else {
+                break;
+            };
+            let home = home(hash(key), mask);
+            let dist_home = j.wrapping_sub(home) & mask;
+            let dist_hole = j.wrapping_sub(hole) & mask;
+            if dist_hole <= dist_home {
+                self.slots[hole] = self.slots[j].take();
+                hole = j;
+            }
+        }
+        Some(old)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.slots.iter().flatten().map(|(k, v)| (k, v))
+    }
+
+    /// Keeps the entries `keep` says yes to; returns how many went.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool, hash: impl Fn(&K) -> u64) -> usize {
+        let old = std::mem::take(&mut self.slots);
+        let before = self.len;
+        self.len = 0;
+        for (k, v) in old.into_vec().into_iter().flatten() {
+            if keep(&k, &v) {
+                let h = hash(&k);
+                self.insert(k, v, h, &hash);
+            }
+        }
+        before - self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A deliberately poor hash so that runs form and wrap around.
+    fn h(k: &u32) -> u64 {
+        u64::from(*k % 7) << 20
+    }
+
+    #[test]
+    fn behaves_like_a_hash_map_under_inserts_and_removes() {
+        let mut s = Shard::<u32, u32>::default();
+        let mut m = HashMap::new();
+        let mut x = 12345u32;
+        for _ in 0..20_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let k = (x >> 16) % 64;
+            if x % 3 == 0 {
+                assert_eq!(s.remove(&k, h(&k), h), m.remove(&k));
+            } else {
+                assert_eq!(s.insert(k, x, h(&k), h), m.insert(k, x));
+            }
+            assert_eq!(s.iter().count(), m.len());
+        }
+        for k in 0..64 {
+            assert_eq!(s.get(&k, h(&k)), m.get(&k));
+        }
+        assert_eq!(s.iter().count(), m.len());
+    }
+
+    #[test]
+    fn retain_counts_what_went() {
+        let mut s = Shard::<u32, u32>::default();
+        for k in 0..100 {
+            s.insert(k, k, h(&k), h);
+        }
+        assert_eq!(s.retain(|k, _| k % 2 == 0, h), 50);
+        assert!((0..100).all(|k| s.get(&k, h(&k)).is_some() == (k % 2 == 0)));
+    }
+}
