@@ -3,7 +3,7 @@
 
 use super::counters::DropReason;
 pub use super::pipeline::SlowFrame;
-use super::pipeline::{inject, process, Ctx, Pipeline};
+use super::pipeline::{inject, prefetch, process, Ctx, Pipeline};
 use crate::dpdk::{MbufIo, Mempool, Port, RxBurst, TxCounts};
 use crate::tables::{PortIdx, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
@@ -52,6 +52,8 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
                 continue;
             }
             received += n;
+            let port_idx = port;
+            burst.peek(|d| prefetch(&snap, port_idx, d));
             let mut cx = Ctx {
                 p: &mut pipeline,
                 snap: &snap,

@@ -39,6 +39,17 @@ impl RxBurst {
         self.len
     }
 
+    /// Calls `f` with each received frame's bytes without taking them (a prefetch pass).
+    #[inline]
+    pub fn peek(&self, mut f: impl FnMut(&[u8])) {
+        for &p in &self.pkts[..self.len] {
+            // SAFETY: pkts[..len] are mbufs this burst owns; ManuallyDrop keeps this
+            // temporary view from freeing them.
+            let m = std::mem::ManuallyDrop::new(unsafe { Mbuf::from_raw(p) });
+            f(m.data());
+        }
+    }
+
     /// Takes the received mbufs; any not consumed are freed when the iterator drops.
     #[inline]
     pub fn drain(&mut self) -> RxDrain<'_> {

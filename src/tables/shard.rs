@@ -41,6 +41,14 @@ impl<K: Eq + Clone, V: Clone> Shard<K, V> {
         }
     }
 
+    /// Prefetches the slot a lookup of hash `h` starts at.
+    #[inline]
+    pub fn prefetch(&self, h: u64) {
+        if let Some(slot) = self.slots.get(home(h, self.slots.len().wrapping_sub(1))) {
+            crate::dpdk::prefetch(slot);
+        }
+    }
+
     #[inline]
     pub fn get(&self, k: &K, h: u64) -> Option<&V> {
         if self.slots.is_empty() {

@@ -55,6 +55,12 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
         let h = hash_of(k);
         self.shards[shard_of(h)].get(k, h)
     }
+    /// Starts loading where `get(k)` will look, so that a later lookup hits the cache.
+    #[inline]
+    pub fn prefetch(&self, k: &K) {
+        let h = hash_of(k);
+        self.shards[shard_of(h)].prefetch(h);
+    }
     pub fn len(&self) -> usize {
         self.len
     }
