@@ -23,17 +23,17 @@ use std::time::{Duration, Instant};
 #[derive(Parser)]
 #[command(name = "vxswitch-bench", about = "vxswitch side by side with dpdk-testpmd io and OVS-DPDK")]
 struct Args {
-    /// About two minutes: shorter windows, 3 samples per DUT.
+    /// About two minutes: 2 samples per DUT, 0.5 s windows.
     #[arg(long)]
     quick: bool,
     /// Seconds: one short sample of each DUT on encap and vhost-encap, to prove the harness
     /// works (CI). Its figures mean nothing.
     #[arg(long, conflicts_with = "quick")]
     smoke: bool,
-    /// Samples per DUT and scenario (default 5; quick 3; smoke 1).
+    /// Samples per DUT and scenario (default 5; quick 2; smoke 1).
     #[arg(long)]
     samples: Option<usize>,
-    /// Measured seconds per sample (default 3; quick 1; smoke 0.3).
+    /// Measured seconds per sample (default 3; quick 0.5; smoke 0.3).
     #[arg(long)]
     window: Option<f64>,
     /// Only these scenarios (comma separated).
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
 fn run(a: &Args) -> Result<bool, String> {
     let (samples, window, warmup) = match (a.smoke, a.quick) {
         (true, _) => (1, 0.3, 0.3),
-        (_, true) => (3, 1.0, 0.5),
+        (_, true) => (2, 0.5, 0.3),
         _ => (5, 3.0, 1.0),
     };
     let samples = a.samples.unwrap_or(samples);

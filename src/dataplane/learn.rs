@@ -15,7 +15,7 @@ pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: De
         // A static entry never moves; frames from elsewhere still forward.
         Some(e) if e.kind == EntryKind::Static => {}
         _ => {
-            let hash = key.mac.as_u64() ^ u64::from(vni);
+            let hash = key.mac.hash_word() ^ u64::from(vni);
             if cx
                 .p
                 .reported

@@ -123,6 +123,70 @@ impl TableManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::dataplane::manager::initial_snapshot;
+    use crate::tables::SnapshotCell;
+    use std::net::Ipv4Addr;
+
+    fn manager() -> (Arc<SnapshotCell>, TableManager) {
+        let cfg = Config::parse(
+            "[eal]\nargs = []\n[dataplane]\nmac_capacity = 1000\n[vtep]\nip = \"10.0.0.1/24\"\n\
+             mac = \"02:00:00:00:00:01\"\n[uplink]\ndevice = \"up\"\n[[access_port]]\n\
+             name = \"vm\"\ndevice = \"a\"\nvni = 5001\n[[vni]]\nvni = 5001\n",
+        )
+        .unwrap();
+        let cell = Arc::new(SnapshotCell::new(initial_snapshot(
+            &cfg,
+            cfg.vtep.identity(MacAddr([2, 0, 0, 0, 0, 1])),
+            0,
+        )));
+        let m = TableManager::new(Arc::clone(&cell), &cfg);
+        (cell, m)
+    }
+
+    fn first() -> MacAddr {
+        "02:00:00:aa:00:00".parse().unwrap()
+    }
+
+    #[test]
+    fn a_range_is_added_published_once_and_removed() {
+        let (cell, mut m) = manager();
+        let vtep = MacEditTarget::Vtep(Ipv4Addr::new(10, 0, 0, 2));
+        let done = m.edit_macs(5001, first(), 300, Some(vtep.clone()), 0).unwrap();
+        assert_eq!(done.changed, 300);
+        let snap = cell.load();
+        assert_eq!(snap.generation, 1);
+        assert_eq!(snap.macs.len(), 300);
+        let last = MacKey { vni: 5001, mac: nth_mac(first(), 299) };
+        assert!(matches!(snap.macs.get(&last).map(|e| (e.dest, e.kind)), Some((Dest::Remote(_), EntryKind::Static))));
+        // The same edit again changes nothing and publishes nothing.
+        assert_eq!(m.edit_macs(5001, first(), 300, Some(vtep), 0).unwrap().changed, 0);
+        assert_eq!(cell.load().generation, 1);
+        assert_eq!(m.edit_macs(5001, first(), 100, None, 0).unwrap().changed, 100);
+        assert_eq!(cell.load().macs.len(), 200);
+        m.reclaim();
+    }
+
+    #[test]
+    fn bad_edits_are_refused_and_change_nothing() {
+        let (cell, mut m) = manager();
+        let vm = Some(MacEditTarget::Port(1));
+        let group: MacAddr = "03:00:00:00:00:00".parse().unwrap();
+        let last: MacAddr = "02:ff:ff:ff:ff:ff".parse().unwrap();
+        for (vni, mac, count, target) in [
+            (5002, first(), 1, vm.clone()),
+            (5001, first(), 0, vm.clone()),
+            (5001, group, 1, vm.clone()),
+            (5001, last, 2, vm.clone()),
+            (5001, first(), 1001, vm.clone()),
+            (5001, first(), 1, Some(MacEditTarget::Port(0))),
+            (5001, first(), 1, Some(MacEditTarget::Vtep(Ipv4Addr::new(10, 0, 0, 1)))),
+        ] {
+            assert!(m.edit_macs(vni, mac, count, target, 0).is_err(), "{vni} {mac} {count}");
+        }
+        assert_eq!(cell.load().generation, 0);
+        assert_eq!(cell.load().macs.len(), 0);
+    }
 
     #[test]
     fn nth_mac_counts_across_bytes() {

@@ -24,7 +24,7 @@ fn snoop<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, ip: Ipv4Addr, mac: MacAddr
     if cx.snap.arps.get(&key).map(|e| e.mac) == Some(mac) {
         return;
     }
-    let hash = mac.as_u64() ^ u64::from(u32::from(ip)) ^ u64::from(vni);
+    let hash = mac.hash_word() ^ u64::from(u32::from(ip)) ^ u64::from(vni);
     if cx
         .p
         .snooped

@@ -13,7 +13,7 @@ pub struct MacKey {
 impl ShardKey for MacKey {
     #[inline]
     fn shard_hash(&self) -> u64 {
-        (u64::from(self.vni) << 40) ^ self.mac.as_u64()
+        (u64::from(self.vni) << 40) ^ self.mac.hash_word()
     }
 }
 

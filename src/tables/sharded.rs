@@ -13,10 +13,15 @@ pub trait ShardKey: Eq + Clone {
     fn shard_hash(&self) -> u64;
 }
 
-/// The key's mixed hash: the top bits pick the shard, the next ones the slot.
+/// The key's mixed hash (splitmix64's finalizer: every input bit moves every output bit, so
+/// keys that differ only in high bytes still spread): the top bits pick the shard, the next
+/// ones the slot.
 #[inline]
 pub fn hash_of<K: ShardKey>(k: &K) -> u64 {
-    k.shard_hash().wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    let mut z = k.shard_hash();
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[inline]

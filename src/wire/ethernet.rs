@@ -28,9 +28,18 @@ impl MacAddr {
     pub fn is_unicast(&self) -> bool {
         !self.is_multicast() && *self != Self::ZERO
     }
+    /// The address as a number (first byte most significant), for ranges and ordering.
     pub fn as_u64(&self) -> u64 {
         let b = self.0;
         u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+    }
+    /// The six bytes as one word in the CPU's own order: two loads, no byte shuffling. For
+    /// hashing only (the value differs between little- and big-endian machines).
+    #[inline]
+    pub fn hash_word(&self) -> u64 {
+        let b = self.0;
+        u64::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            | u64::from(u16::from_ne_bytes([b[4], b[5]])) << 32
     }
 }
 
