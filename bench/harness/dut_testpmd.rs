@@ -26,9 +26,10 @@ pub fn command(ctx: &Ctx, prefix: &str, vdevs: &[String], extra_eal: &[&str], ap
     c
 }
 
-/// Values of `key` (e.g. "TX-packets:") in the accumulated block after the last "stop".
-fn accumulated(out: &str, key: &str) -> Option<f64> {
-    let block = out.rsplit("Accumulated forward statistics").next()?;
+/// The value after `key` (e.g. "TX-packets:") in the `n`-th (1-based) accumulated block:
+/// each `stop` prints one.
+fn accumulated(out: &str, n: usize, key: &str) -> Option<f64> {
+    let block = out.split("Accumulated forward statistics").nth(n)?;
     let at = block.find(key)? + key.len();
     block[at..].split_whitespace().next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()
 }
@@ -59,21 +60,23 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     let t0 = run(&mut p, "start")?;
     std::thread::sleep(ctx.window);
     let t1 = run(&mut p, "stop")?;
-    let out = p.output();
     crate::generator::detach(gen);
     p.send("quit").ok();
-    p.stop(Duration::from_secs(10));
+    // testpmd's stdout is block-buffered into the log: read it once the process is gone.
+    let out = p.stop(Duration::from_secs(10));
+    // Block 1 is the warm-up's stop, block 2 the window's.
+    let accumulated = |key: &str| accumulated(&out, 2, key);
     let dt = t1.duration_since(t0).as_secs_f64();
-    let tx = accumulated(&out, "TX-packets:").ok_or("testpmd: no TX-packets in the stop report")?;
-    let rx = accumulated(&out, "RX-packets:").unwrap_or(0.0);
-    let drops = accumulated(&out, "TX-dropped:").unwrap_or(0.0) + accumulated(&out, "RX-dropped:").unwrap_or(0.0);
+    let tx = accumulated("TX-packets:").ok_or("testpmd: no TX-packets in the window's stop report")?;
+    let rx = accumulated("RX-packets:").unwrap_or(0.0);
+    let drops = accumulated("TX-dropped:").unwrap_or(0.0) + accumulated("RX-dropped:").unwrap_or(0.0);
     Ok(Sample {
         scenario: sc.name.into(),
         dut: "testpmd".into(),
         index,
         mpps: tx / dt / 1e6,
         rx_mpps: rx / dt / 1e6,
-        cycles_per_packet: accumulated(&out, "CPU cycles/packet="),
+        cycles_per_packet: accumulated("CPU cycles/packet="),
         drops: drops as u64,
         window_s: dt,
         churn: None,
@@ -85,14 +88,16 @@ mod tests {
     use super::accumulated;
 
     #[test]
-    fn reads_the_last_accumulated_block() {
+    fn reads_the_window_block_not_the_warm_up_one() {
         let out = "Accumulated forward statistics\n  RX-packets: 5 RX-dropped: 0\n  TX-packets: 5\n\
                    testpmd> stop\n  +++ Accumulated forward statistics for all ports+++\n  \
                    RX-packets: 1000           RX-dropped: 2             RX-total: 1002\n  \
                    TX-packets: 990            TX-dropped: 10            TX-total: 1000\n\n  \
                    CPU cycles/packet=41.27 (busy cycles=41270 / total RX packets=1000) at 2100 MHz Clock\n";
-        assert_eq!(accumulated(out, "TX-packets:"), Some(990.0));
-        assert_eq!(accumulated(out, "RX-dropped:"), Some(2.0));
-        assert_eq!(accumulated(out, "CPU cycles/packet="), Some(41.27));
+        assert_eq!(accumulated(out, 1, "TX-packets:"), Some(5.0));
+        assert_eq!(accumulated(out, 2, "TX-packets:"), Some(990.0));
+        assert_eq!(accumulated(out, 2, "RX-dropped:"), Some(2.0));
+        assert_eq!(accumulated(out, 2, "CPU cycles/packet="), Some(41.27));
+        assert_eq!(accumulated(out, 3, "TX-packets:"), None);
     }
 }
