@@ -11,18 +11,19 @@ use std::time::{Duration, Instant};
 pub const PREFIX: &str = "vxb-tpmd";
 const PROMPT: &str = "testpmd> ";
 
-/// The EAL and application arguments of a testpmd on `vdevs` (packet core: the bench's).
-pub fn command(ctx: &Ctx, prefix: &str, vdevs: &[String], extra_eal: &[&str], app: &[&str]) -> Command {
-    let mut c = Command::new("dpdk-testpmd");
-    c.args(["-l", &ctx.lcores(), "--main-lcore", "0", "--file-prefix", prefix, "--no-pci", "--no-telemetry"]);
+/// A testpmd on `vdevs`, its one packet core the bench's, driven on its prompt.
+fn command(ctx: &Ctx, vdevs: &[String]) -> Command {
+    // Line-buffered, so that each report is in the log before the prompt that follows it.
+    let mut c = Command::new("stdbuf");
+    c.args(["-oL", "dpdk-testpmd"]);
+    c.args(["-l", &ctx.lcores(), "--main-lcore", "0", "--file-prefix", PREFIX, "--no-pci", "--no-telemetry"]);
     c.args(ctx.mem_args(512));
-    c.args(extra_eal);
     for v in vdevs {
         c.args(["--vdev", v]);
     }
     c.arg("--");
     c.args(["--nb-cores=1", "--rxd=1024", "--txd=1024", "--burst=32"]);
-    c.args(app);
+    c.args(["-i", "--forward-mode=io", "--record-core-cycles"]);
     c
 }
 
@@ -36,13 +37,7 @@ fn accumulated(out: &str, n: usize, key: &str) -> Option<f64> {
 
 pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> {
     let (up, vm) = sc.devices(&ctx.dir);
-    let cmd = command(
-        ctx,
-        PREFIX,
-        &[up.vdev, vm.vdev],
-        &[],
-        &["-i", "--forward-mode=io", "--record-core-cycles"],
-    );
+    let cmd = command(ctx, &[up.vdev, vm.vdev]);
     let mut p = Proc::spawn("testpmd", cmd, &ctx.dir.join("testpmd.log"), true)?;
     let mut prompts = 1;
     p.wait_for(PROMPT, prompts, Duration::from_secs(30))?;
@@ -62,8 +57,9 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     let t1 = run(&mut p, "stop")?;
     crate::generator::detach(gen);
     p.send("quit").ok();
-    // testpmd's stdout is block-buffered into the log: read it once the process is gone.
-    let out = p.stop(Duration::from_secs(10));
+    // Read the log once testpmd has quit: then everything it printed is there.
+    p.wait_exit(Duration::from_secs(10));
+    let out = p.stop(Duration::from_secs(5));
     // Block 1 is the warm-up's stop, block 2 the window's.
     let accumulated = |key: &str| accumulated(&out, 2, key);
     let dt = t1.duration_since(t0).as_secs_f64();

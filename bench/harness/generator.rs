@@ -44,6 +44,7 @@ pub fn attach(ctx: &Ctx, sc: &Scenario) -> Result<Option<Proc>, String> {
 pub fn detach(g: Option<Proc>) {
     if let Some(mut g) = g {
         g.send("quit").ok();
+        g.wait_exit(Duration::from_secs(5));
         g.stop(Duration::from_secs(5));
         crate::host::clean_dpdk(PREFIX);
     }

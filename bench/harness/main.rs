@@ -18,6 +18,8 @@ use dut::{Ctx, Sample};
 use scenario::Scenario;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -145,13 +147,24 @@ fn run(a: &Args) -> Result<bool, String> {
         machine.dpdk,
         machine.commit
     );
+    // Ctrl-C or SIGTERM: finish the sample under way, stop every process, write what was
+    // measured, clean up.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&interrupted)).map_err(|e| e.to_string())?;
+    }
     let started = Instant::now();
     let mut all = Vec::new();
     let mut failed = false;
-    for sc in &scenarios {
+    'run: for sc in &scenarios {
         println!("{} ({}):", sc.name, sc.about);
         for i in 0..samples {
             for d in &duts {
+                if interrupted.load(Ordering::Relaxed) {
+                    eprintln!("interrupted: writing what was measured");
+                    failed = true;
+                    break 'run;
+                }
                 match sample(&ctx, sc, d, i) {
                     Ok(s) => {
                         println!(

@@ -58,6 +58,18 @@ impl Proc {
         writeln!(w, "{line}").and_then(|()| w.flush()).map_err(|e| format!("{}: {e}", self.name))
     }
 
+    /// Waits up to `timeout` for the process to exit by itself (after a "quit"); true if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// SIGINT, then SIGKILL after `grace`; returns the log.
     pub fn stop(mut self, grace: Duration) -> String {
         self.terminate(grace);
