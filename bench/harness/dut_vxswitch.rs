@@ -143,11 +143,12 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     })
 }
 
-/// MAC changes per request and requests per second: 100k changes per second.
-const CHURN_BATCH: u32 = 1000;
-const CHURN_PERIOD: Duration = Duration::from_millis(10);
+/// MAC changes per request and requests per second: 100k changes per second, in the
+/// batches the management thread itself publishes learning in (one per 1 ms tick).
+const CHURN_BATCH: u32 = 100;
+const CHURN_PERIOD: Duration = Duration::from_millis(1);
 
-/// Adds and removes a block of 1000 MACs (not in the traffic) every 10 ms for `window`.
+/// Adds and removes a block of 100 MACs (not in the traffic) every millisecond for `window`.
 fn churn(sock: &Path, window: Duration) -> Result<Churn, String> {
     let first = nth(traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES); // after the scale block
     let start = Instant::now();

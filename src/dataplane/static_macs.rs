@@ -48,19 +48,6 @@ impl TableManager {
         let mut changed = 0u32;
         match target {
             Some(t) => {
-                let new = (0..count)
-                    .filter(|i| {
-                        let mac = nth_mac(first, u64::from(*i));
-                        macs.get(&MacKey { vni, mac }).is_none()
-                    })
-                    .count();
-                if macs.len() + new > self.mac_capacity {
-                    return Err(format!(
-                        "count: {new} new entries do not fit (mac table {} of {})",
-                        macs.len(),
-                        self.mac_capacity
-                    ));
-                }
                 let dest = match t {
                     MacEditTarget::Port(p) => {
                         if self.snap.port_vni.get(usize::from(p)).copied().flatten() != Some(vni) {
@@ -85,6 +72,7 @@ impl TableManager {
                         }
                     }
                 };
+                let before = macs.len();
                 for i in 0..count {
                     let key = MacKey {
                         vni,
@@ -97,6 +85,14 @@ impl TableManager {
                         macs.insert(key, MacEntry::new(dest, EntryKind::Static, now));
                         changed += 1;
                     }
+                }
+                // Checked after the fact: a refused edit is dropped unpublished.
+                if macs.len() > self.mac_capacity.max(before) {
+                    return Err(format!(
+                        "count: {} new entries do not fit (mac table {before} of {})",
+                        macs.len() - before,
+                        self.mac_capacity
+                    ));
                 }
             }
             None => {
