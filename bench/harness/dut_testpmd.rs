@@ -22,7 +22,8 @@ fn command(ctx: &Ctx, vdevs: &[String]) -> Command {
         c.args(["--vdev", v]);
     }
     c.arg("--");
-    c.args(["--nb-cores=1", "--rxd=1024", "--txd=1024", "--burst=32"]);
+    // As many mbufs as vxswitch's pool (testpmd's default would not fit `--no-huge -m 512`).
+    c.args(["--nb-cores=1", "--rxd=1024", "--txd=1024", "--burst=32", "--total-num-mbufs=32767"]);
     c.args(["-i", "--forward-mode=io", "--record-core-cycles"]);
     c
 }

@@ -101,7 +101,7 @@ fn run(a: &Args) -> Result<bool, String> {
     };
     let samples = a.samples.unwrap_or(samples);
     let window = a.window.unwrap_or(window);
-    let scenarios: Vec<Scenario> = if !a.scenarios.is_empty() {
+    let mut scenarios: Vec<Scenario> = if !a.scenarios.is_empty() {
         let mut v = Vec::new();
         for n in &a.scenarios {
             v.push(*scenario::ALL.iter().find(|s| s.name == n).ok_or_else(|| {
@@ -114,6 +114,13 @@ fn run(a: &Args) -> Result<bool, String> {
     } else {
         scenario::ALL.to_vec()
     };
+    // vhost-user shares the generator's memory with the DUT: that takes hugepage files.
+    if a.no_huge {
+        if let Some(v) = scenarios.iter().find(|s| s.feed == scenario::Feed::Vhost && a.scenarios.iter().any(|n| n == s.name)) {
+            return Err(format!("{}: vhost-user scenarios need hugepages (drop --no-huge)", v.name));
+        }
+        scenarios.retain(|s| s.feed != scenario::Feed::Vhost);
+    }
     let duts: Vec<String> = if a.duts.is_empty() { report::DUTS.iter().map(|s| s.to_string()).collect() } else { a.duts.clone() };
     if !a.vxswitch.exists() {
         return Err(format!("{} not found: cargo build --release", a.vxswitch.display()));
