@@ -437,11 +437,26 @@ pub fn show(what: &Show, t: &Target) -> Result<String, String> {
             request(&t.socket, &json!({"show": "ports"}))?,
             Box::new(|v| {
                 table(
-                    &["Port", "Rx Packets", "Tx Packets", "Rx Missed", "Rx Errors", "Tx Errors", "Rx No Mbuf"],
+                    &[
+                        "Port",
+                        "Rx Packets",
+                        "Tx Packets",
+                        "Rx Missed",
+                        "Rx Errors",
+                        "Tx Errors",
+                        "Rx No Mbuf",
+                    ],
                     &rows(
                         v,
-                        &["name", "rx_packets", "tx_packets", "rx_missed", "rx_errors", "tx_errors",
-                          "rx_nombuf"],
+                        &[
+                            "name",
+                            "rx_packets",
+                            "tx_packets",
+                            "rx_missed",
+                            "rx_errors",
+                            "tx_errors",
+                            "rx_nombuf",
+                        ],
                     ),
                 )
             }),

@@ -292,26 +292,75 @@ fn operator_adds_and_removes_static_mac_ranges_and_reads_port_counters() {
             .arg(&sock)
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
         (o.status.success(), text)
     };
-    let (ok, out) = cli(&["mac", "add", "--vni", "5001", "--mac", "02:00:00:aa:00:00", "--vtep", "192.168.250.53", "--count", "300"]);
+    let (ok, out) = cli(&[
+        "mac",
+        "add",
+        "--vni",
+        "5001",
+        "--mac",
+        "02:00:00:aa:00:00",
+        "--vtep",
+        "192.168.250.53",
+        "--count",
+        "300",
+    ]);
     assert!(ok && out.contains("300 MAC entries changed"), "{out}");
     let (ok, out) = cli(&["show", "mac", "list", "--vni", "5001", "--json"]);
     assert!(ok);
     let list: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let behind_53 = list.as_array().unwrap().iter().filter(|m| m["outer_ip"] == "192.168.250.53").count();
+    let behind_53 = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["outer_ip"] == "192.168.250.53")
+        .count();
     assert_eq!(behind_53, 300);
-    let (ok, out) = cli(&["mac", "add", "--vni", "5001", "--mac", "03:00:00:00:00:00", "--port", "vm-c"]);
+    let (ok, out) = cli(&[
+        "mac",
+        "add",
+        "--vni",
+        "5001",
+        "--mac",
+        "03:00:00:00:00:00",
+        "--port",
+        "vm-c",
+    ]);
     assert!(!ok && out.contains("group address"), "{out}");
-    let (ok, out) = cli(&["mac", "add", "--vni", "5001", "--mac", "02:00:00:aa:00:00", "--port", "nope"]);
+    let (ok, out) = cli(&[
+        "mac",
+        "add",
+        "--vni",
+        "5001",
+        "--mac",
+        "02:00:00:aa:00:00",
+        "--port",
+        "nope",
+    ]);
     assert!(!ok && out.contains("no access port named"), "{out}");
-    let (ok, out) = cli(&["mac", "del", "--vni", "5001", "--mac", "02:00:00:aa:00:00", "--count", "300"]);
+    let (ok, out) = cli(&[
+        "mac",
+        "del",
+        "--vni",
+        "5001",
+        "--mac",
+        "02:00:00:aa:00:00",
+        "--count",
+        "300",
+    ]);
     assert!(ok && out.contains("300 MAC entries changed"), "{out}");
     let (ok, out) = cli(&["show", "ports", "--json"]);
     assert!(ok);
     let ports: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let names: Vec<&str> = ports.as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    let names: Vec<&str> = ports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
     assert_eq!(names, ["uplink", "vm-a", "vm-c"]);
     assert_no_leak(&d.stop());
 }

@@ -37,7 +37,11 @@ impl Ovs {
         c.args(args);
         let o = c.output().map_err(|e| format!("{prog}: {e}"))?;
         if !o.status.success() {
-            return Err(format!("{prog} {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim()));
+            return Err(format!(
+                "{prog} {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
         }
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
@@ -60,17 +64,27 @@ impl Ovs {
         let f = self.run.join(format!("{bridge}.flows"));
         std::fs::write(&f, flows).map_err(|e| e.to_string())?;
         self.run("ovs-ofctl", &["del-flows", bridge])?;
-        self.run("ovs-ofctl", &["add-flows", bridge, &f.display().to_string()])?;
+        self.run(
+            "ovs-ofctl",
+            &["add-flows", bridge, &f.display().to_string()],
+        )?;
         Ok(())
     }
 }
 
 fn sh(args: &[&str]) -> Result<(), String> {
-    let o = Command::new(args[0]).args(&args[1..]).output().map_err(|e| format!("{}: {e}", args[0]))?;
+    let o = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", args[0]))?;
     if o.status.success() {
         Ok(())
     } else {
-        Err(format!("{}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim()))
+        Err(format!(
+            "{}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
     }
 }
 
@@ -80,7 +94,9 @@ fn br_int_flows(sc: &Scenario) -> String {
     let vm = VM_OFPORT;
     match sc.kind {
         Kind::Bum(n) => {
-            let outs: Vec<String> = (0..n).map(|k| format!("output:{}", VXLAN_OFPORT + k)).collect();
+            let outs: Vec<String> = (0..n)
+                .map(|k| format!("output:{}", VXLAN_OFPORT + k))
+                .collect();
             let _ = writeln!(f, "in_port={vm},actions={}", outs.join(","));
         }
         Kind::Arp => {
@@ -114,7 +130,11 @@ struct PortCounters {
 fn port_counters(ovs: &Ovs, bridge: &str, port: u32) -> Result<PortCounters, String> {
     let out = ovs.run("ovs-ofctl", &["dump-ports", bridge, &port.to_string()])?;
     let field = |line: &str, key: &str| -> u64 {
-        line.split(key).nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+        line.split(key)
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
     };
     let rx = out.lines().find(|l| l.contains("rx pkts")).unwrap_or("");
     let tx = out.lines().find(|l| l.contains("tx pkts")).unwrap_or("");
@@ -129,18 +149,28 @@ fn totals(ovs: &Ovs) -> Result<(Instant, PortCounters), String> {
     let a = port_counters(ovs, "br-int", VM_OFPORT)?;
     let at = Instant::now();
     let b = port_counters(ovs, "br-phy", PHY_OFPORT)?;
-    Ok((at, PortCounters { tx: a.tx + b.tx, rx: a.rx + b.rx, drops: a.drops + b.drops }))
+    Ok((
+        at,
+        PortCounters {
+            tx: a.tx + b.tx,
+            rx: a.rx + b.rx,
+            drops: a.drops + b.drops,
+        },
+    ))
 }
 
 /// "avg processing cycles per packet: 112.34 (...)" of the PMD thread.
 fn cycles_per_packet(stats: &str) -> Option<f64> {
-    let at = stats.find("avg processing cycles per packet:")? + "avg processing cycles per packet:".len();
+    let at = stats.find("avg processing cycles per packet:")?
+        + "avg processing cycles per packet:".len();
     stats[at..].split_whitespace().next()?.parse().ok()
 }
 
 pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> {
     if !Path::new(VSWITCHD).exists() {
-        return Err(format!("{VSWITCHD} not found: apt-get install openvswitch-switch-dpdk"));
+        return Err(format!(
+            "{VSWITCHD} not found: apt-get install openvswitch-switch-dpdk"
+        ));
     }
     let run = ctx.dir.join("ovs");
     let _ = std::fs::remove_dir_all(&run);
@@ -158,7 +188,9 @@ fn measure(ctx: &Ctx, sc: &Scenario, index: usize, ovs: &Ovs) -> Result<Sample, 
     let db = run.join("conf.db");
     ovs.run("ovsdb-tool", &["create", &db.display().to_string(), SCHEMA])?;
     let mut c = ovs.cmd("ovsdb-server");
-    c.arg(&db).arg(format!("--remote=punix:{}/db.sock", run.display())).arg(format!("--pidfile={}/ovsdb.pid", run.display()));
+    c.arg(&db)
+        .arg(format!("--remote=punix:{}/db.sock", run.display()))
+        .arg(format!("--pidfile={}/ovsdb.pid", run.display()));
     let _dbs = Proc::spawn("ovsdb-server", c, &ctx.dir.join("ovsdb-server.log"), false)?;
     let until = Instant::now() + Duration::from_secs(10);
     while !run.join("db.sock").exists() {
@@ -192,16 +224,53 @@ fn measure(ctx: &Ctx, sc: &Scenario, index: usize, ovs: &Ovs) -> Result<Sample, 
     vswitchd.wait_for("DPDK Enabled", 1, Duration::from_secs(60))?;
     let (up, vm) = sc.devices(&ctx.dir);
     let hw = format!("other_config:hwaddr={}", traffic::VTEP_MAC);
-    ovs.vsctl(&["add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev"])?;
-    ovs.vsctl(&["add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev", &hw])?;
-    sh(&["ip", "-n", NETNS, "addr", "add", &format!("{}/24", traffic::VTEP_IP), "dev", "br-phy"])?;
+    ovs.vsctl(&[
+        "add-br",
+        "br-int",
+        "--",
+        "set",
+        "bridge",
+        "br-int",
+        "datapath_type=netdev",
+    ])?;
+    ovs.vsctl(&[
+        "add-br",
+        "br-phy",
+        "--",
+        "set",
+        "bridge",
+        "br-phy",
+        "datapath_type=netdev",
+        &hw,
+    ])?;
+    sh(&[
+        "ip",
+        "-n",
+        NETNS,
+        "addr",
+        "add",
+        &format!("{}/24", traffic::VTEP_IP),
+        "dev",
+        "br-phy",
+    ])?;
     sh(&["ip", "-n", NETNS, "link", "set", "br-phy", "up"])?;
-    let remotes = if sc.kind == Kind::Arp { 0 } else { sc.remote_vteps() };
+    let remotes = if sc.kind == Kind::Arp {
+        0
+    } else {
+        sc.remote_vteps()
+    };
     for k in 0..remotes {
         let (ip, mac) = traffic::remote_vtep(k);
         let name = format!("vxlan{k}");
         ovs.vsctl(&[
-            "add-port", "br-int", &name, "--", "set", "Interface", &name, "type=vxlan",
+            "add-port",
+            "br-int",
+            &name,
+            "--",
+            "set",
+            "Interface",
+            &name,
+            "type=vxlan",
             &format!("ofport_request={}", VXLAN_OFPORT + k),
             &format!("options:remote_ip={ip}"),
             &format!("options:local_ip={}", traffic::VTEP_IP),
@@ -209,15 +278,28 @@ fn measure(ctx: &Ctx, sc: &Scenario, index: usize, ovs: &Ovs) -> Result<Sample, 
         ])?;
         ovs.appctl(&["tnl/arp/set", "br-phy", &ip.to_string(), &mac.to_string()])?;
     }
-    for (name, bridge, ofport, dev) in [("vm0", "br-int", VM_OFPORT, &vm), ("phy0", "br-phy", PHY_OFPORT, &up)] {
+    for (name, bridge, ofport, dev) in [
+        ("vm0", "br-int", VM_OFPORT, &vm),
+        ("phy0", "br-phy", PHY_OFPORT, &up),
+    ] {
         ovs.vsctl(&[
-            "add-port", bridge, name, "--", "set", "Interface", name, "type=dpdk",
+            "add-port",
+            bridge,
+            name,
+            "--",
+            "set",
+            "Interface",
+            name,
+            "type=dpdk",
             &format!("ofport_request={ofport}"),
             &format!("options:dpdk-devargs={}", dev.vdev),
         ])?;
     }
     ovs.add_flows("br-int", &br_int_flows(sc))?;
-    ovs.add_flows("br-phy", &format!("in_port=LOCAL,actions=output:{PHY_OFPORT}\nin_port={PHY_OFPORT},actions=LOCAL\n"))?;
+    ovs.add_flows(
+        "br-phy",
+        &format!("in_port=LOCAL,actions=output:{PHY_OFPORT}\nin_port={PHY_OFPORT},actions=LOCAL\n"),
+    )?;
     let gen = crate::generator::attach(ctx, sc)?;
     std::thread::sleep(ctx.warmup);
     ovs.appctl(&["dpif-netdev/pmd-stats-clear"])?;
@@ -257,7 +339,10 @@ mod tests {
 
     #[test]
     fn bum_rules_send_to_every_vxlan_port() {
-        let sc = crate::scenario::ALL.iter().find(|s| s.kind == Kind::Bum(8)).unwrap();
+        let sc = crate::scenario::ALL
+            .iter()
+            .find(|s| s.kind == Kind::Bum(8))
+            .unwrap();
         let f = br_int_flows(sc);
         assert!(f.contains("output:100,") && f.contains("output:107\n"));
     }

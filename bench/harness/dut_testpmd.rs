@@ -16,14 +16,29 @@ fn command(ctx: &Ctx, vdevs: &[String]) -> Command {
     // Line-buffered, so that each report is in the log before the prompt that follows it.
     let mut c = Command::new("stdbuf");
     c.args(["-oL", "dpdk-testpmd"]);
-    c.args(["-l", &ctx.lcores(), "--main-lcore", "0", "--file-prefix", PREFIX, "--no-pci", "--no-telemetry"]);
+    c.args([
+        "-l",
+        &ctx.lcores(),
+        "--main-lcore",
+        "0",
+        "--file-prefix",
+        PREFIX,
+        "--no-pci",
+        "--no-telemetry",
+    ]);
     c.args(ctx.mem_args(512));
     for v in vdevs {
         c.args(["--vdev", v]);
     }
     c.arg("--");
     // As many mbufs as vxswitch's pool (testpmd's default would not fit `--no-huge -m 512`).
-    c.args(["--nb-cores=1", "--rxd=1024", "--txd=1024", "--burst=32", "--total-num-mbufs=32767"]);
+    c.args([
+        "--nb-cores=1",
+        "--rxd=1024",
+        "--txd=1024",
+        "--burst=32",
+        "--total-num-mbufs=32767",
+    ]);
     c.args(["-i", "--forward-mode=io", "--record-core-cycles"]);
     c
 }
@@ -33,7 +48,12 @@ fn command(ctx: &Ctx, vdevs: &[String]) -> Command {
 fn accumulated(out: &str, n: usize, key: &str) -> Option<f64> {
     let block = out.split("Accumulated forward statistics").nth(n)?;
     let at = block.find(key)? + key.len();
-    block[at..].split_whitespace().next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()
+    block[at..]
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()
 }
 
 pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> {
@@ -64,9 +84,11 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     // Block 1 is the warm-up's stop, block 2 the window's.
     let accumulated = |key: &str| accumulated(&out, 2, key);
     let dt = t1.duration_since(t0).as_secs_f64();
-    let tx = accumulated("TX-packets:").ok_or("testpmd: no TX-packets in the window's stop report")?;
+    let tx =
+        accumulated("TX-packets:").ok_or("testpmd: no TX-packets in the window's stop report")?;
     let rx = accumulated("RX-packets:").unwrap_or(0.0);
-    let drops = accumulated("TX-dropped:").unwrap_or(0.0) + accumulated("RX-dropped:").unwrap_or(0.0);
+    let drops =
+        accumulated("TX-dropped:").unwrap_or(0.0) + accumulated("RX-dropped:").unwrap_or(0.0);
     Ok(Sample {
         scenario: sc.name.into(),
         dut: "testpmd".into(),

@@ -28,7 +28,12 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
         "--no-telemetry".into(),
     ];
     eal.extend(ctx.mem_args(512));
-    eal.extend(["--vdev".into(), up.vdev.clone(), "--vdev".into(), vm.vdev.clone()]);
+    eal.extend([
+        "--vdev".into(),
+        up.vdev.clone(),
+        "--vdev".into(),
+        vm.vdev.clone(),
+    ]);
     let d = ctx.dir.display();
     let mut c = format!(
         "[eal]\nargs = {eal:?}\n[dataplane]\nworkers = [{core}]\nidle_sleep_us = 0\n\
@@ -46,7 +51,12 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
     let vteps: Vec<String> = (0..sc.remote_vteps())
         .map(|k| format!("{:?}", traffic::remote_vtep(k).0.to_string()))
         .collect();
-    let _ = writeln!(c, "[[vni]]\nvni = {}\nvteps = [{}]", traffic::VNI, vteps.join(", "));
+    let _ = writeln!(
+        c,
+        "[[vni]]\nvni = {}\nvteps = [{}]",
+        traffic::VNI,
+        vteps.join(", ")
+    );
     if sc.kind == Kind::Arp {
         for (ip, mac) in traffic::arp_bindings() {
             let _ = writeln!(c, "[[vni.arp]]\nip = \"{ip}\"\nmac = \"{mac}\"");
@@ -74,9 +84,19 @@ fn read(sock: &Path) -> Result<Counters, String> {
     let at = Instant::now();
     let stats = request(sock, &json!({"show": "stats"}))?;
     let sum = |k: &str| -> u64 {
-        ports.as_array().into_iter().flatten().map(|p| p[k].as_u64().unwrap_or(0)).sum()
+        ports
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| p[k].as_u64().unwrap_or(0))
+            .sum()
     };
-    let drops = stats["drops"].as_object().into_iter().flatten().map(|(_, v)| v.as_u64().unwrap_or(0)).sum();
+    let drops = stats["drops"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, v)| v.as_u64().unwrap_or(0))
+        .sum();
     Ok(Counters {
         at,
         tx: sum("tx_packets"),
@@ -88,7 +108,12 @@ fn read(sock: &Path) -> Result<Counters, String> {
     })
 }
 
-fn mac_add(sock: &Path, first: vxswitch::wire::MacAddr, count: u32, to_vm: bool) -> Result<Value, String> {
+fn mac_add(
+    sock: &Path,
+    first: vxswitch::wire::MacAddr,
+    count: u32,
+    to_vm: bool,
+) -> Result<Value, String> {
     let mut m = json!({"op": "add", "vni": traffic::VNI, "mac": first.to_string(), "count": count});
     if to_vm {
         m["port"] = json!("vm");
@@ -123,7 +148,10 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     let log = p.stop(Duration::from_secs(10));
     if !log.contains("mbufs_in_use_after_close 0") {
         // Not fatal for the figures, but worth seeing.
-        eprintln!("  vxswitch: stop report does not show every mbuf back (see {})", ctx.dir.join("vxswitch.log").display());
+        eprintln!(
+            "  vxswitch: stop report does not show every mbuf back (see {})",
+            ctx.dir.join("vxswitch.log").display()
+        );
     }
     let dt = b.at.duration_since(a.at).as_secs_f64();
     let frames = b.busy_frames - a.busy_frames;
@@ -133,7 +161,8 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
         index,
         mpps: (b.tx - a.tx) as f64 / dt / 1e6,
         rx_mpps: (b.rx - a.rx) as f64 / dt / 1e6,
-        cycles_per_packet: (frames > 0).then(|| (b.busy_cycles - a.busy_cycles) as f64 / frames as f64),
+        cycles_per_packet: (frames > 0)
+            .then(|| (b.busy_cycles - a.busy_cycles) as f64 / frames as f64),
         drops: b.drops - a.drops,
         window_s: dt,
         churn: churn.map(|mut c| {
@@ -164,7 +193,10 @@ fn churn(sock: &Path, window: Duration) -> Result<Churn, String> {
         let r = if k % 2 == 0 {
             mac_add(sock, first, CHURN_BATCH, false)?
         } else {
-            request(sock, &json!({"mac": {"op": "del", "vni": traffic::VNI, "mac": first.to_string(), "count": CHURN_BATCH}}))?
+            request(
+                sock,
+                &json!({"mac": {"op": "del", "vni": traffic::VNI, "mac": first.to_string(), "count": CHURN_BATCH}}),
+            )?
         };
         rtt.push(t.elapsed().as_secs_f64() * 1e6);
         publish.push(r["publish_us"].as_f64().unwrap_or(f64::NAN));

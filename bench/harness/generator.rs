@@ -17,23 +17,46 @@ pub fn attach(ctx: &Ctx, sc: &Scenario) -> Result<Option<Proc>, String> {
         return Ok(None);
     }
     let mut c = Command::new("dpdk-testpmd");
-    c.args(["-l", &format!("0,{}", ctx.worker_core), "--main-lcore", &ctx.worker_core.to_string()]);
+    c.args([
+        "-l",
+        &format!("0,{}", ctx.worker_core),
+        "--main-lcore",
+        &ctx.worker_core.to_string(),
+    ]);
     c.args(["--file-prefix", PREFIX, "--no-pci", "--no-telemetry"]);
     if ctx.hugepages {
         c.args(["--socket-mem", "256", "--single-file-segments"]);
     } else {
         c.args(["--no-huge", "-m", "256"]);
     }
-    let virtio = format!("net_virtio_user0,path={},queues=1,queue_size=1024", vhost_socket(&ctx.dir).display());
+    let virtio = format!(
+        "net_virtio_user0,path={},queues=1,queue_size=1024",
+        vhost_socket(&ctx.dir).display()
+    );
     c.args(["--vdev", &virtio]);
     let mode = match sc.vm_pcap() {
         Some(f) => {
-            c.args(["--vdev", &format!("net_pcap1,rx_pcap={},infinite_rx=1", ctx.dir.join(f).display())]);
+            c.args([
+                "--vdev",
+                &format!(
+                    "net_pcap1,rx_pcap={},infinite_rx=1",
+                    ctx.dir.join(f).display()
+                ),
+            ]);
             "--forward-mode=io"
         }
         None => "--forward-mode=rxonly",
     };
-    c.args(["--", "-i", "--auto-start", mode, "--nb-cores=1", "--rxd=1024", "--txd=1024", "--burst=32"]);
+    c.args([
+        "--",
+        "-i",
+        "--auto-start",
+        mode,
+        "--nb-cores=1",
+        "--rxd=1024",
+        "--txd=1024",
+        "--burst=32",
+    ]);
     let mut p = Proc::spawn("generator", c, &ctx.dir.join("generator.log"), true)?;
     p.wait_for("testpmd> ", 1, Duration::from_secs(30))?;
     Ok(Some(p))

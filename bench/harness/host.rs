@@ -40,8 +40,13 @@ pub fn machine() -> Machine {
         cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
         kernel: run("uname", &["-r"]),
         dpdk: run("pkg-config", &["--modversion", "libdpdk"]),
-        ovs: run("ovs-vsctl", &["--version"]).lines().next().unwrap_or("").to_string(),
-        commit: run("git", &["rev-parse", "--short=12", "HEAD"]) + if dirty { "+dirty" } else { "" },
+        ovs: run("ovs-vsctl", &["--version"])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        commit: run("git", &["rev-parse", "--short=12", "HEAD"])
+            + if dirty { "+dirty" } else { "" },
         rustc: run("rustc", &["--version"]),
         hugepages_2m: hugepages(),
     }
@@ -50,22 +55,33 @@ pub fn machine() -> Machine {
 const NR_HUGEPAGES: &str = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
 
 fn hugepages() -> u64 {
-    std::fs::read_to_string(NR_HUGEPAGES).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    std::fs::read_to_string(NR_HUGEPAGES)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Makes sure `want` 2 MiB pages exist (only ever adds: others may be using them) and that
 /// hugetlbfs is mounted.
 pub fn ensure_hugepages(want: u64) -> Result<(), String> {
     if hugepages() < want {
-        std::fs::write(NR_HUGEPAGES, want.to_string()).map_err(|e| format!("{NR_HUGEPAGES}: {e}"))?;
+        std::fs::write(NR_HUGEPAGES, want.to_string())
+            .map_err(|e| format!("{NR_HUGEPAGES}: {e}"))?;
     }
     if hugepages() < want {
-        return Err(format!("asked for {want} hugepages, the kernel gave {}", hugepages()));
+        return Err(format!(
+            "asked for {want} hugepages, the kernel gave {}",
+            hugepages()
+        ));
     }
-    let mounted = std::fs::read_to_string("/proc/mounts").unwrap_or_default().contains("hugetlbfs");
+    let mounted = std::fs::read_to_string("/proc/mounts")
+        .unwrap_or_default()
+        .contains("hugetlbfs");
     if !mounted {
         std::fs::create_dir_all("/dev/hugepages").map_err(|e| e.to_string())?;
-        let ok = Command::new("mount").args(["-t", "hugetlbfs", "nodev", "/dev/hugepages"]).status();
+        let ok = Command::new("mount")
+            .args(["-t", "hugetlbfs", "nodev", "/dev/hugepages"])
+            .status();
         if !ok.is_ok_and(|s| s.success()) {
             return Err("cannot mount hugetlbfs on /dev/hugepages".into());
         }

@@ -16,11 +16,20 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `cmd` with stdout and stderr in `log`; `interactive` keeps a pipe to its stdin.
-    pub fn spawn(name: &str, mut cmd: Command, log: &Path, interactive: bool) -> Result<Proc, String> {
+    pub fn spawn(
+        name: &str,
+        mut cmd: Command,
+        log: &Path,
+        interactive: bool,
+    ) -> Result<Proc, String> {
         let out = fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         cmd.stdout(out).stderr(err);
-        cmd.stdin(if interactive { Stdio::piped() } else { Stdio::null() });
+        cmd.stdin(if interactive {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let mut child = cmd.spawn().map_err(|e| format!("starting {name}: {e}"))?;
         let stdin = child.stdin.take();
         Ok(Proc {
@@ -36,17 +45,30 @@ impl Proc {
     }
 
     /// Waits until the log holds `marker` `times` times; fails if the process exits first.
-    pub fn wait_for(&mut self, marker: &str, times: usize, timeout: Duration) -> Result<(), String> {
+    pub fn wait_for(
+        &mut self,
+        marker: &str,
+        times: usize,
+        timeout: Duration,
+    ) -> Result<(), String> {
         let until = Instant::now() + timeout;
         loop {
             if self.output().matches(marker).count() >= times {
                 return Ok(());
             }
             if let Ok(Some(st)) = self.child.try_wait() {
-                return Err(format!("{} exited ({st}) before {marker:?}:\n{}", self.name, tail(&self.output())));
+                return Err(format!(
+                    "{} exited ({st}) before {marker:?}:\n{}",
+                    self.name,
+                    tail(&self.output())
+                ));
             }
             if Instant::now() > until {
-                return Err(format!("{}: no {marker:?} after {timeout:?}:\n{}", self.name, tail(&self.output())));
+                return Err(format!(
+                    "{}: no {marker:?} after {timeout:?}:\n{}",
+                    self.name,
+                    tail(&self.output())
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -54,8 +76,13 @@ impl Proc {
 
     /// Sends one command line on stdin.
     pub fn send(&mut self, line: &str) -> Result<(), String> {
-        let w = self.stdin.as_mut().ok_or_else(|| format!("{} has no stdin", self.name))?;
-        writeln!(w, "{line}").and_then(|()| w.flush()).map_err(|e| format!("{}: {e}", self.name))
+        let w = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| format!("{} has no stdin", self.name))?;
+        writeln!(w, "{line}")
+            .and_then(|()| w.flush())
+            .map_err(|e| format!("{}: {e}", self.name))
     }
 
     /// Waits up to `timeout` for the process to exit by itself (after a "quit"); true if it did.
@@ -80,7 +107,9 @@ impl Proc {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
         let until = Instant::now() + grace;
         while Instant::now() < until {
             if matches!(self.child.try_wait(), Ok(Some(_))) {

@@ -27,8 +27,17 @@ pub struct Row {
 
 pub const DUTS: [&str; 3] = ["vxswitch", "testpmd", "ovs"];
 
-fn median_of(samples: &[Sample], sc: &str, dut: &str, f: impl Fn(&Sample) -> Option<f64>) -> Option<f64> {
-    let mut v: Vec<f64> = samples.iter().filter(|s| s.scenario == sc && s.dut == dut).filter_map(f).collect();
+fn median_of(
+    samples: &[Sample],
+    sc: &str,
+    dut: &str,
+    f: impl Fn(&Sample) -> Option<f64>,
+) -> Option<f64> {
+    let mut v: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.scenario == sc && s.dut == dut)
+        .filter_map(f)
+        .collect();
     (!v.is_empty()).then(|| quantile(&mut v, 0.5))
 }
 
@@ -110,11 +119,27 @@ fn f(v: Option<f64>, prec: usize) -> String {
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
         "{:<13} {:>9} {:>9} {:>9} {:>7} {:>7} {:>17}  {:<4} {}\n",
-        "scenario", "vxswitch", "testpmd", "OVS", "vs tp", "vs OVS", "cyc/pkt vx/tp/OVS", "met", "target / notes"
+        "scenario",
+        "vxswitch",
+        "testpmd",
+        "OVS",
+        "vs tp",
+        "vs OVS",
+        "cyc/pkt vx/tp/OVS",
+        "met",
+        "target / notes"
     );
-    out.push_str(&format!("{:<13} {:>9} {:>9} {:>9}\n", "", "Mpps", "Mpps", "Mpps"));
+    out.push_str(&format!(
+        "{:<13} {:>9} {:>9} {:>9}\n",
+        "", "Mpps", "Mpps", "Mpps"
+    ));
     for r in rows {
-        let cyc = r.cycles.iter().map(|c| f(*c, 0)).collect::<Vec<_>>().join("/");
+        let cyc = r
+            .cycles
+            .iter()
+            .map(|c| f(*c, 0))
+            .collect::<Vec<_>>()
+            .join("/");
         let met = match r.met {
             Some(true) => "yes",
             Some(false) => "NO",
@@ -132,7 +157,11 @@ pub fn table(rows: &[Row]) -> String {
             cyc,
             met,
             r.target,
-            if r.notes.is_empty() { String::new() } else { format!("; {}", r.notes) }
+            if r.notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", r.notes)
+            }
         );
     }
     out
@@ -146,7 +175,13 @@ struct Summary<'a> {
 }
 
 /// Writes samples.csv, samples.json, summary.json and table.txt into `dir`.
-pub fn write(dir: &Path, machine: &Machine, settings: &serde_json::Value, samples: &[Sample], rows: &[Row]) -> Result<(), String> {
+pub fn write(
+    dir: &Path,
+    machine: &Machine,
+    settings: &serde_json::Value,
+    samples: &[Sample],
+    rows: &[Row],
+) -> Result<(), String> {
     let mut csv = String::from("scenario,dut,index,mpps,rx_mpps,cycles_per_packet,drops,window_s,publish_p99_us,changes_per_s\n");
     for s in samples {
         let _ = writeln!(
@@ -157,25 +192,50 @@ pub fn write(dir: &Path, machine: &Machine, settings: &serde_json::Value, sample
             s.index,
             s.mpps,
             s.rx_mpps,
-            s.cycles_per_packet.map_or(String::new(), |c| format!("{c:.1}")),
+            s.cycles_per_packet
+                .map_or(String::new(), |c| format!("{c:.1}")),
             s.drops,
             s.window_s,
-            s.churn.as_ref().map_or(String::new(), |c| format!("{:.1}", c.publish_p99_us)),
-            s.churn.as_ref().map_or(String::new(), |c| format!("{:.0}", c.changes_per_s)),
+            s.churn
+                .as_ref()
+                .map_or(String::new(), |c| format!("{:.1}", c.publish_p99_us)),
+            s.churn
+                .as_ref()
+                .map_or(String::new(), |c| format!("{:.0}", c.changes_per_s)),
         );
     }
-    let w = |name: &str, body: String| std::fs::write(dir.join(name), body).map_err(|e| format!("{name}: {e}"));
+    let w = |name: &str, body: String| {
+        std::fs::write(dir.join(name), body).map_err(|e| format!("{name}: {e}"))
+    };
     w("samples.csv", csv)?;
-    w("samples.json", serde_json::to_string_pretty(&serde_json::json!({"machine": machine, "samples": samples})).unwrap_or_default())?;
-    w("summary.json", serde_json::to_string_pretty(&Summary { machine, settings, rows }).unwrap_or_default())?;
+    w(
+        "samples.json",
+        serde_json::to_string_pretty(&serde_json::json!({"machine": machine, "samples": samples}))
+            .unwrap_or_default(),
+    )?;
+    w(
+        "summary.json",
+        serde_json::to_string_pretty(&Summary {
+            machine,
+            settings,
+            rows,
+        })
+        .unwrap_or_default(),
+    )?;
     w("table.txt", table(rows))
 }
 
 /// Draws one PNG per scenario (bench/chart.py, matplotlib from Debian's python3-matplotlib).
 pub fn charts(dir: &Path) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/chart.py");
-    let r = std::process::Command::new("/usr/bin/python3").arg(&script).arg(dir).status();
+    let r = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(dir)
+        .status();
     if !r.is_ok_and(|s| s.success()) {
-        eprintln!("charts: {} failed (is python3-matplotlib installed?)", script.display());
+        eprintln!(
+            "charts: {} failed (is python3-matplotlib installed?)",
+            script.display()
+        );
     }
 }

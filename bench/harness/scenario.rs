@@ -37,17 +37,72 @@ pub struct Scenario {
 }
 
 pub const ALL: &[Scenario] = &[
-    Scenario { name: "encap", kind: Kind::Encap, feed: Feed::Pcap, about: "VM port -> known remote MAC -> VXLAN out the uplink" },
-    Scenario { name: "decap", kind: Kind::Decap, feed: Feed::Pcap, about: "VXLAN in -> learn -> VM port" },
-    Scenario { name: "bidir", kind: Kind::Bidir, feed: Feed::Pcap, about: "encap and decap at once" },
-    Scenario { name: "bum-8", kind: Kind::Bum(8), feed: Feed::Pcap, about: "broadcast to 8 remote VTEPs (copies out)" },
-    Scenario { name: "bum-64", kind: Kind::Bum(64), feed: Feed::Pcap, about: "broadcast to 64 remote VTEPs (copies out)" },
-    Scenario { name: "arp-suppress", kind: Kind::Arp, feed: Feed::Pcap, about: "ARP requests answered from the ARP table" },
-    Scenario { name: "scale-encap", kind: Kind::ScaleEncap, feed: Feed::Pcap, about: "encap with 1M MAC entries" },
-    Scenario { name: "scale-decap", kind: Kind::ScaleDecap, feed: Feed::Pcap, about: "decap with 1M MAC entries" },
-    Scenario { name: "churn", kind: Kind::Churn, feed: Feed::Pcap, about: "encap while 100k MAC changes/s are published" },
-    Scenario { name: "vhost-encap", kind: Kind::Encap, feed: Feed::Vhost, about: "encap, VM traffic over vhost-user from testpmd" },
-    Scenario { name: "vhost-decap", kind: Kind::Decap, feed: Feed::Vhost, about: "decap, delivered over vhost-user to testpmd" },
+    Scenario {
+        name: "encap",
+        kind: Kind::Encap,
+        feed: Feed::Pcap,
+        about: "VM port -> known remote MAC -> VXLAN out the uplink",
+    },
+    Scenario {
+        name: "decap",
+        kind: Kind::Decap,
+        feed: Feed::Pcap,
+        about: "VXLAN in -> learn -> VM port",
+    },
+    Scenario {
+        name: "bidir",
+        kind: Kind::Bidir,
+        feed: Feed::Pcap,
+        about: "encap and decap at once",
+    },
+    Scenario {
+        name: "bum-8",
+        kind: Kind::Bum(8),
+        feed: Feed::Pcap,
+        about: "broadcast to 8 remote VTEPs (copies out)",
+    },
+    Scenario {
+        name: "bum-64",
+        kind: Kind::Bum(64),
+        feed: Feed::Pcap,
+        about: "broadcast to 64 remote VTEPs (copies out)",
+    },
+    Scenario {
+        name: "arp-suppress",
+        kind: Kind::Arp,
+        feed: Feed::Pcap,
+        about: "ARP requests answered from the ARP table",
+    },
+    Scenario {
+        name: "scale-encap",
+        kind: Kind::ScaleEncap,
+        feed: Feed::Pcap,
+        about: "encap with 1M MAC entries",
+    },
+    Scenario {
+        name: "scale-decap",
+        kind: Kind::ScaleDecap,
+        feed: Feed::Pcap,
+        about: "decap with 1M MAC entries",
+    },
+    Scenario {
+        name: "churn",
+        kind: Kind::Churn,
+        feed: Feed::Pcap,
+        about: "encap while 100k MAC changes/s are published",
+    },
+    Scenario {
+        name: "vhost-encap",
+        kind: Kind::Encap,
+        feed: Feed::Vhost,
+        about: "encap, VM traffic over vhost-user from testpmd",
+    },
+    Scenario {
+        name: "vhost-decap",
+        kind: Kind::Decap,
+        feed: Feed::Vhost,
+        about: "decap, delivered over vhost-user to testpmd",
+    },
 ];
 
 /// One port of the DUT: its ethdev name and the whole `--vdev` argument.
@@ -126,7 +181,9 @@ pub const MEASURE: &str = "packets out per second: the sum of TX over the DUT's 
 /// in the table before it starts: (first MAC, count, to the VM port?).
 pub fn static_macs(kind: Kind) -> Option<(vxswitch::wire::MacAddr, u32, bool)> {
     match kind {
-        Kind::Encap | Kind::Churn | Kind::Bidir => Some((traffic::REMOTE_MAC_BASE, traffic::FLOWS, false)),
+        Kind::Encap | Kind::Churn | Kind::Bidir => {
+            Some((traffic::REMOTE_MAC_BASE, traffic::FLOWS, false))
+        }
         Kind::Decap => Some((traffic::LOCAL_MAC_BASE, traffic::FLOWS, true)),
         Kind::ScaleEncap => Some((traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES, false)),
         Kind::ScaleDecap => Some((traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES, true)),

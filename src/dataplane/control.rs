@@ -189,7 +189,11 @@ impl TableManager {
     }
 
     /// The tunnel to `ip`, created if new with its next hop's MAC from the ARP cache.
-    pub(super) fn ensure_tunnel(&self, tunnels: &mut TunnelTable, ip: Ipv4Addr) -> Option<TunnelIdx> {
+    pub(super) fn ensure_tunnel(
+        &self,
+        tunnels: &mut TunnelTable,
+        ip: Ipv4Addr,
+    ) -> Option<TunnelIdx> {
         let t = tunnels.ensure(ip, &self.snap.vtep)?;
         if let Some(hop) = self.snap.vtep.next_hop(ip) {
             if let Some(mac) = self.snap.neighbors.get(&hop) {

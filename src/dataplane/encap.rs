@@ -65,7 +65,9 @@ pub fn src_port(inner: &[u8]) -> u16 {
         h = mix(h, u64_at(26)); // source and destination address
         let ihl = usize::from(inner.get(14).map_or(0, |b| b & 0x0f)) * 4;
         let proto = inner.get(23).copied().unwrap_or(0);
-        let unfragmented = inner.get(20..22).is_some_and(|f| f[0] & 0x3f == 0 && f[1] == 0);
+        let unfragmented = inner
+            .get(20..22)
+            .is_some_and(|f| f[0] & 0x3f == 0 && f[1] == 0);
         if (proto == 6 || proto == 17) && unfragmented && ihl >= 20 {
             h = mix(h, u32_at(14 + ihl) ^ (u64::from(proto) << 32));
         }

@@ -65,20 +65,20 @@ pub fn process<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
 }
 
 /// Below this many MACs the table stays in the caches and prefetching only costs.
-const PREFETCH_MIN_MACS: usize = 1 << 16;
+pub const PREFETCH_MIN_MACS: usize = 1 << 16;
 
 /// Prefetches the MAC table slots a frame received on `port` will look up (its source and
 /// destination, or the inner ones of a VXLAN frame on the uplink): called over a whole burst
-/// before it is processed, so the lookups of a large table do not wait on memory one by one.
-/// A wrong guess (not VXLAN, bad frame) costs a useless prefetch, nothing else.
+/// before it is processed when the table has PREFETCH_MIN_MACS entries or more, so that
+/// the lookups of a large table do not wait on memory one by one. A wrong guess (not
+/// VXLAN, bad frame) costs a useless prefetch, nothing else.
 #[inline]
 pub fn prefetch(snap: &Snapshot, port: PortIdx, data: &[u8]) {
-    if snap.macs.len() < PREFETCH_MIN_MACS {
-        return;
-    }
     let (vni, at) = if port == UPLINK {
         // Outer Ethernet + IPv4 (no options) + UDP, then the VNI in VXLAN bytes 4-6.
-        let vni = data.get(46..49).map_or(0, |b| u32::from_be_bytes([0, b[0], b[1], b[2]]));
+        let vni = data
+            .get(46..49)
+            .map_or(0, |b| u32::from_be_bytes([0, b[0], b[1], b[2]]));
         (vni, 50)
     } else {
         match snap.port_vni.get(usize::from(port)).copied().flatten() {
@@ -86,7 +86,11 @@ pub fn prefetch(snap: &Snapshot, port: PortIdx, data: &[u8]) {
             None => return,
         }
     };
-    let mac = |o: usize| data.get(at + o..at + o + 6).and_then(|b| b.try_into().ok()).map(MacAddr);
+    let mac = |o: usize| {
+        data.get(at + o..at + o + 6)
+            .and_then(|b| b.try_into().ok())
+            .map(MacAddr)
+    };
     for m in [mac(0), mac(6)].into_iter().flatten() {
         snap.macs.prefetch(&MacKey { vni, mac: m });
     }

@@ -315,7 +315,9 @@ impl Mgmt<'_> {
                 }
             };
             while let Some(e) = next {
-                let r = self.manager.edit_macs(e.vni, e.first, e.count, e.target, now);
+                let r = self
+                    .manager
+                    .edit_macs(e.vni, e.first, e.count, e.target, now);
                 let _ = e.done.send(r);
                 next = self.edits.try_recv().ok();
             }

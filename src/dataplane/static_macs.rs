@@ -148,17 +148,33 @@ mod tests {
     fn a_range_is_added_published_once_and_removed() {
         let (cell, mut m) = manager();
         let vtep = MacEditTarget::Vtep(Ipv4Addr::new(10, 0, 0, 2));
-        let done = m.edit_macs(5001, first(), 300, Some(vtep.clone()), 0).unwrap();
+        let done = m
+            .edit_macs(5001, first(), 300, Some(vtep.clone()), 0)
+            .unwrap();
         assert_eq!(done.changed, 300);
         let snap = cell.load();
         assert_eq!(snap.generation, 1);
         assert_eq!(snap.macs.len(), 300);
-        let last = MacKey { vni: 5001, mac: nth_mac(first(), 299) };
-        assert!(matches!(snap.macs.get(&last).map(|e| (e.dest, e.kind)), Some((Dest::Remote(_), EntryKind::Static))));
+        let last = MacKey {
+            vni: 5001,
+            mac: nth_mac(first(), 299),
+        };
+        assert!(matches!(
+            snap.macs.get(&last).map(|e| (e.dest, e.kind)),
+            Some((Dest::Remote(_), EntryKind::Static))
+        ));
         // The same edit again changes nothing and publishes nothing.
-        assert_eq!(m.edit_macs(5001, first(), 300, Some(vtep), 0).unwrap().changed, 0);
+        assert_eq!(
+            m.edit_macs(5001, first(), 300, Some(vtep), 0)
+                .unwrap()
+                .changed,
+            0
+        );
         assert_eq!(cell.load().generation, 1);
-        assert_eq!(m.edit_macs(5001, first(), 100, None, 0).unwrap().changed, 100);
+        assert_eq!(
+            m.edit_macs(5001, first(), 100, None, 0).unwrap().changed,
+            100
+        );
         assert_eq!(cell.load().macs.len(), 200);
         m.reclaim();
     }
@@ -176,9 +192,17 @@ mod tests {
             (5001, last, 2, vm.clone()),
             (5001, first(), 1001, vm.clone()),
             (5001, first(), 1, Some(MacEditTarget::Port(0))),
-            (5001, first(), 1, Some(MacEditTarget::Vtep(Ipv4Addr::new(10, 0, 0, 1)))),
+            (
+                5001,
+                first(),
+                1,
+                Some(MacEditTarget::Vtep(Ipv4Addr::new(10, 0, 0, 1))),
+            ),
         ] {
-            assert!(m.edit_macs(vni, mac, count, target, 0).is_err(), "{vni} {mac} {count}");
+            assert!(
+                m.edit_macs(vni, mac, count, target, 0).is_err(),
+                "{vni} {mac} {count}"
+            );
         }
         assert_eq!(cell.load().generation, 0);
         assert_eq!(cell.load().macs.len(), 0);

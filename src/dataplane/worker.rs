@@ -3,7 +3,7 @@
 
 use super::counters::DropReason;
 pub use super::pipeline::SlowFrame;
-use super::pipeline::{inject, prefetch, process, Ctx, Pipeline};
+use super::pipeline::{inject, prefetch, process, Ctx, Pipeline, PREFETCH_MIN_MACS};
 use crate::dpdk::{MbufIo, Mempool, Port, RxBurst, TxCounts};
 use crate::tables::{PortIdx, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
@@ -52,8 +52,9 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
                 continue;
             }
             received += n;
-            let port_idx = port;
-            burst.peek(|d| prefetch(&snap, port_idx, d));
+            if snap.macs.len() >= PREFETCH_MIN_MACS {
+                burst.peek(|d| prefetch(&snap, port, d));
+            }
             let mut cx = Ctx {
                 p: &mut pipeline,
                 snap: &snap,
@@ -87,9 +88,10 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             }
         } else {
             idle_rounds = 0;
-            pipeline
-                .counters
-                .busy(crate::dpdk::rdtsc().wrapping_sub(round_start), received as u64);
+            pipeline.counters.busy(
+                crate::dpdk::rdtsc().wrapping_sub(round_start),
+                received as u64,
+            );
         }
     }
     io.flush();

@@ -118,7 +118,11 @@ impl<K: Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     /// Keeps the entries `keep` says yes to; returns how many went.
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool, hash: impl Fn(&K) -> u64) -> usize {
+    pub fn retain(
+        &mut self,
+        mut keep: impl FnMut(&K, &V) -> bool,
+        hash: impl Fn(&K) -> u64,
+    ) -> usize {
         let old = std::mem::take(&mut self.slots);
         let before = self.len;
         self.len = 0;
