@@ -33,7 +33,7 @@ def main(out: Path) -> None:
             ax.bar(i, med, color=COLORS[dut], alpha=0.6, width=0.6)
             ax.scatter([i] * len(pts), pts, color="black", s=12, zorder=3)
             label = f"{med:.2f}" + (f"\n{med / tp:.2f}x tp" if tp else "")
-            ax.text(i, med, label, ha="center", va="bottom", fontsize=9)
+            ax.text(i, max(pts + [med]), label, ha="center", va="bottom", fontsize=9)
         ax.set_xticks(range(len(DUTS)), ["vxswitch", "testpmd io", "OVS-DPDK"])
         ax.set_ylabel("Mpps out (median, dots: samples)")
         ax.set_title(f"{sc}: {row['about']}", fontsize=10)
