@@ -169,17 +169,12 @@ impl TableManager {
         if vtep == self.snap.vtep.ip {
             return false;
         }
-        let t = match self.snap.tunnels.index_of(vtep) {
-            Some(t) => t,
-            None => {
-                let mut tunnels = (*self.snap.tunnels).clone();
-                let Some(t) = self.ensure_tunnel(&mut tunnels, vtep) else {
-                    return false;
-                };
-                self.snap.tunnels = Arc::new(tunnels);
-                t
-            }
+        let Some((t, created)) = self.tunnel_to(vtep) else {
+            return false;
         };
+        if let Some(tunnels) = created {
+            self.snap.tunnels = Arc::new(tunnels);
+        }
         let dest = Dest::Remote(t);
         if macs.get(&key).is_some_and(|e| e.dest == dest) {
             return false;
@@ -188,12 +183,19 @@ impl TableManager {
         true
     }
 
+    /// The tunnel to `ip`: its index and, when it had to be created, the new tunnel table,
+    /// for the caller to keep once its own change stands.
+    pub(super) fn tunnel_to(&self, ip: Ipv4Addr) -> Option<(TunnelIdx, Option<TunnelTable>)> {
+        if let Some(t) = self.snap.tunnels.index_of(ip) {
+            return Some((t, None));
+        }
+        let mut tunnels = (*self.snap.tunnels).clone();
+        let t = self.ensure_tunnel(&mut tunnels, ip)?;
+        Some((t, Some(tunnels)))
+    }
+
     /// The tunnel to `ip`, created if new with its next hop's MAC from the ARP cache.
-    pub(super) fn ensure_tunnel(
-        &self,
-        tunnels: &mut TunnelTable,
-        ip: Ipv4Addr,
-    ) -> Option<TunnelIdx> {
+    fn ensure_tunnel(&self, tunnels: &mut TunnelTable, ip: Ipv4Addr) -> Option<TunnelIdx> {
         let t = tunnels.ensure(ip, &self.snap.vtep)?;
         if let Some(hop) = self.snap.vtep.next_hop(ip) {
             if let Some(mac) = self.snap.neighbors.get(&hop) {

@@ -9,9 +9,6 @@ use crate::wire::MacAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The largest MAC value (48 bits).
-const MAC_MAX: u64 = (1 << 48) - 1;
-
 /// The `i`-th MAC after `first`, counting as a 48-bit number.
 pub fn nth_mac(first: MacAddr, i: u64) -> MacAddr {
     let b = (first.as_u64() + i).to_be_bytes();
@@ -38,14 +35,14 @@ impl TableManager {
         if first.0[0] & 1 != 0 {
             return Err(format!("mac: {first} is a group address"));
         }
-        if first.as_u64() + u64::from(count) - 1 > MAC_MAX
-            || (first.as_u64() ^ (first.as_u64() + u64::from(count) - 1)) >> 40 != 0
-        {
+        // The range keeps the first byte (so also the group bit, and within 48 bits).
+        if (first.as_u64() ^ (first.as_u64() + u64::from(count) - 1)) >> 40 != 0 {
             return Err("count: the range leaves the first MAC's unicast block".into());
         }
         let started = Instant::now();
         let mut macs = self.snap.macs.edit();
         let mut changed = 0u32;
+        let mut new_tunnels = None;
         match target {
             Some(t) => {
                 let dest = match t {
@@ -59,17 +56,11 @@ impl TableManager {
                         if ip == self.snap.vtep.ip {
                             return Err(format!("vtep: {ip} is this host's own VTEP"));
                         }
-                        match self.snap.tunnels.index_of(ip) {
-                            Some(t) => Dest::Remote(t),
-                            None => {
-                                let mut tunnels = (*self.snap.tunnels).clone();
-                                let t = self
-                                    .ensure_tunnel(&mut tunnels, ip)
-                                    .ok_or_else(|| "vtep: the tunnel table is full".to_string())?;
-                                self.snap.tunnels = Arc::new(tunnels);
-                                Dest::Remote(t)
-                            }
-                        }
+                        let (t, created) = self
+                            .tunnel_to(ip)
+                            .ok_or_else(|| "vtep: the tunnel table is full".to_string())?;
+                        new_tunnels = created;
+                        Dest::Remote(t)
                     }
                 };
                 let before = macs.len();
@@ -87,7 +78,7 @@ impl TableManager {
                     }
                 }
                 // Checked after the fact: a refused edit is dropped unpublished.
-                if macs.len() > self.mac_capacity.max(before) {
+                if macs.len() > self.mac_capacity {
                     return Err(format!(
                         "count: {} new entries do not fit (mac table {before} of {})",
                         macs.len() - before,
@@ -106,6 +97,9 @@ impl TableManager {
             }
         }
         if changed > 0 {
+            if let Some(tunnels) = new_tunnels {
+                self.snap.tunnels = Arc::new(tunnels);
+            }
             self.snap.macs = macs.finish();
             self.publish();
         }
@@ -191,6 +185,12 @@ mod tests {
             (5001, group, 1, vm.clone()),
             (5001, last, 2, vm.clone()),
             (5001, first(), 1001, vm.clone()),
+            (
+                5001,
+                first(),
+                1001,
+                Some(MacEditTarget::Vtep(Ipv4Addr::new(10, 0, 0, 3))),
+            ),
             (5001, first(), 1, Some(MacEditTarget::Port(0))),
             (
                 5001,
@@ -206,6 +206,12 @@ mod tests {
         }
         assert_eq!(cell.load().generation, 0);
         assert_eq!(cell.load().macs.len(), 0);
+        // Not even the tunnel a refused edit would have needed is kept.
+        assert!(m
+            .snapshot()
+            .tunnels
+            .index_of(Ipv4Addr::new(10, 0, 0, 3))
+            .is_none());
     }
 
     #[test]

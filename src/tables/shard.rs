@@ -2,7 +2,8 @@
 //! backward shift, so no tombstones), entries inline. A lookup is one index computation and,
 //! in the common case, one cache line: no pointer to follow from the shard to its entries.
 
-/// The table grows beyond 3/4 full, so every probe sequence ends at an empty slot.
+/// Slots of a shard's first allocation. A shard grows before it is 3/4 full, so every
+/// probe sequence ends at an empty slot.
 const MIN_SLOTS: usize = 4;
 
 #[derive(Clone)]
