@@ -285,9 +285,10 @@ fn operator_adds_and_removes_static_mac_ranges_and_reads_port_counters() {
     }
     let mut d = Daemon::start(&dir, &config(&dir, name));
     let sock = dir.join("control.sock");
-    let cli = |args: &[&str]| {
+    // One CLI command line (words split on spaces) -> (success, stdout + stderr).
+    let cli = |line: &str| {
         let o = std::process::Command::new(common::EXE)
-            .args(args)
+            .args(line.split_whitespace())
             .arg("--socket")
             .arg(&sock)
             .output()
@@ -296,20 +297,10 @@ fn operator_adds_and_removes_static_mac_ranges_and_reads_port_counters() {
             String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
         (o.status.success(), text)
     };
-    let (ok, out) = cli(&[
-        "mac",
-        "add",
-        "--vni",
-        "5001",
-        "--mac",
-        "02:00:00:aa:00:00",
-        "--vtep",
-        "192.168.250.53",
-        "--count",
-        "300",
-    ]);
+    let (ok, out) =
+        cli("mac add --vni 5001 --mac 02:00:00:aa:00:00 --vtep 192.168.250.53 --count 300");
     assert!(ok && out.contains("300 MAC entries changed"), "{out}");
-    let (ok, out) = cli(&["show", "mac", "list", "--vni", "5001", "--json"]);
+    let (ok, out) = cli("show mac list --vni 5001 --json");
     assert!(ok);
     let list: serde_json::Value = serde_json::from_str(&out).unwrap();
     let behind_53 = list
@@ -319,40 +310,13 @@ fn operator_adds_and_removes_static_mac_ranges_and_reads_port_counters() {
         .filter(|m| m["outer_ip"] == "192.168.250.53")
         .count();
     assert_eq!(behind_53, 300);
-    let (ok, out) = cli(&[
-        "mac",
-        "add",
-        "--vni",
-        "5001",
-        "--mac",
-        "03:00:00:00:00:00",
-        "--port",
-        "vm-c",
-    ]);
+    let (ok, out) = cli("mac add --vni 5001 --mac 03:00:00:00:00:00 --port vm-c");
     assert!(!ok && out.contains("group address"), "{out}");
-    let (ok, out) = cli(&[
-        "mac",
-        "add",
-        "--vni",
-        "5001",
-        "--mac",
-        "02:00:00:aa:00:00",
-        "--port",
-        "nope",
-    ]);
+    let (ok, out) = cli("mac add --vni 5001 --mac 02:00:00:aa:00:00 --port nope");
     assert!(!ok && out.contains("no access port named"), "{out}");
-    let (ok, out) = cli(&[
-        "mac",
-        "del",
-        "--vni",
-        "5001",
-        "--mac",
-        "02:00:00:aa:00:00",
-        "--count",
-        "300",
-    ]);
+    let (ok, out) = cli("mac del --vni 5001 --mac 02:00:00:aa:00:00 --count 300");
     assert!(ok && out.contains("300 MAC entries changed"), "{out}");
-    let (ok, out) = cli(&["show", "ports", "--json"]);
+    let (ok, out) = cli("show ports --json");
     assert!(ok);
     let ports: serde_json::Value = serde_json::from_str(&out).unwrap();
     let names: Vec<&str> = ports

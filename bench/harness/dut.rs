@@ -64,6 +64,30 @@ pub struct Churn {
     pub flooded: u64,
 }
 
+impl Sample {
+    /// A sample from what one DUT counted over a window of `window_s` seconds.
+    pub fn new(
+        sc: &crate::scenario::Scenario,
+        dut: &str,
+        index: usize,
+        window_s: f64,
+        (tx, rx, drops): (u64, u64, u64),
+        cycles_per_packet: Option<f64>,
+    ) -> Sample {
+        Sample {
+            scenario: sc.name.into(),
+            dut: dut.into(),
+            index,
+            mpps: tx as f64 / window_s / 1e6,
+            rx_mpps: rx as f64 / window_s / 1e6,
+            cycles_per_packet,
+            drops,
+            window_s,
+            churn: None,
+        }
+    }
+}
+
 /// The `q`-quantile of `v` (sorted in place).
 pub fn quantile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {

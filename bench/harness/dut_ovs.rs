@@ -72,20 +72,11 @@ impl Ovs {
     }
 }
 
+/// Runs a command (the lab's runner); an error carries its stderr.
 fn sh(args: &[&str]) -> Result<(), String> {
-    let o = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args[0]))?;
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ))
-    }
+    vxswitch::lab::sh::run(args)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// br-int's rules: VM <-> VXLAN port to port, all VXLAN ports for BUM, or an ARP responder.
@@ -313,17 +304,14 @@ fn measure(ctx: &Ctx, sc: &Scenario, index: usize, ovs: &Ovs) -> Result<Sample, 
     let _ = ovs.appctl(&["exit"]);
     vswitchd.stop(Duration::from_secs(10));
     let dt = t1.duration_since(t0).as_secs_f64();
-    Ok(Sample {
-        scenario: sc.name.into(),
-        dut: "ovs".into(),
+    Ok(Sample::new(
+        sc,
+        "ovs",
         index,
-        mpps: (b.tx - a.tx) as f64 / dt / 1e6,
-        rx_mpps: (b.rx - a.rx) as f64 / dt / 1e6,
-        cycles_per_packet: cycles_per_packet(&pmd),
-        drops: b.drops - a.drops,
-        window_s: dt,
-        churn: None,
-    })
+        dt,
+        (b.tx - a.tx, b.rx - a.rx, b.drops - a.drops),
+        cycles_per_packet(&pmd),
+    ))
 }
 
 #[cfg(test)]

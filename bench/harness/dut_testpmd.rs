@@ -89,17 +89,14 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     let rx = accumulated("RX-packets:").unwrap_or(0.0);
     let drops =
         accumulated("TX-dropped:").unwrap_or(0.0) + accumulated("RX-dropped:").unwrap_or(0.0);
-    Ok(Sample {
-        scenario: sc.name.into(),
-        dut: "testpmd".into(),
+    Ok(Sample::new(
+        sc,
+        "testpmd",
         index,
-        mpps: tx / dt / 1e6,
-        rx_mpps: rx / dt / 1e6,
-        cycles_per_packet: accumulated("CPU cycles/packet="),
-        drops: drops as u64,
-        window_s: dt,
-        churn: None,
-    })
+        dt,
+        (tx as u64, rx as u64, drops as u64),
+        accumulated("CPU cycles/packet="),
+    ))
 }
 
 #[cfg(test)]

@@ -108,17 +108,22 @@ fn read(sock: &Path) -> Result<Counters, String> {
     })
 }
 
-fn mac_add(
+/// Adds `count` MACs from `first` behind remote VTEP 0 or on the VM port (`Some(to_vm)`),
+/// or removes them (`None`), through the control socket as `vxswitch mac` does.
+fn mac_edit(
     sock: &Path,
     first: vxswitch::wire::MacAddr,
     count: u32,
-    to_vm: bool,
+    add: Option<bool>,
 ) -> Result<Value, String> {
-    let mut m = json!({"op": "add", "vni": traffic::VNI, "mac": first.to_string(), "count": count});
-    if to_vm {
-        m["port"] = json!("vm");
-    } else {
-        m["vtep"] = json!(traffic::remote_vtep(0).0.to_string());
+    let mut m = json!({"op": "del", "vni": traffic::VNI, "mac": first.to_string(), "count": count});
+    if let Some(to_vm) = add {
+        m["op"] = json!("add");
+        if to_vm {
+            m["port"] = json!("vm");
+        } else {
+            m["vtep"] = json!(traffic::remote_vtep(0).0.to_string());
+        }
     }
     request(sock, &json!({ "mac": m }))
 }
@@ -132,7 +137,7 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     p.wait_for("vxswitch ready", 1, Duration::from_secs(30))?;
     let sock = ctx.dir.join("vxswitch.sock");
     if let Some((first, count, to_vm)) = scenario::static_macs(sc.kind) {
-        mac_add(&sock, first, count, to_vm)?;
+        mac_edit(&sock, first, count, Some(to_vm))?;
     }
     let gen = crate::generator::attach(ctx, sc)?;
     std::thread::sleep(ctx.warmup);
@@ -155,21 +160,19 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     }
     let dt = b.at.duration_since(a.at).as_secs_f64();
     let frames = b.busy_frames - a.busy_frames;
-    Ok(Sample {
-        scenario: sc.name.into(),
-        dut: "vxswitch".into(),
+    let mut s = Sample::new(
+        sc,
+        "vxswitch",
         index,
-        mpps: (b.tx - a.tx) as f64 / dt / 1e6,
-        rx_mpps: (b.rx - a.rx) as f64 / dt / 1e6,
-        cycles_per_packet: (frames > 0)
-            .then(|| (b.busy_cycles - a.busy_cycles) as f64 / frames as f64),
-        drops: b.drops - a.drops,
-        window_s: dt,
-        churn: churn.map(|mut c| {
-            c.flooded = b.flooded - a.flooded;
-            c
-        }),
-    })
+        dt,
+        (b.tx - a.tx, b.rx - a.rx, b.drops - a.drops),
+        (frames > 0).then(|| (b.busy_cycles - a.busy_cycles) as f64 / frames as f64),
+    );
+    s.churn = churn.map(|mut c| {
+        c.flooded = b.flooded - a.flooded;
+        c
+    });
+    Ok(s)
 }
 
 /// MAC changes per request and requests per second: 100k changes per second, in the
@@ -190,14 +193,7 @@ fn churn(sock: &Path, window: Duration) -> Result<Churn, String> {
             std::thread::sleep(wait);
         }
         let t = Instant::now();
-        let r = if k % 2 == 0 {
-            mac_add(sock, first, CHURN_BATCH, false)?
-        } else {
-            request(
-                sock,
-                &json!({"mac": {"op": "del", "vni": traffic::VNI, "mac": first.to_string(), "count": CHURN_BATCH}}),
-            )?
-        };
+        let r = mac_edit(sock, first, CHURN_BATCH, (k % 2 == 0).then_some(false))?;
         rtt.push(t.elapsed().as_secs_f64() * 1e6);
         publish.push(r["publish_us"].as_f64().unwrap_or(f64::NAN));
         changes += r["changed"].as_u64().unwrap_or(0);
