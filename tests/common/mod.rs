@@ -41,29 +41,23 @@ impl Daemon {
     pub fn start(dir: &Path, config: &str) -> Daemon {
         let cfg = dir.join("dataplane.toml");
         std::fs::write(&cfg, config).unwrap();
-        let log = dir.join("dataplane.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(EXE)
-            .args(["dataplane", "--config"])
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let mut d = Daemon {
-            child: Some(child),
-            log,
-        };
-        d.wait_for_line("vxswitch ready", Duration::from_secs(30));
-        d
+        let cfg = cfg.to_string_lossy().into_owned();
+        Self::launch(
+            &["dataplane", "--config", &cfg],
+            &dir.join("dataplane.log"),
+            "vxswitch ready",
+        )
     }
 
     /// Starts `vxswitch <args>` and waits for a line starting with `ready`.
     pub fn spawn_args(args: &[&str], ready: &str) -> Daemon {
         let dir = test_dir(&format!("daemon-{}", std::process::id()));
-        let log = dir.join(format!("{}.log", args[0]));
-        let out = std::fs::File::create(&log).unwrap();
+        Self::launch(args, &dir.join(format!("{}.log", args[0])), ready)
+    }
+
+    /// Starts `vxswitch <args>` with its output in `log`, and waits for `ready`.
+    fn launch(args: &[&str], log: &Path, ready: &str) -> Daemon {
+        let out = std::fs::File::create(log).unwrap();
         let child = Command::new(EXE)
             .args(args)
             .stdin(Stdio::null())
@@ -73,7 +67,7 @@ impl Daemon {
             .unwrap();
         let mut d = Daemon {
             child: Some(child),
-            log,
+            log: log.to_path_buf(),
         };
         d.wait_for_line(ready, Duration::from_secs(30));
         d
