@@ -6,8 +6,11 @@
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::Instant;
+use vxswitch::ids::Vni;
 use vxswitch::tables::{Dest, EntryKind, MacEntry, MacKey, MacTable, Tunnel, VtepIdentity};
 use vxswitch::wire::{vxlan, MacAddr};
+
+const VNI: Vni = Vni::from_const(5001);
 
 fn median_ns(ops: u64, mut f: impl FnMut()) -> f64 {
     let mut runs: Vec<f64> = (0..7)
@@ -24,7 +27,7 @@ fn median_ns(ops: u64, mut f: impl FnMut()) -> f64 {
 fn key(i: u64) -> MacKey {
     let b = (i * 0x9e37_79b9).to_be_bytes();
     MacKey {
-        vni: 5001 + (i % 4) as u32,
+        vni: Vni::new(5001 + (i % 4) as u32).expect("a VNI"),
         mac: MacAddr([2, b[3], b[4], b[5], b[6], b[7]]),
     }
 }
@@ -67,7 +70,7 @@ fn main() {
         ns / 1000.0
     );
 
-    let frame = vxswitch::traffic::udp(
+    let frame = vxswitch::testkit::traffic::udp(
         MacAddr([2; 6]),
         MacAddr([4; 6]),
         Ipv4Addr::new(1, 1, 1, 1),
@@ -100,7 +103,13 @@ fn main() {
     let mut hdr = [0u8; vxlan::ENCAP_OVERHEAD];
     let ns = median_ns(n, || {
         for i in 0..n {
-            tunnel.write_header(black_box(&mut hdr), 5001, 60 + (i & 7) as usize, 50000);
+            vxswitch::dataplane::write_outer(
+                &tunnel,
+                black_box(&mut hdr),
+                VNI,
+                60 + (i & 7) as usize,
+                50000,
+            );
         }
     });
     println!("encap_header_write                     {ns:6.1} ns/op");

@@ -1,13 +1,20 @@
 //! The operator's commands: `vxswitch show ...` (controller views over the REST API, host
-//! views over the data plane's control socket), `vxswitch ping` from a VTEP, and
-//! `vxswitch ls ...` to manage logical switches. Human tables by default, `--json` for
-//! scripts.
+//! views over the data plane's control socket), `vxswitch ping` from a VTEP, `vxswitch mac`
+//! for static MACs and `vxswitch ls ...` to manage logical switches. Arguments are parsed
+//! into the API's typed values; answers are typed rows, rendered as tables or as `--json`.
 #![forbid(unsafe_code)]
 
-use crate::agent::control::request;
+use crate::api::host::{
+    self, MacKind, MacTarget, PingReply, PingReport, PingRequest, Request, Response, SessionState,
+};
+use crate::api::rest::{LogicalSwitchView, SwitchSpec};
+use crate::api::{HostClient, RestClient};
+use crate::ids::{ReplicationMode, Vni};
+use crate::wire::MacAddr;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 /// Where the views come from.
@@ -22,7 +29,7 @@ pub struct Target {
     )]
     pub controller: String,
     /// The data plane's control socket (host views and `ping`).
-    #[arg(long, global = true, env = "VXSWITCH_SOCKET", default_value = crate::config::DEFAULT_CONTROL_SOCKET)]
+    #[arg(long, global = true, env = "VXSWITCH_SOCKET", default_value = host::DEFAULT_SOCKET)]
     pub socket: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
@@ -69,20 +76,20 @@ pub enum Show {
 #[derive(Subcommand, Debug)]
 pub enum LsView {
     /// Owning controller, BUM replication, ARP proxy.
-    Vni { vni: u32 },
+    Vni { vni: Vni },
     #[command(name = "vtep-table")]
-    VtepTable { vni: u32 },
+    VtepTable { vni: Vni },
     #[command(name = "mac-table")]
-    MacTable { vni: u32 },
+    MacTable { vni: Vni },
     #[command(name = "arp-table")]
-    ArpTable { vni: u32 },
+    ArpTable { vni: Vni },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum HostList {
     List {
         #[arg(long)]
-        vni: u32,
+        vni: Vni,
     },
 }
 
@@ -95,7 +102,7 @@ pub enum Ls {
     /// Delete a logical switch (refused while VMs are on it).
     Delete {
         #[arg(long)]
-        vni: u32,
+        vni: Vni,
     },
 }
 
@@ -105,12 +112,12 @@ pub enum Mac {
     /// Add (or re-point) MACs: `--count N` adds N consecutive addresses from --mac.
     Add {
         #[arg(long)]
-        vni: u32,
+        vni: Vni,
         #[arg(long)]
-        mac: String,
+        mac: MacAddr,
         /// The remote VTEP the MACs are behind.
         #[arg(long, conflicts_with = "port", required_unless_present = "port")]
-        vtep: Option<String>,
+        vtep: Option<Ipv4Addr>,
         /// The access port the MACs are on.
         #[arg(long)]
         port: Option<String>,
@@ -120,12 +127,36 @@ pub enum Mac {
     /// Remove MACs (any kind): `--count N` removes N consecutive addresses from --mac.
     Del {
         #[arg(long)]
-        vni: u32,
+        vni: Vni,
         #[arg(long)]
-        mac: String,
+        mac: MacAddr,
         #[arg(long, default_value_t = 1)]
         count: u32,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    #[arg(long)]
+    pub vni: Vni,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// unicast, hybrid or multicast
+    #[arg(long)]
+    pub replication: Option<ReplicationMode>,
+    /// on or off
+    #[arg(long, value_parser = on_off)]
+    pub arp_suppression: Option<bool>,
+    #[arg(long)]
+    pub multicast_group: Option<Ipv4Addr>,
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" | "enabled" => Ok(true),
+        "off" | "false" | "disabled" => Ok(false),
+        _ => Err(format!("{s:?} is not on/off")),
+    }
 }
 
 /// `vxswitch mac add|del`: one edit, published as one new table version.
@@ -137,74 +168,386 @@ pub fn mac(cmd: &Mac, t: &Target) -> Result<String, String> {
             vtep,
             port,
             count,
-        } => json!({"mac": {"op": "add", "vni": vni, "mac": mac, "vtep": vtep, "port": port,
-                            "count": count}}),
-        Mac::Del { vni, mac, count } => {
-            json!({"mac": {"op": "del", "vni": vni, "mac": mac, "count": count}})
-        }
+        } => Request::MacAdd {
+            vni: *vni,
+            mac: *mac,
+            count: *count,
+            to: match (vtep, port) {
+                (Some(ip), _) => MacTarget::Vtep(*ip),
+                (None, Some(p)) => MacTarget::Port(p.clone()),
+                (None, None) => return Err("mac add needs --vtep or --port".into()),
+            },
+        },
+        Mac::Del { vni, mac, count } => Request::MacDel {
+            vni: *vni,
+            mac: *mac,
+            count: *count,
+        },
     };
-    let v = request(&t.socket, &req)?;
-    Ok(if t.json {
-        format!("{v}\n")
+    host_view(t, &req)
+}
+
+/// `vxswitch ping`: ICMP echo from the VTEP's own stack, DF set. Fails when nothing came back.
+pub fn ping(t: &Target, dst: Ipv4Addr, size: u16, count: u16) -> Result<String, String> {
+    let req = Request::Ping(PingRequest { dst, size, count });
+    let report: PingReport = HostClient::new(&t.socket)
+        .get(req)
+        .map_err(|e| e.to_string())?;
+    let out = if t.json {
+        json(&report)
     } else {
-        format!(
-            "{} MAC entries changed, published in {:.1} us\n",
-            s(&v["changed"]),
-            v["publish_us"].as_f64().unwrap_or(0.0)
-        )
-    })
-}
-
-#[derive(Args, Debug)]
-pub struct LsArgs {
-    #[arg(long)]
-    pub vni: u32,
-    #[arg(long)]
-    pub name: Option<String>,
-    /// unicast, hybrid or multicast
-    #[arg(long)]
-    pub replication: Option<String>,
-    /// on or off
-    #[arg(long)]
-    pub arp_suppression: Option<String>,
-    #[arg(long)]
-    pub multicast_group: Option<String>,
-}
-
-fn http(method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
-    let req = ureq::request(method, url).timeout(std::time::Duration::from_secs(10));
-    let r = match body {
-        Some(b) => req.send_json(b),
-        None => req.call(),
+        render_ping(&report)
     };
-    match r {
-        Ok(resp) if resp.status() == 204 => Ok(Value::Null),
-        Ok(resp) => resp.into_json().map_err(|e| format!("{url}: {e}")),
-        Err(ureq::Error::Status(code, resp)) => {
-            let v: Value = resp.into_json().unwrap_or(Value::Null);
-            Err(format!(
-                "{code}: {}",
-                v["error"].as_str().unwrap_or("request refused")
-            ))
+    if report.received == 0 {
+        return Err(out);
+    }
+    Ok(out)
+}
+
+/// Runs a `show` and returns what to print.
+pub fn show(what: &Show, t: &Target) -> Result<String, String> {
+    let host_req = match what {
+        Show::LogicalSwitches { what } => return show_controller(what.as_ref(), t),
+        Show::Hypervisors => {
+            let h = RestClient::new(&t.controller)
+                .hypervisors()
+                .map_err(|e| e.to_string())?;
+            let rows = h
+                .iter()
+                .map(|h| {
+                    let vnis: Vec<String> = h.vnis.iter().map(Vni::to_string).collect();
+                    vec![
+                        h.host.clone(),
+                        h.address.to_string(),
+                        h.vtep_ip.to_string(),
+                        h.vtep_mac.to_string(),
+                        h.synced.to_string(),
+                        format!("[{}]", vnis.join(",")),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            return Ok(if t.json {
+                json(&h)
+            } else {
+                table(
+                    &["Host", "Address", "VTEP-IP", "VTEP-MAC", "Synced", "VNIs"],
+                    &rows,
+                )
+            });
         }
-        Err(e) => Err(format!("{url}: {e}")),
+        Show::Vtep {
+            list: HostList::List { vni },
+        } => Request::VtepList { vni: *vni },
+        Show::Mac {
+            list: HostList::List { vni },
+        } => Request::MacList { vni: *vni },
+        Show::Arp {
+            list: HostList::List { vni },
+        } => Request::ArpList { vni: *vni },
+        Show::Connections => Request::Connections,
+        Show::Routes => Request::Routes,
+        Show::Neighbors => Request::Neighbors,
+        Show::Stats => Request::Stats,
+        Show::Ports => Request::Ports,
+    };
+    host_view(t, &host_req)
+}
+
+/// One host request, its answer rendered.
+fn host_view(t: &Target, req: &Request) -> Result<String, String> {
+    let r = HostClient::new(&t.socket)
+        .call(req)
+        .map_err(|e| e.to_string())?;
+    if t.json {
+        let rows = r.rows_json().map_err(|e| e.to_string())?;
+        return Ok(json(&rows));
+    }
+    Ok(render_host(&r))
+}
+
+fn show_controller(what: Option<&LsView>, t: &Target) -> Result<String, String> {
+    let api = RestClient::new(&t.controller);
+    let e = |e: crate::api::RestError| e.to_string();
+    let (value, text) = match what {
+        None => {
+            let l = api.switches().map_err(e)?;
+            let rows = l
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.switch.vni.to_string(),
+                        v.switch.name.clone(),
+                        v.controller.clone(),
+                        v.switch.replication_mode.to_string(),
+                        enabled(v.switch.arp_suppression),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            let text = table(
+                &["VNI", "Name", "Controller", "BUM-Replication", "ARP-Proxy"],
+                &rows,
+            );
+            (json(&l), text)
+        }
+        Some(LsView::Vni { vni }) => {
+            let v: LogicalSwitchView = api.switch(*vni).map_err(e)?;
+            let text = table(
+                &["VNI", "Controller", "BUM-Replication", "ARP-Proxy"],
+                &[vec![
+                    v.switch.vni.to_string(),
+                    v.controller.clone(),
+                    format!("Enabled ({})", v.switch.replication_mode),
+                    enabled(v.switch.arp_suppression),
+                ]],
+            );
+            (json(&v), text)
+        }
+        Some(LsView::VtepTable { vni }) => {
+            let r = api.vtep_table(*vni).map_err(e)?;
+            let rows = r
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.vni.to_string(),
+                        v.ip.to_string(),
+                        v.segment.to_string(),
+                        v.mac.to_string(),
+                        v.host.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            let text = table(&["VNI", "IP", "Segment", "MAC", "Host"], &rows);
+            (json(&r), text)
+        }
+        Some(LsView::MacTable { vni }) => {
+            let r = api.mac_table(*vni).map_err(e)?;
+            let rows = r
+                .iter()
+                .map(|m| vec![m.vni.to_string(), m.mac.to_string(), m.vtep_ip.to_string()])
+                .collect::<Vec<_>>();
+            (json(&r), table(&["VNI", "MAC", "VTEP-IP"], &rows))
+        }
+        Some(LsView::ArpTable { vni }) => {
+            let r = api.arp_table(*vni).map_err(e)?;
+            let rows = r
+                .iter()
+                .map(|a| vec![a.vni.to_string(), a.ip.to_string(), a.mac.to_string()])
+                .collect::<Vec<_>>();
+            (json(&r), table(&["VNI", "IP", "MAC"], &rows))
+        }
+    };
+    Ok(if t.json { value } else { text })
+}
+
+/// `vxswitch ls create|update|delete`.
+pub fn ls(cmd: &Ls, t: &Target) -> Result<String, String> {
+    let api = RestClient::new(&t.controller);
+    let spec = |a: &LsArgs, with_vni: bool| SwitchSpec {
+        vni: with_vni.then_some(a.vni),
+        name: a.name.clone(),
+        replication_mode: a.replication,
+        arp_suppression: a.arp_suppression,
+        multicast_group: a.multicast_group.map(Some),
+    };
+    let v = match cmd {
+        Ls::Create(a) => api.create(&spec(a, true)),
+        Ls::Update(a) => api.update(a.vni, &spec(a, false)),
+        Ls::Delete { vni } => {
+            api.delete(*vni).map_err(|e| e.to_string())?;
+            return Ok(format!("logical switch {vni} deleted\n"));
+        }
+    };
+    Ok(json(&v.map_err(|e| e.to_string())?))
+}
+
+fn json(v: &impl Serialize) -> String {
+    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+fn enabled(on: bool) -> String {
+    if on { "Enabled" } else { "Disabled" }.into()
+}
+
+/// A host answer as the table an operator reads.
+fn render_host(r: &Response) -> String {
+    match r {
+        Response::VtepList(rows) => table(
+            &["IP", "Segment", "Is MTEP", "Next hop", "Resolved"],
+            &rows
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.ip.to_string(),
+                        opt(v.segment),
+                        v.is_mtep.to_string(),
+                        opt(v.next_hop),
+                        if v.resolved { "yes" } else { "no" }.into(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::MacList(rows) => table(
+            &["Inner MAC", "Outer MAC", "Outer IP", "Port", "Kind"],
+            &rows
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.inner_mac.to_string(),
+                        opt(m.outer_mac),
+                        opt(m.outer_ip),
+                        opt(m.port.as_ref()),
+                        match m.kind {
+                            MacKind::Static => "static",
+                            MacKind::Learned => "learned",
+                        }
+                        .into(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::ArpList(rows) => table(
+            &["IP", "MAC"],
+            &rows
+                .iter()
+                .map(|a| vec![a.ip.to_string(), a.mac.to_string()])
+                .collect::<Vec<_>>(),
+        ),
+        Response::Connections(rows) => table(
+            &[
+                "Proto",
+                "Local Address",
+                "Foreign Address",
+                "State",
+                "Controller",
+                "Last error",
+            ],
+            &rows
+                .iter()
+                .map(|c| {
+                    vec![
+                        "tcp".into(),
+                        opt(c.local),
+                        c.controller.to_string(),
+                        match c.state {
+                            SessionState::Connecting => "CONNECTING",
+                            SessionState::Established => "ESTABLISHED",
+                            SessionState::Down => "DOWN",
+                        }
+                        .into(),
+                        opt(c.id.as_ref()),
+                        opt(c.last_error.as_ref()),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::Routes(rows) => table(
+            &["Network", "Netmask", "Gateway", "Interface", "Source"],
+            &rows
+                .iter()
+                .map(|r| {
+                    let network = if r.destination.prefix_len == 0 {
+                        "default".to_string()
+                    } else {
+                        r.destination.addr.to_string()
+                    };
+                    vec![
+                        network,
+                        r.destination.netmask().to_string(),
+                        r.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
+                        r.interface.clone(),
+                        r.source.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::Neighbors(rows) => table(
+            &["Neighbor", "Mac Address", "Interface"],
+            &rows
+                .iter()
+                .map(|n| vec![n.ip.to_string(), n.mac.to_string(), n.interface.clone()])
+                .collect::<Vec<_>>(),
+        ),
+        Response::Stats(s) => {
+            let mut rows: Vec<Vec<String>> = s
+                .stats
+                .iter()
+                .filter(|(_, v)| **v != 0)
+                .map(|(k, v)| vec![k.name().to_string(), v.to_string()])
+                .collect();
+            rows.extend(
+                s.drops
+                    .iter()
+                    .filter(|(_, v)| **v != 0)
+                    .map(|(k, v)| vec![format!("drop {}", k.name()), v.to_string()]),
+            );
+            table(&["Counter", "Value"], &rows)
+        }
+        Response::Ports(rows) => table(
+            &[
+                "Port",
+                "Rx Packets",
+                "Tx Packets",
+                "Rx Missed",
+                "Rx Errors",
+                "Tx Errors",
+                "Rx No Mbuf",
+            ],
+            &rows
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.name.clone(),
+                        p.rx_packets.to_string(),
+                        p.tx_packets.to_string(),
+                        p.rx_missed.to_string(),
+                        p.rx_errors.to_string(),
+                        p.tx_errors.to_string(),
+                        p.rx_nombuf.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::Ping(p) => render_ping(p),
+        Response::MacEdit(d) => format!(
+            "{} MAC entries changed, published in {:.1} us\n",
+            d.changed, d.publish_us
+        ),
     }
 }
 
-fn api(t: &Target, path: &str) -> Result<Value, String> {
-    http(
-        "GET",
-        &format!("{}/api/v1/{path}", t.controller.trim_end_matches('/')),
-        None,
-    )
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+fn render_ping(v: &PingReport) -> String {
+    let mut out = format!(
+        "PING {} ({}) from {}: {} data bytes (DF)\n",
+        v.dst, v.dst, v.src, v.size
+    );
+    for r in &v.replies {
+        match r {
+            PingReply::Timeout { seq } => {
+                let _ = writeln!(out, "icmp_seq={seq} timeout");
+            }
+            PingReply::Reply {
+                seq,
+                from,
+                bytes,
+                rtt_ms,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "{bytes} bytes from {from}: icmp_seq={seq} time={rtt_ms:.3} ms"
+                );
+            }
+        }
     }
+    let _ = writeln!(
+        out,
+        "{} packets transmitted, {} received",
+        v.sent, v.received
+    );
+    out
 }
 
 /// A left-aligned text table.
@@ -225,345 +568,12 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         let _ = writeln!(out, "{}", l.join("  ").trim_end());
     };
     line(&mut out, headers.to_vec());
-    line(
-        &mut out,
-        w.iter()
-            .map(|n| "-".repeat(*n))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|s| s.as_str())
-            .collect(),
-    );
+    let rules: Vec<String> = w.iter().map(|n| "-".repeat(*n)).collect();
+    line(&mut out, rules.iter().map(String::as_str).collect());
     for r in rows {
-        line(&mut out, r.iter().map(|s| s.as_str()).collect());
+        line(&mut out, r.iter().map(String::as_str).collect());
     }
     out
-}
-
-fn rows(v: &Value, cols: &[&str]) -> Vec<Vec<String>> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| cols.iter().map(|c| s(&r[*c])).collect())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Turns a view's JSON into the table an operator reads.
-type Render = Box<dyn Fn(&Value) -> String>;
-
-/// Runs a `show` and returns what to print.
-pub fn show(what: &Show, t: &Target) -> Result<String, String> {
-    let (v, render): (Value, Render) = match what {
-        Show::LogicalSwitches { what: None } => (
-            api(t, "logical-switches")?,
-            Box::new(|v| {
-                let mut r = rows(
-                    v,
-                    &[
-                        "vni",
-                        "name",
-                        "controller",
-                        "replication_mode",
-                        "arp_suppression",
-                    ],
-                );
-                for row in &mut r {
-                    row[4] = enabled(&row[4]);
-                }
-                table(
-                    &["VNI", "Name", "Controller", "BUM-Replication", "ARP-Proxy"],
-                    &r,
-                )
-            }),
-        ),
-        Show::LogicalSwitches {
-            what: Some(LsView::Vni { vni }),
-        } => (
-            api(t, &format!("logical-switches/{vni}"))?,
-            Box::new(|v| {
-                table(
-                    &["VNI", "Controller", "BUM-Replication", "ARP-Proxy"],
-                    &[vec![
-                        s(&v["vni"]),
-                        s(&v["controller"]),
-                        format!("Enabled ({})", s(&v["replication_mode"])),
-                        enabled(&s(&v["arp_suppression"])),
-                    ]],
-                )
-            }),
-        ),
-        Show::LogicalSwitches {
-            what: Some(LsView::VtepTable { vni }),
-        } => (
-            api(t, &format!("logical-switches/{vni}/vtep-table"))?,
-            Box::new(|v| {
-                table(
-                    &["VNI", "IP", "Segment", "MAC", "Host"],
-                    &rows(v, &["vni", "ip", "segment", "mac", "host"]),
-                )
-            }),
-        ),
-        Show::LogicalSwitches {
-            what: Some(LsView::MacTable { vni }),
-        } => (
-            api(t, &format!("logical-switches/{vni}/mac-table"))?,
-            Box::new(|v| {
-                table(
-                    &["VNI", "MAC", "VTEP-IP"],
-                    &rows(v, &["vni", "mac", "vtep_ip"]),
-                )
-            }),
-        ),
-        Show::LogicalSwitches {
-            what: Some(LsView::ArpTable { vni }),
-        } => (
-            api(t, &format!("logical-switches/{vni}/arp-table"))?,
-            Box::new(|v| table(&["VNI", "IP", "MAC"], &rows(v, &["vni", "ip", "mac"]))),
-        ),
-        Show::Hypervisors => (
-            api(t, "hypervisors")?,
-            Box::new(|v| {
-                table(
-                    &["Host", "Address", "VTEP-IP", "VTEP-MAC", "Synced", "VNIs"],
-                    &rows(
-                        v,
-                        &["host", "address", "vtep_ip", "vtep_mac", "synced", "vnis"],
-                    ),
-                )
-            }),
-        ),
-        Show::Vtep {
-            list: HostList::List { vni },
-        } => (
-            request(&t.socket, &json!({"show": "vtep-list", "vni": vni}))?,
-            Box::new(|v| {
-                let mut r = rows(v, &["ip", "segment", "is_mtep", "next_hop", "resolved"]);
-                for row in &mut r {
-                    row[4] = if row[4] == "true" {
-                        "yes".into()
-                    } else {
-                        "no".into()
-                    };
-                }
-                table(&["IP", "Segment", "Is MTEP", "Next hop", "Resolved"], &r)
-            }),
-        ),
-        Show::Mac {
-            list: HostList::List { vni },
-        } => (
-            request(&t.socket, &json!({"show": "mac-list", "vni": vni}))?,
-            Box::new(|v| {
-                table(
-                    &["Inner MAC", "Outer MAC", "Outer IP", "Port", "Kind"],
-                    &rows(v, &["inner_mac", "outer_mac", "outer_ip", "port", "kind"]),
-                )
-            }),
-        ),
-        Show::Arp {
-            list: HostList::List { vni },
-        } => (
-            request(&t.socket, &json!({"show": "arp-list", "vni": vni}))?,
-            Box::new(|v| table(&["IP", "MAC"], &rows(v, &["ip", "mac"]))),
-        ),
-        Show::Connections => (
-            request(&t.socket, &json!({"show": "connections"}))?,
-            Box::new(|v| {
-                table(
-                    &[
-                        "Proto",
-                        "Local Address",
-                        "Foreign Address",
-                        "State",
-                        "Controller",
-                        "Last error",
-                    ],
-                    &v.as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|r| {
-                                    vec![
-                                        "tcp".into(),
-                                        s(&r["local"]),
-                                        s(&r["controller"]),
-                                        s(&r["state"]),
-                                        s(&r["id"]),
-                                        s(&r["last_error"]),
-                                    ]
-                                })
-                                .collect::<Vec<_>>()
-                        })
-                        .unwrap_or_default(),
-                )
-            }),
-        ),
-        Show::Routes => (
-            request(&t.socket, &json!({"show": "routes"}))?,
-            Box::new(|v| {
-                table(
-                    &["Network", "Netmask", "Gateway", "Interface", "Source"],
-                    &rows(v, &["network", "netmask", "gateway", "interface", "source"]),
-                )
-            }),
-        ),
-        Show::Neighbors => (
-            request(&t.socket, &json!({"show": "neighbors"}))?,
-            Box::new(|v| {
-                table(
-                    &["Neighbor", "Mac Address", "Interface"],
-                    &rows(v, &["ip", "mac", "interface"]),
-                )
-            }),
-        ),
-        Show::Stats => (
-            request(&t.socket, &json!({"show": "stats"}))?,
-            Box::new(|v| {
-                let mut r = Vec::new();
-                for (k, x) in v["stats"].as_object().into_iter().flatten() {
-                    if x.as_u64() != Some(0) {
-                        r.push(vec![k.clone(), s(x)]);
-                    }
-                }
-                for (k, x) in v["drops"].as_object().into_iter().flatten() {
-                    if x.as_u64() != Some(0) {
-                        r.push(vec![format!("drop {k}"), s(x)]);
-                    }
-                }
-                table(&["Counter", "Value"], &r)
-            }),
-        ),
-        Show::Ports => (
-            request(&t.socket, &json!({"show": "ports"}))?,
-            Box::new(|v| {
-                table(
-                    &[
-                        "Port",
-                        "Rx Packets",
-                        "Tx Packets",
-                        "Rx Missed",
-                        "Rx Errors",
-                        "Tx Errors",
-                        "Rx No Mbuf",
-                    ],
-                    &rows(
-                        v,
-                        &[
-                            "name",
-                            "rx_packets",
-                            "tx_packets",
-                            "rx_missed",
-                            "rx_errors",
-                            "tx_errors",
-                            "rx_nombuf",
-                        ],
-                    ),
-                )
-            }),
-        ),
-    };
-    Ok(if t.json {
-        format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
-    } else {
-        render(&v)
-    })
-}
-
-fn enabled(b: &str) -> String {
-    if b == "true" {
-        "Enabled".into()
-    } else {
-        "Disabled".into()
-    }
-}
-
-/// `vxswitch ping`: ICMP echo from the VTEP's own stack, DF set.
-pub fn ping(t: &Target, dst: &str, size: usize, count: u16) -> Result<String, String> {
-    let v = request(
-        &t.socket,
-        &json!({"ping": {"dst": dst, "size": size, "count": count}}),
-    )?;
-    if t.json {
-        return Ok(format!(
-            "{}\n",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        ));
-    }
-    let mut out = format!(
-        "PING {} ({}) from {}: {} data bytes (DF)\n",
-        s(&v["dst"]),
-        s(&v["dst"]),
-        s(&v["src"]),
-        size
-    );
-    for r in v["replies"].as_array().into_iter().flatten() {
-        if r.get("timeout").is_some() {
-            let _ = writeln!(out, "icmp_seq={} timeout", s(&r["seq"]));
-        } else {
-            let _ = writeln!(
-                out,
-                "{} bytes from {}: icmp_seq={} time={:.3} ms",
-                s(&r["bytes"]),
-                s(&r["from"]),
-                s(&r["seq"]),
-                r["rtt_ms"].as_f64().unwrap_or(0.0)
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "{} packets transmitted, {} received",
-        s(&v["sent"]),
-        s(&v["received"])
-    );
-    if v["received"].as_u64() == Some(0) {
-        return Err(out);
-    }
-    Ok(out)
-}
-
-/// `vxswitch ls create|update|delete`.
-pub fn ls(cmd: &Ls, t: &Target) -> Result<String, String> {
-    let base = format!(
-        "{}/api/v1/logical-switches",
-        t.controller.trim_end_matches('/')
-    );
-    let body = |a: &LsArgs, with_vni: bool| -> Result<Value, String> {
-        let mut b = serde_json::Map::new();
-        if with_vni {
-            b.insert("vni".into(), json!(a.vni));
-        }
-        if let Some(n) = &a.name {
-            b.insert("name".into(), json!(n));
-        }
-        if let Some(r) = &a.replication {
-            b.insert("replication_mode".into(), json!(r));
-        }
-        if let Some(x) = &a.arp_suppression {
-            let on = match x.as_str() {
-                "on" | "true" | "enabled" => true,
-                "off" | "false" | "disabled" => false,
-                _ => return Err(format!("--arp-suppression: {x:?} is not on/off")),
-            };
-            b.insert("arp_suppression".into(), json!(on));
-        }
-        if let Some(g) = &a.multicast_group {
-            b.insert("multicast_group".into(), json!(g));
-        }
-        Ok(Value::Object(b))
-    };
-    let v = match cmd {
-        Ls::Create(a) => http("POST", &base, Some(body(a, true)?))?,
-        Ls::Update(a) => http("PUT", &format!("{base}/{}", a.vni), Some(body(a, false)?))?,
-        Ls::Delete { vni } => {
-            http("DELETE", &format!("{base}/{vni}"), None)?;
-            return Ok(format!("logical switch {vni} deleted\n"));
-        }
-    };
-    Ok(format!(
-        "{}\n",
-        serde_json::to_string_pretty(&v).unwrap_or_default()
-    ))
 }
 
 #[cfg(test)]
@@ -580,5 +590,29 @@ mod tests {
         assert_eq!(lines[0], "VNI   IP");
         assert_eq!(lines[1], "----  --------------");
         assert_eq!(lines[2], "5001  192.168.250.51");
+    }
+
+    #[test]
+    fn routes_render_as_an_operator_reads_them() {
+        let r = Response::Routes(vec![
+            host::Route {
+                destination: "192.168.250.0/24".parse().unwrap(),
+                gateway: None,
+                interface: "uplink".into(),
+                source: Ipv4Addr::new(192, 168, 250, 51),
+            },
+            host::Route {
+                destination: crate::ids::Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).unwrap(),
+                gateway: Some(Ipv4Addr::new(192, 168, 250, 1)),
+                interface: "uplink".into(),
+                source: Ipv4Addr::new(192, 168, 250, 51),
+            },
+        ]);
+        let t = render_host(&r);
+        assert!(t.contains("192.168.250.0  255.255.255.0  0.0.0.0"), "{t}");
+        assert!(
+            t.contains("default        0.0.0.0        192.168.250.1"),
+            "{t}"
+        );
     }
 }

@@ -1,8 +1,9 @@
-//! The data plane's TOML configuration: parsed with unknown keys refused, then validated once
-//! into typed values; every error names the key it is about.
+//! The data plane's TOML configuration: parsed into typed values (addresses, VNIs, MACs are
+//! checked as they are read) with unknown keys refused, then validated once as a whole; every
+//! error names the key it is about.
 #![forbid(unsafe_code)]
 
-use crate::tables::{Vni, VNI_MAX};
+use crate::ids::{Ipv4Net, Vni};
 use crate::wire::MacAddr;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
@@ -16,7 +17,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{path}: {source}")]
-    Parse {
+    Syntax {
         path: String,
         source: toml::de::Error,
     },
@@ -78,11 +79,8 @@ impl Default for RawControl {
     }
 }
 
-/// Where `vxswitch show` finds a data plane when told nothing else.
-pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vxswitch/vxswitch.sock";
-
 fn default_socket() -> String {
-    DEFAULT_CONTROL_SOCKET.into()
+    crate::api::host::DEFAULT_SOCKET.into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,9 +120,10 @@ impl Default for RawDataplane {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawVtep {
-    ip: String,
-    mac: Option<String>,
-    gateway: Option<String>,
+    /// Address and prefix on the underlay segment: "192.168.250.51/24".
+    ip: Ipv4Net,
+    mac: Option<MacAddr>,
+    gateway: Option<Ipv4Addr>,
     #[serde(default = "default_udp_port")]
     udp_port: u16,
     #[serde(default = "default_mtu")]
@@ -149,15 +148,15 @@ struct RawUplink {
 struct RawAccessPort {
     name: String,
     device: String,
-    vni: u32,
+    vni: Vni,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawVni {
-    vni: u32,
+    vni: Vni,
     #[serde(default)]
-    vteps: Vec<String>,
+    vteps: Vec<Ipv4Addr>,
     #[serde(default, rename = "mac")]
     macs: Vec<RawMac>,
     #[serde(default, rename = "arp")]
@@ -174,16 +173,16 @@ fn default_true() -> bool {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMac {
-    mac: String,
-    vtep: Option<String>,
+    mac: MacAddr,
+    vtep: Option<Ipv4Addr>,
     port: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawArp {
-    ip: String,
-    mac: String,
+    ip: Ipv4Addr,
+    mac: MacAddr,
 }
 
 /// A validated configuration.
@@ -281,28 +280,31 @@ impl Config {
             source,
         })?;
         Config::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { source, .. } => ConfigError::Parse { path: p, source },
+            ConfigError::Syntax { source, .. } => ConfigError::Syntax { path: p, source },
             other => other,
         })
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let raw: Raw = toml::from_str(text).map_err(|source| ConfigError::Parse {
-            path: String::new(),
-            source,
-        })?;
-        validate(raw)
+        validate(parse_toml(text)?)
     }
 }
 
-fn ip(key: &str, s: &str) -> Result<Ipv4Addr, ConfigError> {
-    s.parse()
-        .map_err(|_| invalid(key, format!("{s:?} is not an IPv4 address")))
-}
-
-fn mac(key: &str, s: &str) -> Result<MacAddr, ConfigError> {
-    s.parse()
-        .map_err(|e: crate::wire::ethernet::MacParseError| invalid(key, e.to_string()))
+/// TOML text as `T`: a value that does not fit names its key (`vni[0].mac[1].mac: ...`),
+/// broken TOML says where.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
+        let key = e.path().to_string();
+        let source = e.into_inner();
+        if key == "." {
+            ConfigError::Syntax {
+                path: String::new(),
+                source,
+            }
+        } else {
+            invalid(key, source.message())
+        }
+    })
 }
 
 fn validate(raw: Raw) -> Result<Config, ConfigError> {
@@ -322,30 +324,8 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     if d.rx_desc == 0 || d.tx_desc == 0 {
         return Err(invalid("dataplane.rx_desc/tx_desc", "must be > 0"));
     }
-    let (addr, len) = raw.vtep.ip.split_once('/').ok_or_else(|| {
-        invalid(
-            "vtep.ip",
-            format!(
-                "{:?} needs a prefix length, like 192.168.250.51/24",
-                raw.vtep.ip
-            ),
-        )
-    })?;
-    let prefix_len: u8 = len
-        .parse()
-        .ok()
-        .filter(|l| (1..=32).contains(l))
-        .ok_or_else(|| invalid("vtep.ip", format!("prefix length {len:?} is not 1-32")))?;
-    let vtep_mac = raw
-        .vtep
-        .mac
-        .as_deref()
-        .map(|m| mac("vtep.mac", m))
-        .transpose()?;
-    if let Some(m) = vtep_mac {
-        if !m.is_unicast() {
-            return Err(invalid("vtep.mac", format!("{m} is not a unicast address")));
-        }
+    if let Some(m) = raw.vtep.mac.filter(|m| !m.is_unicast()) {
+        return Err(invalid("vtep.mac", format!("{m} is not a unicast address")));
     }
     if raw.vtep.mtu < 576 || raw.vtep.mtu > 9000 {
         return Err(invalid(
@@ -357,44 +337,29 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         return Err(invalid("vtep.udp_port", "must not be 0"));
     }
     let vtep = VtepConfig {
-        ip: ip("vtep.ip", addr)?,
-        prefix_len,
-        mac: vtep_mac,
-        gateway: raw
-            .vtep
-            .gateway
-            .as_deref()
-            .map(|g| ip("vtep.gateway", g))
-            .transpose()?,
+        ip: raw.vtep.ip.addr,
+        prefix_len: raw.vtep.ip.prefix_len,
+        mac: raw.vtep.mac,
+        gateway: raw.vtep.gateway,
         udp_port: raw.vtep.udp_port,
         mtu: raw.vtep.mtu,
     };
     if raw.uplink.device.is_empty() {
         return Err(invalid("uplink.device", "must name a DPDK device"));
     }
-    let mut access_ports = Vec::new();
+    let mut access_ports: Vec<AccessPort> = Vec::new();
     for (i, p) in raw.access_ports.into_iter().enumerate() {
         let key = format!("access_port[{i}]");
         if p.name.is_empty() {
             return Err(invalid(format!("{key}.name"), "must not be empty"));
         }
-        if p.vni == 0 || p.vni > VNI_MAX {
-            return Err(invalid(
-                format!("{key}.vni"),
-                format!("{} is outside 1-{VNI_MAX}", p.vni),
-            ));
-        }
-        if access_ports.iter().any(|a: &AccessPort| a.name == p.name) {
+        if access_ports.iter().any(|a| a.name == p.name) {
             return Err(invalid(
                 format!("{key}.name"),
                 format!("{:?} is used twice", p.name),
             ));
         }
-        if p.device == raw.uplink.device
-            || access_ports
-                .iter()
-                .any(|a: &AccessPort| a.device == p.device)
-        {
+        if p.device == raw.uplink.device || access_ports.iter().any(|a| a.device == p.device) {
             return Err(invalid(
                 format!("{key}.device"),
                 format!("{:?} is used twice", p.device),
@@ -409,54 +374,36 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let mut vnis: Vec<VniConfig> = Vec::new();
     for (i, v) in raw.vnis.into_iter().enumerate() {
         let key = format!("vni[{i}]");
-        if v.vni == 0 || v.vni > VNI_MAX {
-            return Err(invalid(
-                format!("{key}.vni"),
-                format!("{} is outside 1-{VNI_MAX}", v.vni),
-            ));
-        }
         if vnis.iter().any(|x| x.vni == v.vni) {
             return Err(invalid(
                 format!("{key}.vni"),
                 format!("{} is configured twice", v.vni),
             ));
         }
-        let mut c = VniConfig {
-            vni: v.vni,
-            vteps: Vec::new(),
-            macs: Vec::new(),
-            arps: Vec::new(),
-            arp_suppression: v.arp_suppression,
-        };
-        for (j, t) in v.vteps.iter().enumerate() {
-            let a = ip(&format!("{key}.vteps[{j}]"), t)?;
-            if a == vtep.ip {
-                return Err(invalid(
-                    format!("{key}.vteps[{j}]"),
-                    "is this host's own VTEP",
-                ));
-            }
-            c.vteps.push(a);
+        if let Some(j) = v.vteps.iter().position(|a| *a == vtep.ip) {
+            return Err(invalid(
+                format!("{key}.vteps[{j}]"),
+                "is this host's own VTEP",
+            ));
         }
+        let mut macs = Vec::new();
         for (j, m) in v.macs.iter().enumerate() {
             let k = format!("{key}.mac[{j}]");
-            let addr = mac(&format!("{k}.mac"), &m.mac)?;
-            if !addr.is_unicast() {
+            if !m.mac.is_unicast() {
                 return Err(invalid(
                     format!("{k}.mac"),
-                    format!("{addr} is not unicast"),
+                    format!("{} is not unicast", m.mac),
                 ));
             }
             let target = match (&m.vtep, &m.port) {
-                (Some(t), None) => {
-                    let a = ip(&format!("{k}.vtep"), t)?;
-                    if !c.vteps.contains(&a) {
+                (Some(a), None) => {
+                    if !v.vteps.contains(a) {
                         return Err(invalid(
                             format!("{k}.vtep"),
                             format!("{a} is not in {key}.vteps"),
                         ));
                     }
-                    MacTarget::Vtep(a)
+                    MacTarget::Vtep(*a)
                 }
                 (None, Some(p)) => {
                     if !access_ports.iter().any(|a| &a.name == p && a.vni == v.vni) {
@@ -469,26 +416,25 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 }
                 _ => return Err(invalid(&k, "needs exactly one of `vtep` or `port`")),
             };
-            c.macs.push(StaticMac { mac: addr, target });
+            macs.push(StaticMac { mac: m.mac, target });
         }
-        for (j, a) in v.arps.iter().enumerate() {
-            let k = format!("{key}.arp[{j}]");
-            c.arps.push((
-                ip(&format!("{k}.ip"), &a.ip)?,
-                mac(&format!("{k}.mac"), &a.mac)?,
-            ));
-        }
-        vnis.push(c);
+        vnis.push(VniConfig {
+            vni: v.vni,
+            vteps: v.vteps,
+            macs,
+            arps: v.arps.iter().map(|a| (a.ip, a.mac)).collect(),
+            arp_suppression: v.arp_suppression,
+        });
     }
     let mut neighbors = Vec::new();
     for (i, n) in raw.neighbors.iter().enumerate() {
-        let k = format!("neighbor[{i}]");
-        let a = ip(&format!("{k}.ip"), &n.ip)?;
-        let m = mac(&format!("{k}.mac"), &n.mac)?;
-        if !m.is_unicast() {
-            return Err(invalid(format!("{k}.mac"), format!("{m} is not unicast")));
+        if !n.mac.is_unicast() {
+            return Err(invalid(
+                format!("neighbor[{i}].mac"),
+                format!("{} is not unicast", n.mac),
+            ));
         }
-        neighbors.push((a, m));
+        neighbors.push((n.ip, n.mac));
     }
     let agent = match raw.agent {
         None => None,

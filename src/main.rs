@@ -42,10 +42,10 @@ enum Cmd {
     },
     /// Ping from a data plane's VTEP (its own IP stack; DF is always set).
     Ping {
-        dst: String,
+        dst: std::net::Ipv4Addr,
         /// ICMP data bytes (1572 fills a 1600-byte underlay MTU).
         #[arg(short, long, default_value_t = 56)]
-        size: usize,
+        size: u16,
         #[arg(short, long, default_value_t = 3)]
         count: u16,
         /// Don't fragment (always on: the VTEP never fragments; accepted for familiarity).
@@ -77,8 +77,9 @@ fn main() -> ExitCode {
     let result: Result<(), String> = match cli.cmd {
         Cmd::Dataplane { config } => Config::load(&config)
             .map_err(|e| e.to_string())
-            .and_then(|c| vxswitch::dataplane::run(&c).map_err(|e| e.to_string())),
+            .and_then(|c| vxswitch::host::run(&c).map_err(|e| e.to_string())),
         Cmd::Controller { config } => vxswitch::controller::ControllerConfig::load(&config)
+            .map_err(|e| e.to_string())
             .and_then(|c| vxswitch::controller::run(&c).map_err(|e| e.to_string())),
         Cmd::CheckConfig { config } => Config::load(&config)
             .map(|c| println!("{c:#?}"))
@@ -90,7 +91,7 @@ fn main() -> ExitCode {
             count,
             target,
             ..
-        } => vxswitch::cli::ping(&target, &dst, size, count).map(|o| print!("{o}")),
+        } => vxswitch::cli::ping(&target, dst, size, count).map(|o| print!("{o}")),
         Cmd::Ls { cmd, target } => vxswitch::cli::ls(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Mac { cmd, target } => vxswitch::cli::mac(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Lab(args) => vxswitch::lab::run(&args).map_err(|e| e.to_string()),

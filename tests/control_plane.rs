@@ -7,29 +7,34 @@ mod common;
 
 use common::{assert_no_leak, require_root, EXE};
 use prost::Message;
-use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
-use vxswitch::lab::{sh, ControlledLab, VM_A, VM_B, VNI};
+use vxswitch::api::host::SessionState;
+use vxswitch::api::rest::LogicalSwitchView;
+use vxswitch::api::Stat;
+use vxswitch::lab::{sh, ControlledLab, VM_A, VM_B};
 use vxswitch::proto::{self, agent_message::Body, AgentMessage, ControllerMessage, ErrorCode};
+use vxswitch::wire::MacAddr;
 
-fn len(v: &Value) -> usize {
-    v.as_array().map_or(0, |a| a.len())
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+fn mac(s: &str) -> MacAddr {
+    s.parse().unwrap()
 }
 
-fn table(lab: &ControlledLab, which: &str) -> Value {
-    lab.ctl_json(&["show", "logical-switches", which, &VNI.to_string()])
+/// The controller's VTEP, MAC and ARP tables of the lab's VNI have (vteps, macs, arps) rows.
+fn tables_have(l: &ControlledLab, vteps: usize, macs: usize, arps: usize) -> bool {
+    l.vtep_table().len() == vteps && l.mac_table().len() == macs && l.arp_table().len() == arps
 }
 
 fn powered_on(lab: &ControlledLab) {
     lab.topo.power_on(0).unwrap();
     lab.topo.power_on(1).unwrap();
     lab.wait("STEP1-3 tables", Duration::from_secs(15), |l| {
-        len(&table(l, "vtep-table")) == 2
-            && len(&table(l, "mac-table")) == 2
-            && len(&table(l, "arp-table")) == 2
+        tables_have(l, 2, 2, 2)
     })
     .unwrap();
 }
@@ -50,30 +55,28 @@ fn walkthrough_suppression_headless_and_resync() {
     let (ok, _) = lab.ctl(&["ls", "create", "--vni", "5001", "--name", "web"]);
     assert!(ok);
     // STEP0: VMs off: connected, but nobody joined.
-    lab.wait("sessions", Duration::from_secs(15), |l| {
-        (0..2).all(|i| l.host_json(i, json!({"show": "connections"}))[0]["state"] == "ESTABLISHED")
-    })
+    lab.wait(
+        "sessions",
+        Duration::from_secs(15),
+        ControlledLab::connected,
+    )
     .unwrap();
-    assert_eq!(len(&table(&lab, "vtep-table")), 0);
+    assert_eq!(lab.vtep_table().len(), 0);
     // STEP1-3.
     powered_on(&lab);
-    let vteps = table(&lab, "vtep-table");
-    assert_eq!(vteps[0]["ip"], VM_A.0);
-    assert_eq!(vteps[0]["segment"], "192.168.250.0");
-    let macs = table(&lab, "mac-table");
-    assert!(macs
-        .as_array()
-        .unwrap()
+    let vteps = lab.vtep_table();
+    assert_eq!(vteps[0].ip, ip(VM_A.0));
+    assert_eq!(vteps[0].segment, ip("192.168.250.0"));
+    assert!(lab
+        .mac_table()
         .iter()
-        .any(|m| m["mac"] == VM_B.2 && m["vtep_ip"] == VM_B.0));
-    let arps = table(&lab, "arp-table");
-    assert!(arps
-        .as_array()
-        .unwrap()
+        .any(|m| m.mac == mac(VM_B.2) && m.vtep_ip == ip(VM_B.0)));
+    assert!(lab
+        .arp_table()
         .iter()
-        .any(|a| a["ip"] == VM_A.1 && a["mac"] == VM_A.2));
-    let hv1_vteps = lab.host_json(0, json!({"show": "vtep-list", "vni": VNI}));
-    assert_eq!(hv1_vteps[0]["ip"], VM_B.0, "esxi01 floods to esxi02 only");
+        .any(|a| a.ip == ip(VM_A.1) && a.mac == mac(VM_A.2)));
+    let hv1_vteps = lab.vtep_list(0);
+    assert_eq!(hv1_vteps[0].ip, ip(VM_B.0), "esxi01 floods to esxi02 only");
     // STEP4-6 with suppression on: answered by esxi01, no ARP request on the underlay.
     let (ok, crossed) = ping_captured(&lab, "on");
     assert!(ok);
@@ -81,23 +84,10 @@ fn walkthrough_suppression_headless_and_resync() {
         crossed, 0,
         "with ARP suppression on, no ARP request crosses the underlay"
     );
-    let s = lab.host_json(0, json!({"show": "stats"}));
-    assert!(
-        s["stats"]["arp_proxy_replies"].as_u64().unwrap() >= 1,
-        "{s}"
-    );
-    let hv1_macs = lab.host_json(0, json!({"show": "mac-list", "vni": VNI}));
-    assert!(hv1_macs
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|m| m["inner_mac"] == VM_B.2 && m["outer_ip"] == VM_B.0));
-    let hv2_macs = lab.host_json(1, json!({"show": "mac-list", "vni": VNI}));
-    assert!(hv2_macs
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|m| m["inner_mac"] == VM_A.2 && m["outer_ip"] == VM_A.0));
+    let s = lab.stats(0).unwrap();
+    assert!(s.stat(Stat::ArpProxyReplies) >= 1, "{s:?}");
+    assert!(lab.learned_behind(0, VM_B.2, VM_B.0));
+    assert!(lab.learned_behind(1, VM_A.2, VM_A.0));
 
     // Suppression off: the request is flooded over VXLAN like any broadcast.
     let (ok, _) = lab.ctl(&["ls", "update", "--vni", "5001", "--arp-suppression", "off"]);
@@ -120,7 +110,11 @@ fn walkthrough_suppression_headless_and_resync() {
     lab.wait(
         "hosts see the controller down",
         Duration::from_secs(10),
-        |l| l.host_json(0, json!({"show": "connections"}))[0]["state"] != "ESTABLISHED",
+        |l| {
+            l.connections(0)
+                .first()
+                .is_some_and(|c| c.state != SessionState::Established)
+        },
     )
     .unwrap();
     let (ok, out) = sh::try_in_ns(
@@ -139,17 +133,15 @@ fn walkthrough_suppression_headless_and_resync() {
     lab.wait(
         "tables complete after the restart",
         Duration::from_secs(20),
-        |l| {
-            len(&table(l, "vtep-table")) == 2
-                && len(&table(l, "mac-table")) == 2
-                && len(&table(l, "arp-table")) == 2
-        },
+        |l| tables_have(l, 2, 2, 2),
     )
     .unwrap();
-    let ls = lab.ctl_json(&["show", "logical-switches", "vni", "5001"]);
+    let ls: LogicalSwitchView = lab
+        .ctl_view(&["show", "logical-switches", "vni", "5001"])
+        .unwrap();
     assert_eq!(
-        ls["name"], "web",
-        "the logical switch survived the restart: {ls}"
+        ls.switch.name, "web",
+        "the logical switch survived the restart: {ls:?}"
     );
     let (ok, out) = sh::try_in_ns(&lab.topo.vms[0].ns, &["ping", "-c", "2", "-W", "2", VM_B.1]);
     assert!(ok, "{out}");
@@ -157,10 +149,10 @@ fn walkthrough_suppression_headless_and_resync() {
     // A VM powers off: its host leaves the VNI, the controller's VTEP table follows.
     sh::in_ns(&lab.topo.vms[1].ns, &["ip", "link", "set", "eth0", "down"]).unwrap();
     lab.wait("esxi02 left VNI 5001", Duration::from_secs(10), |l| {
-        len(&table(l, "vtep-table")) == 1
+        l.vtep_table().len() == 1
     })
     .unwrap();
-    assert_eq!(len(&table(&lab, "mac-table")), 1);
+    assert_eq!(lab.mac_table().len(), 1);
 
     for (name, out) in lab.stop() {
         if name != "controller" {

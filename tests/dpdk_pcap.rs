@@ -7,8 +7,8 @@ use common::{assert_no_leak, counter, require_root, test_dir, wait_until_quiet, 
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
-use vxswitch::pcap;
-use vxswitch::traffic::{self, Outer};
+use vxswitch::testkit::pcap;
+use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::{ArpOperation, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
 
 fn mac(s: &str) -> MacAddr {
@@ -179,7 +179,12 @@ fn vxlan_from_known_vteps_is_delivered_decapsulated_and_bad_vxlan_counted() {
             9,
             20,
         );
-        input.push(traffic::vxlan(&outer(REMOTE[0]), 5001, 50000 + i, &inner));
+        input.push(traffic::vxlan(
+            &outer(REMOTE[0]),
+            vxswitch::ids::Vni::from_const(5001),
+            50000 + i,
+            &inner,
+        ));
         expect_c.push(inner);
     }
     let stray = traffic::udp(
@@ -193,12 +198,22 @@ fn vxlan_from_known_vteps_is_delivered_decapsulated_and_bad_vxlan_counted() {
     );
     input.push(traffic::vxlan(
         &outer(Ipv4Addr::new(192, 168, 250, 99)),
-        5001,
+        vxswitch::ids::Vni::from_const(5001),
         50000,
         &stray,
     )); // spoofed VTEP
-    input.push(traffic::vxlan(&outer(REMOTE[0]), 4242, 50000, &stray)); // VNI not here
-    let mut no_i = traffic::vxlan(&outer(REMOTE[0]), 5001, 50000, &stray);
+    input.push(traffic::vxlan(
+        &outer(REMOTE[0]),
+        vxswitch::ids::Vni::from_const(4242),
+        50000,
+        &stray,
+    )); // VNI not here
+    let mut no_i = traffic::vxlan(
+        &outer(REMOTE[0]),
+        vxswitch::ids::Vni::from_const(5001),
+        50000,
+        &stray,
+    );
     no_i[42] = 0;
     input.push(no_i);
     input.push(input[0][..40].to_vec()); // truncated inside UDP

@@ -7,8 +7,8 @@ mod common;
 use common::{assert_no_leak, counter, require_root, test_dir, wait_until_quiet, Daemon};
 use std::net::Ipv4Addr;
 use std::time::Duration;
-use vxswitch::pcap;
-use vxswitch::traffic::{self, Outer};
+use vxswitch::testkit::pcap;
+use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::MacAddr;
 
 #[test]
@@ -32,7 +32,7 @@ fn two_workers_split_the_queues_and_lose_nothing() {
     let to_a = |i: u16| {
         traffic::vxlan(
             &outer,
-            5001,
+            vxswitch::ids::Vni::from_const(5001),
             49152 + i,
             &traffic::udp(a, b, ip_b, ip_a, i, 9, 40),
         )

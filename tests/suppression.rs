@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use vxswitch::agent::{AgentCmd, ControlUpdate, RemoteVtep};
 use vxswitch::config::Config;
 use vxswitch::dataplane::events::{Event, EventQueue};
-use vxswitch::dataplane::manager::{initial_snapshot, TableManager};
-use vxswitch::dataplane::pipeline::inject;
+use vxswitch::dataplane::inject;
 use vxswitch::dataplane::{process, Counters, Ctx, Pipeline, Stat};
-use vxswitch::frame::{MemFrame, MemIo};
+use vxswitch::host::{initial_snapshot, TableManager};
 use vxswitch::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, SnapshotCell, UPLINK};
-use vxswitch::traffic;
+use vxswitch::testkit::traffic;
+use vxswitch::testkit::{MemFrame, MemIo};
 use vxswitch::wire::{dhcp, ArpOperation, ArpPacket, EthernetFrame, IpProtocol, MacAddr};
 
 const CONFIG: &str = r#"
@@ -113,8 +113,13 @@ impl Rig {
             prefix_len: 24,
             mac: mac("02:00:00:00:00:52"),
         }];
-        self.m
-            .control(ControlUpdate::VtepTable { vni: 5001, vteps }, 1);
+        self.m.control(
+            ControlUpdate::VtepTable {
+                vni: vxswitch::ids::Vni::from_const(5001),
+                vteps,
+            },
+            1,
+        );
     }
 }
 
@@ -157,7 +162,7 @@ fn miss_asks_the_controller_and_answers_when_it_replies() {
     assert_eq!(r.stat(Stat::ArpQueries), 1);
     r.manage();
     assert!(r.m.out.agent.contains(&AgentCmd::ArpQuery {
-        vni: 5001,
+        vni: vxswitch::ids::Vni::from_const(5001),
         ip: b().1
     }));
     // A second VM request for the same IP waits on the same query.
@@ -172,7 +177,7 @@ fn miss_asks_the_controller_and_answers_when_it_replies() {
     assert_eq!(queries, 1);
     r.m.control(
         ControlUpdate::ArpAnswer {
-            vni: 5001,
+            vni: vxswitch::ids::Vni::from_const(5001),
             ip: b().1,
             found: Some((b().0, Some(vtep2()))),
         },
@@ -188,7 +193,7 @@ fn miss_asks_the_controller_and_answers_when_it_replies() {
     assert_eq!(
         snap.arps
             .get(&ArpKey {
-                vni: 5001,
+                vni: vxswitch::ids::Vni::from_const(5001),
                 ip: b().1
             })
             .unwrap()
@@ -199,7 +204,7 @@ fn miss_asks_the_controller_and_answers_when_it_replies() {
     assert_eq!(
         snap.macs
             .get(&MacKey {
-                vni: 5001,
+                vni: vxswitch::ids::Vni::from_const(5001),
                 mac: b().0
             })
             .unwrap()
@@ -223,7 +228,7 @@ fn nobody_knows_or_too_late_floods_the_request() {
     r.manage();
     r.m.control(
         ControlUpdate::ArpAnswer {
-            vni: 5001,
+            vni: vxswitch::ids::Vni::from_const(5001),
             ip: b().1,
             found: None,
         },
@@ -276,12 +281,12 @@ fn garp_passes_and_is_snooped_dhcp_ack_is_snooped() {
     assert_eq!(r.io.sent_on(UPLINK).len(), 1, "gratuitous ARP is flooded");
     r.manage();
     assert!(r.m.out.agent.contains(&AgentCmd::Ip {
-        vni: 5001,
+        vni: vxswitch::ids::Vni::from_const(5001),
         ip: a().1,
         mac: a().0
     }));
     assert!(r.m.out.agent.contains(&AgentCmd::Mac {
-        vni: 5001,
+        vni: vxswitch::ids::Vni::from_const(5001),
         mac: a().0,
         withdrawn: false
     }));
@@ -311,7 +316,7 @@ fn garp_passes_and_is_snooped_dhcp_ack_is_snooped() {
         r.snap()
             .arps
             .get(&ArpKey {
-                vni: 5001,
+                vni: vxswitch::ids::Vni::from_const(5001),
                 ip: Ipv4Addr::new(172, 16, 10, 50)
             })
             .map(|e| e.mac),
@@ -327,7 +332,7 @@ fn suppression_off_neither_snoops_nor_answers() {
     r.connected();
     r.m.control(
         ControlUpdate::LogicalSwitch {
-            vni: 5001,
+            vni: vxswitch::ids::Vni::from_const(5001),
             arp_suppression: false,
         },
         1,
@@ -357,12 +362,12 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
     );
     r.manage();
     assert!(r.m.out.agent.contains(&AgentCmd::MacQuery {
-        vni: 5001,
+        vni: vxswitch::ids::Vni::from_const(5001),
         mac: b().0
     }));
     r.m.control(
         ControlUpdate::MacAnswer {
-            vni: 5001,
+            vni: vxswitch::ids::Vni::from_const(5001),
             mac: b().0,
             vtep: Some(vtep2()),
         },
@@ -372,7 +377,7 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
         .snap()
         .macs
         .get(&MacKey {
-            vni: 5001,
+            vni: vxswitch::ids::Vni::from_const(5001),
             mac: b().0
         })
         .is_some());
@@ -380,7 +385,7 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
     let v3 = Ipv4Addr::new(192, 168, 250, 53);
     r.m.control(
         ControlUpdate::MacAnswer {
-            vni: 5001,
+            vni: vxswitch::ids::Vni::from_const(5001),
             mac: b().0,
             vtep: Some(v3),
         },
@@ -391,7 +396,7 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
     assert_eq!(
         snap.macs
             .get(&MacKey {
-                vni: 5001,
+                vni: vxswitch::ids::Vni::from_const(5001),
                 mac: b().0
             })
             .unwrap()
@@ -403,13 +408,19 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
 #[test]
 fn vm_ports_join_and_leave_their_vni() {
     let mut r = Rig::new(CONFIG);
-    r.m.port_link(5001, true);
-    r.m.port_link(5001, true);
-    r.m.port_link(5001, false);
-    assert_eq!(r.m.out.agent, vec![AgentCmd::Join(5001)]);
-    r.m.port_link(5001, false);
+    r.m.port_link(vxswitch::ids::Vni::from_const(5001), true);
+    r.m.port_link(vxswitch::ids::Vni::from_const(5001), true);
+    r.m.port_link(vxswitch::ids::Vni::from_const(5001), false);
     assert_eq!(
         r.m.out.agent,
-        vec![AgentCmd::Join(5001), AgentCmd::Leave(5001)]
+        vec![AgentCmd::Join(vxswitch::ids::Vni::from_const(5001))]
+    );
+    r.m.port_link(vxswitch::ids::Vni::from_const(5001), false);
+    assert_eq!(
+        r.m.out.agent,
+        vec![
+            AgentCmd::Join(vxswitch::ids::Vni::from_const(5001)),
+            AgentCmd::Leave(vxswitch::ids::Vni::from_const(5001))
+        ]
     );
 }

@@ -7,10 +7,11 @@ mod common;
 
 use common::{assert_no_leak, counter, require_root, test_dir, wait_until_quiet, Daemon};
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-use vxswitch::pcap;
-use vxswitch::traffic::{self, Outer};
+use vxswitch::lab::{Process, Stopped};
+use vxswitch::testkit::pcap;
+use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::{ArpOperation, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
 
 fn mac(s: &str) -> MacAddr {
@@ -70,7 +71,14 @@ fn testpmd_virtio_user_vm_talks_through_vxswitch_over_vhost_user() {
     let ul_in: Vec<Vec<u8>> = to_a
         .iter()
         .enumerate()
-        .map(|(i, f)| traffic::vxlan(&outer, 5001, 50000 + i as u16, f))
+        .map(|(i, f)| {
+            traffic::vxlan(
+                &outer,
+                vxswitch::ids::Vni::from_const(5001),
+                50000 + i as u16,
+                f,
+            )
+        })
         .collect();
     pcap::write(
         std::fs::File::create(dir.join("vm_in.pcap")).unwrap(),
@@ -114,8 +122,8 @@ mac = "02:00:00:00:00:52"
 "#
     );
     let mut dut = Daemon::start(&dir, &config);
-    let log = std::fs::File::create(dir.join("testpmd.log")).unwrap();
-    let mut gen = Command::new("dpdk-testpmd")
+    let mut gen_cmd = Command::new("dpdk-testpmd");
+    gen_cmd
         .args([
             "-l",
             "0,1",
@@ -151,11 +159,8 @@ mac = "02:00:00:00:00:52"
             "--stats-period",
             "1",
             "--no-lsc-interrupt",
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
+        ]);
+    let mut gen = Process::spawn("testpmd", gen_cmd, &dir.join("testpmd.log"))
         .expect("dpdk-testpmd (Debian package dpdk) must be installed");
     wait_until_quiet(
         &dir.join("ul_out.pcap"),
@@ -168,15 +173,11 @@ mac = "02:00:00:00:00:52"
         Duration::from_secs(5),
     );
     // Stop the generator first (its peer going away mid-traffic is the risky order).
-    Command::new("kill")
-        .args(["-INT", &gen.id().to_string()])
-        .status()
-        .unwrap();
-    let st = gen.wait().unwrap();
-    let tp_log = std::fs::read_to_string(dir.join("testpmd.log")).unwrap_or_default();
+    let st = gen.stop(Duration::from_secs(15));
+    let tp_log = gen.output();
     assert!(
-        st.success() || st.code() == Some(130),
-        "testpmd: {st}\n{tp_log}"
+        matches!(st, Stopped::Exited(s) if s.success() || s.code() == Some(130)),
+        "testpmd: {st:?}\n{tp_log}"
     );
     let report = dut.stop();
     let read = |f: &str| pcap::read(std::fs::File::open(dir.join(f)).unwrap()).unwrap();

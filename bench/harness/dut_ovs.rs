@@ -4,13 +4,13 @@
 //! fastest), ARP-responder rules for ARP suppression, the same vdevs as the other DUTs.
 
 use crate::dut::{Ctx, Sample};
-use crate::proc::Proc;
 use crate::scenario::{Kind, Scenario};
 use crate::traffic;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use vxswitch::lab::Process;
 
 pub const PREFIX: &str = "vxb-ovs";
 const NETNS: &str = "vxb-ovs";
@@ -182,7 +182,8 @@ fn measure(ctx: &Ctx, sc: &Scenario, index: usize, ovs: &Ovs) -> Result<Sample, 
     c.arg(&db)
         .arg(format!("--remote=punix:{}/db.sock", run.display()))
         .arg(format!("--pidfile={}/ovsdb.pid", run.display()));
-    let _dbs = Proc::spawn("ovsdb-server", c, &ctx.dir.join("ovsdb-server.log"), false)?;
+    let _dbs = Process::spawn("ovsdb-server", c, &ctx.dir.join("ovsdb-server.log"))
+        .map_err(|e| e.to_string())?;
     let until = Instant::now() + Duration::from_secs(10);
     while !run.join("db.sock").exists() {
         if Instant::now() > until {
@@ -211,8 +212,11 @@ fn measure(ctx: &Ctx, sc: &Scenario, index: usize, ovs: &Ovs) -> Result<Sample, 
     c.arg(format!("unix:{}/db.sock", run.display()));
     c.arg(format!("--pidfile={}/vswitchd.pid", run.display()));
     c.arg(format!("--unixctl={}/vswitchd.ctl", run.display()));
-    let mut vswitchd = Proc::spawn("ovs-vswitchd", c, &ctx.dir.join("ovs-vswitchd.log"), false)?;
-    vswitchd.wait_for("DPDK Enabled", 1, Duration::from_secs(60))?;
+    let mut vswitchd = Process::spawn("ovs-vswitchd", c, &ctx.dir.join("ovs-vswitchd.log"))
+        .map_err(|e| e.to_string())?;
+    vswitchd
+        .wait_for("DPDK Enabled", 1, Duration::from_secs(60))
+        .map_err(|e| e.to_string())?;
     let (up, vm) = sc.devices(&ctx.dir);
     let hw = format!("other_config:hwaddr={}", traffic::VTEP_MAC);
     ovs.vsctl(&[

@@ -3,10 +3,10 @@
 //! read the accumulated forward statistics of the last stop.
 
 use crate::dut::{Ctx, Sample};
-use crate::proc::Proc;
 use crate::scenario::Scenario;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use vxswitch::lab::Process;
 
 pub const PREFIX: &str = "vxb-tpmd";
 const PROMPT: &str = "testpmd> ";
@@ -59,14 +59,17 @@ fn accumulated(out: &str, n: usize, key: &str) -> Option<f64> {
 pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> {
     let (up, vm) = sc.devices(&ctx.dir);
     let cmd = command(ctx, &[up.vdev, vm.vdev]);
-    let mut p = Proc::spawn("testpmd", cmd, &ctx.dir.join("testpmd.log"), true)?;
+    let mut p = Process::spawn_interactive("testpmd", cmd, &ctx.dir.join("testpmd.log"))
+        .map_err(|e| e.to_string())?;
     let mut prompts = 1;
-    p.wait_for(PROMPT, prompts, Duration::from_secs(30))?;
-    let mut run = |p: &mut Proc, cmd: &str| -> Result<Instant, String> {
-        p.send(cmd)?;
+    p.wait_for(PROMPT, prompts, Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    let mut run = |p: &mut Process, cmd: &str| -> Result<Instant, String> {
+        p.send_line(cmd).map_err(|e| e.to_string())?;
         let sent = Instant::now();
         prompts += 1;
-        p.wait_for(PROMPT, prompts, Duration::from_secs(30))?;
+        p.wait_for(PROMPT, prompts, Duration::from_secs(30))
+            .map_err(|e| e.to_string())?;
         Ok(sent)
     };
     let gen = crate::generator::attach(ctx, sc)?;
@@ -77,10 +80,11 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     std::thread::sleep(ctx.window);
     let t1 = run(&mut p, "stop")?;
     crate::generator::detach(gen);
-    p.send("quit").ok();
+    p.send_line("quit").ok();
     // Read the log once testpmd has quit: then everything it printed is there.
     p.wait_exit(Duration::from_secs(10));
-    let out = p.stop(Duration::from_secs(5));
+    p.stop(Duration::from_secs(5));
+    let out = p.output();
     // Block 1 is the warm-up's stop, block 2 the window's.
     let accumulated = |key: &str| accumulated(&out, 2, key);
     let dt = t1.duration_since(t0).as_secs_f64();

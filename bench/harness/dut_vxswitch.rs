@@ -3,15 +3,14 @@
 //! read over the control socket before and after the window.
 
 use crate::dut::{quantile, Churn, Ctx, Sample};
-use crate::proc::Proc;
 use crate::scenario::{self, Kind, Scenario};
 use crate::traffic::{self, nth};
-use serde_json::{json, Value};
 use std::fmt::Write as _;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use vxswitch::agent::control::request;
+use vxswitch::api::host::{MacEditDone, MacTarget, PortRow, Request, Stats};
+use vxswitch::api::{HostClient, Stat};
+use vxswitch::lab::{Process, DATAPLANE_READY};
 
 pub const PREFIX: &str = "vxb-vxs";
 
@@ -79,53 +78,44 @@ struct Counters {
     flooded: u64,
 }
 
-fn read(sock: &Path) -> Result<Counters, String> {
-    let ports = request(sock, &json!({"show": "ports"}))?;
+fn read(host: &HostClient) -> Result<Counters, String> {
+    let ports: Vec<PortRow> = host.get(Request::Ports).map_err(|e| e.to_string())?;
     let at = Instant::now();
-    let stats = request(sock, &json!({"show": "stats"}))?;
-    let sum = |k: &str| -> u64 {
-        ports
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| p[k].as_u64().unwrap_or(0))
-            .sum()
-    };
-    let drops = stats["drops"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(_, v)| v.as_u64().unwrap_or(0))
-        .sum();
+    let stats: Stats = host.get(Request::Stats).map_err(|e| e.to_string())?;
     Ok(Counters {
         at,
-        tx: sum("tx_packets"),
-        rx: sum("rx_packets"),
-        drops,
-        busy_cycles: stats["busy_cycles"].as_u64().unwrap_or(0),
-        busy_frames: stats["busy_frames"].as_u64().unwrap_or(0),
-        flooded: stats["stats"]["flooded"].as_u64().unwrap_or(0),
+        tx: ports.iter().map(|p| p.tx_packets).sum(),
+        rx: ports.iter().map(|p| p.rx_packets).sum(),
+        drops: stats.total_drops(),
+        busy_cycles: stats.busy_cycles,
+        busy_frames: stats.busy_frames,
+        flooded: stats.stat(Stat::Flooded),
     })
 }
 
 /// Adds `count` MACs from `first` behind remote VTEP 0 or on the VM port (`Some(to_vm)`),
 /// or removes them (`None`), through the control socket as `vxswitch mac` does.
 fn mac_edit(
-    sock: &Path,
+    host: &HostClient,
     first: vxswitch::wire::MacAddr,
     count: u32,
     add: Option<bool>,
-) -> Result<Value, String> {
-    let mut m = json!({"op": "del", "vni": traffic::VNI, "mac": first.to_string(), "count": count});
-    if let Some(to_vm) = add {
-        m["op"] = json!("add");
-        if to_vm {
-            m["port"] = json!("vm");
-        } else {
-            m["vtep"] = json!(traffic::remote_vtep(0).0.to_string());
-        }
-    }
-    request(sock, &json!({ "mac": m }))
+) -> Result<MacEditDone, String> {
+    let (vni, mac) = (traffic::VNI, first);
+    let req = match add {
+        None => Request::MacDel { vni, mac, count },
+        Some(to_vm) => Request::MacAdd {
+            vni,
+            mac,
+            count,
+            to: if to_vm {
+                MacTarget::Port("vm".into())
+            } else {
+                MacTarget::Vtep(traffic::remote_vtep(0).0)
+            },
+        },
+    };
+    host.get(req).map_err(|e| e.to_string())
 }
 
 pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> {
@@ -133,24 +123,27 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     std::fs::write(&cfg, config(ctx, sc)).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(&ctx.vxswitch);
     cmd.arg("dataplane").arg("--config").arg(&cfg);
-    let mut p = Proc::spawn("vxswitch", cmd, &ctx.dir.join("vxswitch.log"), false)?;
-    p.wait_for("vxswitch ready", 1, Duration::from_secs(30))?;
-    let sock = ctx.dir.join("vxswitch.sock");
+    let mut p = Process::spawn("vxswitch", cmd, &ctx.dir.join("vxswitch.log"))
+        .map_err(|e| e.to_string())?;
+    p.wait_for(DATAPLANE_READY, 1, Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    let host = HostClient::new(ctx.dir.join("vxswitch.sock"));
     if let Some((first, count, to_vm)) = scenario::static_macs(sc.kind) {
-        mac_edit(&sock, first, count, Some(to_vm))?;
+        mac_edit(&host, first, count, Some(to_vm))?;
     }
     let gen = crate::generator::attach(ctx, sc)?;
     std::thread::sleep(ctx.warmup);
-    let a = read(&sock)?;
+    let a = read(&host)?;
     let churn = if sc.kind == Kind::Churn {
-        Some(churn(&sock, ctx.window)?)
+        Some(churn(&host, ctx.window)?)
     } else {
         std::thread::sleep(ctx.window);
         None
     };
-    let b = read(&sock)?;
+    let b = read(&host)?;
     crate::generator::detach(gen);
-    let log = p.stop(Duration::from_secs(10));
+    p.stop(Duration::from_secs(10));
+    let log = p.output();
     if !log.contains("mbufs_in_use_after_close 0") {
         // Not fatal for the figures, but worth seeing.
         eprintln!(
@@ -181,7 +174,7 @@ const CHURN_BATCH: u32 = 100;
 const CHURN_PERIOD: Duration = Duration::from_millis(1);
 
 /// Adds and removes a block of 100 MACs (not in the traffic) every millisecond for `window`.
-fn churn(sock: &Path, window: Duration) -> Result<Churn, String> {
+fn churn(host: &HostClient, window: Duration) -> Result<Churn, String> {
     let first = nth(traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES); // after the scale block
     let start = Instant::now();
     let (mut publish, mut rtt) = (Vec::new(), Vec::new());
@@ -193,10 +186,10 @@ fn churn(sock: &Path, window: Duration) -> Result<Churn, String> {
             std::thread::sleep(wait);
         }
         let t = Instant::now();
-        let r = mac_edit(sock, first, CHURN_BATCH, (k % 2 == 0).then_some(false))?;
+        let r = mac_edit(host, first, CHURN_BATCH, (k % 2 == 0).then_some(false))?;
         rtt.push(t.elapsed().as_secs_f64() * 1e6);
-        publish.push(r["publish_us"].as_f64().unwrap_or(f64::NAN));
-        changes += r["changed"].as_u64().unwrap_or(0);
+        publish.push(r.publish_us);
+        changes += u64::from(r.changed);
         k += 1;
     }
     let secs = start.elapsed().as_secs_f64();

@@ -4,15 +4,15 @@
 //! beside the DUT's main thread; the DUT keeps its worker core to itself.
 
 use crate::dut::Ctx;
-use crate::proc::Proc;
 use crate::scenario::{vhost_socket, Feed, Scenario};
 use std::process::Command;
 use std::time::Duration;
+use vxswitch::lab::Process;
 
 pub const PREFIX: &str = "vxb-gen";
 
 /// Starts the generator when the scenario is fed over vhost-user; the DUT must be listening.
-pub fn attach(ctx: &Ctx, sc: &Scenario) -> Result<Option<Proc>, String> {
+pub fn attach(ctx: &Ctx, sc: &Scenario) -> Result<Option<Process>, String> {
     if sc.feed != Feed::Vhost {
         return Ok(None);
     }
@@ -57,16 +57,18 @@ pub fn attach(ctx: &Ctx, sc: &Scenario) -> Result<Option<Proc>, String> {
         "--txd=1024",
         "--burst=32",
     ]);
-    let mut p = Proc::spawn("generator", c, &ctx.dir.join("generator.log"), true)?;
-    p.wait_for("testpmd> ", 1, Duration::from_secs(30))?;
+    let mut p = Process::spawn_interactive("generator", c, &ctx.dir.join("generator.log"))
+        .map_err(|e| e.to_string())?;
+    p.wait_for("testpmd> ", 1, Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
     Ok(Some(p))
 }
 
 /// Stops the generator first (a peer leaving mid-traffic is the DUT's problem, not the
 /// bench's), then cleans its runtime files.
-pub fn detach(g: Option<Proc>) {
+pub fn detach(g: Option<Process>) {
     if let Some(mut g) = g {
-        g.send("quit").ok();
+        g.send_line("quit").ok();
         g.wait_exit(Duration::from_secs(5));
         g.stop(Duration::from_secs(5));
         crate::host::clean_dpdk(PREFIX);

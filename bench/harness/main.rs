@@ -8,7 +8,6 @@ mod dut_testpmd;
 mod dut_vxswitch;
 mod generator;
 mod host;
-mod proc;
 mod report;
 mod scenario;
 mod traffic;
@@ -64,12 +63,11 @@ struct Args {
     keep_work: bool,
 }
 
+/// The UTC time as a folder name: 20261130T231250Z.
 fn now_utc() -> String {
-    let out = std::process::Command::new("date")
-        .args(["-u", "+%Y%m%dT%H%M%SZ"])
-        .output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "run".into())
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(['-', ':'], "")
 }
 
 fn sample(ctx: &Ctx, sc: &Scenario, dut: &str, i: usize) -> Result<Sample, String> {

@@ -3,11 +3,12 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use vxswitch::traffic::{self, Outer};
+use vxswitch::ids::Vni;
+use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::{ArpOperation, MacAddr};
 
 pub const FLOWS: u32 = 1024;
-pub const VNI: u32 = 5001;
+pub const VNI: Vni = Vni::from_const(5001);
 pub const VTEP_IP: Ipv4Addr = Ipv4Addr::new(10, 250, 0, 1);
 pub const VTEP_MAC: MacAddr = MacAddr([0x02, 0, 0, 0xfa, 0, 0x01]);
 /// Local VMs' MACs: 02:00:00:01:HH:LL, flow i.
@@ -29,7 +30,7 @@ pub fn remote_vtep(k: u32) -> (Ipv4Addr, MacAddr) {
 }
 
 pub fn nth(base: MacAddr, i: u32) -> MacAddr {
-    vxswitch::dataplane::nth_mac(base, u64::from(i))
+    base.offset(u64::from(i))
 }
 
 fn vm_ip(side: u8, i: u32) -> Ipv4Addr {
@@ -114,7 +115,7 @@ pub fn write_all(dir: &Path) -> std::io::Result<()> {
     ];
     for (name, frames) in files {
         let f = std::fs::File::create(dir.join(name))?;
-        vxswitch::pcap::write(std::io::BufWriter::new(f), &frames)?;
+        vxswitch::testkit::pcap::write(std::io::BufWriter::new(f), &frames)?;
     }
     Ok(())
 }
@@ -142,7 +143,7 @@ mod tests {
             assert_eq!(ip.dst(), VTEP_IP);
             let u = UdpPacket::new_checked(ip.payload()).unwrap();
             let v = VxlanHeader::new_checked(u.payload()).unwrap();
-            assert_eq!(v.vni(), VNI);
+            assert_eq!(v.vni(), VNI.get());
             assert_eq!(v.payload().len(), 60);
         }
     }

@@ -3,10 +3,10 @@
 //! `vxswitch show connections`.
 
 use super::messages::{AgentCmd, ControlUpdate, RemoteVtep};
+use crate::api::host::{Connection, SessionState};
+use crate::ids::Vni;
 use crate::proto::{self, agent_message::Body, AgentMessage};
-use crate::tables::Vni;
 use crate::wire::MacAddr;
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
@@ -91,52 +91,39 @@ pub fn vni_of(c: &AgentCmd) -> Vni {
 
 pub fn to_proto(c: &AgentCmd) -> AgentMessage {
     AgentMessage::of(match *c {
-        AgentCmd::Join(vni) => Body::Join(proto::VniJoin { vni }),
-        AgentCmd::Leave(vni) => Body::Leave(proto::VniLeave { vni }),
+        AgentCmd::Join(vni) => Body::Join(proto::VniJoin { vni: vni.get() }),
+        AgentCmd::Leave(vni) => Body::Leave(proto::VniLeave { vni: vni.get() }),
         AgentCmd::Mac {
             vni,
             mac,
             withdrawn,
         } => Body::Mac(proto::MacReport {
-            vni,
+            vni: vni.get(),
             mac: proto::mac_bytes(mac),
             withdrawn,
         }),
         AgentCmd::Ip { vni, ip, mac } => Body::Ip(proto::IpReport {
-            vni,
+            vni: vni.get(),
             ip: proto::ip_u32(ip),
             mac: proto::mac_bytes(mac),
         }),
         AgentCmd::ArpQuery { vni, ip } => Body::ArpQuery(proto::ArpQuery {
-            vni,
+            vni: vni.get(),
             ip: proto::ip_u32(ip),
         }),
         AgentCmd::MacQuery { vni, mac } => Body::MacQuery(proto::MacQuery {
-            vni,
+            vni: vni.get(),
             mac: proto::mac_bytes(mac),
         }),
     })
 }
 
-/// One controller session as `vxswitch show connections` prints it.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConnStatus {
-    pub controller: SocketAddr,
-    pub local: Option<SocketAddr>,
-    pub state: &'static str,
-    /// The controller's id, once it said Welcome.
-    pub id: Option<String>,
-    /// Unix seconds of the last state change.
-    pub since: u64,
-    pub last_error: Option<String>,
-}
-
 pub struct Hub {
-    pub local: Mutex<LocalState>,
+    local: Mutex<LocalState>,
     sessions: Mutex<HashMap<String, mpsc::Sender<AgentMessage>>>,
     slices: Mutex<Vec<String>>,
-    pub conns: Mutex<Vec<ConnStatus>>,
-    pub updates: Mutex<std::sync::mpsc::Sender<ControlUpdate>>,
+    conns: Mutex<Vec<Connection>>,
+    updates: Mutex<std::sync::mpsc::Sender<ControlUpdate>>,
     /// The last VTEP table pushed per VNI (segments for `vxswitch show vtep list`).
     vtep_tables: Mutex<HashMap<Vni, Vec<RemoteVtep>>>,
     pub hello: proto::Hello,
@@ -159,10 +146,10 @@ impl Hub {
             conns: Mutex::new(
                 controllers
                     .iter()
-                    .map(|c| ConnStatus {
+                    .map(|c| Connection {
                         controller: *c,
                         local: None,
-                        state: "CONNECTING",
+                        state: SessionState::Connecting,
                         id: None,
                         since: unix_now(),
                         last_error: None,
@@ -193,14 +180,14 @@ impl Hub {
             .unwrap_or_default()
     }
 
-    pub fn set_status(&self, i: usize, f: impl FnOnce(&mut ConnStatus)) {
+    pub fn set_status(&self, i: usize, f: impl FnOnce(&mut Connection)) {
         if let Some(c) = lock(&self.conns).get_mut(i) {
             f(c);
             c.since = unix_now();
         }
     }
 
-    pub fn conns(&self) -> Vec<ConnStatus> {
+    pub fn conns(&self) -> Vec<Connection> {
         lock(&self.conns).clone()
     }
 
@@ -213,7 +200,7 @@ impl Hub {
     /// The controller that owns `vni`, per the last slice map.
     pub fn owner(&self, vni: Vni) -> Option<String> {
         let s = lock(&self.slices);
-        (!s.is_empty()).then(|| s[(vni as usize) % s.len()].clone())
+        (!s.is_empty()).then(|| s[vni.get() as usize % s.len()].clone())
     }
 
     pub fn register(&self, id: &str, tx: mpsc::Sender<AgentMessage>) {
@@ -260,24 +247,24 @@ mod tests {
         let mut s = LocalState::default();
         let a: MacAddr = "02:aa:aa:aa:aa:aa".parse().unwrap();
         for c in [
-            AgentCmd::Join(5001),
-            AgentCmd::Join(5002),
+            AgentCmd::Join(crate::ids::Vni::from_const(5001)),
+            AgentCmd::Join(crate::ids::Vni::from_const(5002)),
             AgentCmd::Mac {
-                vni: 5001,
+                vni: crate::ids::Vni::from_const(5001),
                 mac: a,
                 withdrawn: false,
             },
             AgentCmd::Ip {
-                vni: 5001,
+                vni: crate::ids::Vni::from_const(5001),
                 ip: Ipv4Addr::new(172, 16, 10, 11),
                 mac: a,
             },
             AgentCmd::Mac {
-                vni: 5002,
+                vni: crate::ids::Vni::from_const(5002),
                 mac: a,
                 withdrawn: false,
             },
-            AgentCmd::Leave(5002),
+            AgentCmd::Leave(crate::ids::Vni::from_const(5002)),
         ] {
             s.apply(&c);
         }
@@ -289,9 +276,11 @@ mod tests {
         ));
         assert!(matches!(m[1].body, Some(Body::Mac(_))));
         assert!(matches!(m[2].body, Some(Body::Ip(_))));
-        assert!(s.sync_messages(|v| v != 5001).is_empty());
+        assert!(s
+            .sync_messages(|v| v != crate::ids::Vni::from_const(5001))
+            .is_empty());
         s.apply(&AgentCmd::Mac {
-            vni: 5001,
+            vni: crate::ids::Vni::from_const(5001),
             mac: a,
             withdrawn: true,
         });

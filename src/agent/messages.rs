@@ -1,7 +1,7 @@
 //! What the data plane's management thread and the agent tell each other. Plain values:
 //! the protocol's encoding stays in the agent's sessions.
 
-use crate::tables::Vni;
+use crate::ids::Vni;
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 
@@ -68,32 +68,4 @@ pub enum ControlUpdate {
         mac: MacAddr,
         vtep: Option<Ipv4Addr>,
     },
-}
-
-/// Control socket -> management thread: `count` consecutive MACs from `first` added as
-/// static entries (or removed), as VPP's `l2fib add ... count N`; answered once published.
-#[derive(Debug)]
-pub struct MacEdit {
-    pub vni: Vni,
-    pub first: MacAddr,
-    pub count: u32,
-    /// Some: add or replace, pointing there; None: remove.
-    pub target: Option<MacEditTarget>,
-    pub done: tokio::sync::oneshot::Sender<Result<MacEditDone, String>>,
-}
-
-/// Where added MACs point.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MacEditTarget {
-    Vtep(Ipv4Addr),
-    /// An access port, by its index (the control socket resolves the name).
-    Port(crate::tables::PortIdx),
-}
-
-/// What an edit changed and how long making it visible took.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MacEditDone {
-    pub changed: u32,
-    /// From the first change applied to the new snapshot stored in the cell.
-    pub publish: std::time::Duration,
 }

@@ -1,40 +1,87 @@
-//! The hypervisor's control-plane side, on its own thread: sessions to every controller
-//! (the agent proper) and the control socket that `vxswitch show`/`ping` talk to. The
-//! management thread stays the single writer of the tables; it hands reports and queries
-//! here and takes the controllers' answers back, without ever waiting on a socket.
+//! The hypervisor's controller client: one session per configured controller, the host's
+//! own state re-reported on every (re)connect, and each report or query routed to the
+//! controller that owns its VNI. It runs on the host's control-plane runtime; the management
+//! thread (the tables' single writer) hands it commands and takes its updates back over
+//! channels, never waiting on a socket. It knows nothing of the data plane.
 #![forbid(unsafe_code)]
 
-pub mod control;
 mod hub;
 mod messages;
 mod session;
 
-pub use control::{ControlEnv, EchoBoard};
-pub use hub::{ConnStatus, Hub, LocalState};
-pub use messages::{AgentCmd, ControlUpdate, MacEdit, MacEditDone, MacEditTarget, RemoteVtep};
+pub use hub::{Hub, LocalState};
+pub use messages::{AgentCmd, ControlUpdate, RemoteVtep};
 
 use crate::config::AgentConfig;
 use crate::proto;
 use crate::tables::VtepIdentity;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// Commands the agent may have queued before a full one is refused (a full sync repairs it).
+const COMMAND_QUEUE: usize = 65536;
 
 /// The management thread's end: commands out (never blocking), updates in.
 pub struct AgentLink {
     cmds: Option<mpsc::Sender<AgentCmd>>,
-    updates: std::sync::mpsc::Receiver<ControlUpdate>,
+    updates: Option<std::sync::mpsc::Receiver<ControlUpdate>>,
 }
 
 impl AgentLink {
+    /// The link of a host without controllers: nobody to tell, nothing to hear.
+    pub fn none() -> AgentLink {
+        AgentLink {
+            cmds: None,
+            updates: None,
+        }
+    }
     /// Queues a command; false if the agent's queue was full (a full sync repairs it).
-    /// Without controllers there is nobody to tell, and nothing is lost.
+    /// Without controllers nothing is lost.
     pub fn send(&mut self, c: AgentCmd) -> bool {
         self.cmds.as_ref().is_none_or(|tx| tx.try_send(c).is_ok())
     }
     pub fn try_recv(&self) -> Option<ControlUpdate> {
-        self.updates.try_recv().ok()
+        self.updates.as_ref()?.try_recv().ok()
+    }
+}
+
+/// The agent's tasks, ready to run.
+pub struct Agent {
+    hub: Arc<Hub>,
+    controllers: Vec<SocketAddr>,
+    cmds: mpsc::Receiver<AgentCmd>,
+}
+
+impl Agent {
+    /// An agent for `cfg` speaking for `vtep`, and the management thread's link to it.
+    pub fn new(cfg: &AgentConfig, vtep: &VtepIdentity) -> (Agent, AgentLink) {
+        let (up_tx, up_rx) = std::sync::mpsc::channel();
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let hub = Arc::new(Hub::new(&cfg.controllers, hello(cfg, vtep), up_tx));
+        let agent = Agent {
+            hub,
+            controllers: cfg.controllers.clone(),
+            cmds: cmd_rx,
+        };
+        let link = AgentLink {
+            cmds: Some(cmd_tx),
+            updates: Some(up_rx),
+        };
+        (agent, link)
+    }
+
+    /// What the sessions share: connection states and the VTEP tables (for the host API).
+    pub fn hub(&self) -> Arc<Hub> {
+        Arc::clone(&self.hub)
+    }
+
+    /// Runs the sessions and the command router until the runtime stops.
+    pub async fn run(self) {
+        for (i, c) in self.controllers.into_iter().enumerate() {
+            tokio::spawn(session::run(i, c, Arc::clone(&self.hub)));
+        }
+        route(self.cmds, self.hub).await;
     }
 }
 
@@ -47,45 +94,6 @@ pub fn hello(cfg: &AgentConfig, vtep: &VtepIdentity) -> proto::Hello {
         vtep_prefix_len: u32::from(vtep.prefix_len),
         vtep_mac: proto::mac_bytes(vtep.mac),
     }
-}
-
-/// Starts the control-plane thread; it runs until `stop` is set.
-pub fn spawn(
-    agent: Option<&AgentConfig>,
-    vtep: &VtepIdentity,
-    socket: std::os::unix::net::UnixListener,
-    mut env: ControlEnv,
-    stop: Arc<AtomicBool>,
-) -> std::io::Result<(AgentLink, std::thread::JoinHandle<()>)> {
-    let (up_tx, up_rx) = std::sync::mpsc::channel();
-    let (cmd_tx, cmd_rx) = mpsc::channel::<AgentCmd>(65536);
-    let hub = agent.map(|a| Arc::new(Hub::new(&a.controllers, hello(a, vtep), up_tx)));
-    env.hub = hub.clone();
-    let controllers: Vec<_> = agent.map(|a| a.controllers.clone()).unwrap_or_default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let handle = std::thread::Builder::new()
-        .name("vxs-agent".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                tokio::spawn(control::serve(socket, Arc::new(env)));
-                if let Some(hub) = hub {
-                    for (i, c) in controllers.into_iter().enumerate() {
-                        tokio::spawn(session::run(i, c, Arc::clone(&hub)));
-                    }
-                    tokio::spawn(route(cmd_rx, hub));
-                }
-                while !stop.load(Ordering::Relaxed) {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            });
-        })?;
-    let link = AgentLink {
-        cmds: agent.map(|_| cmd_tx),
-        updates: up_rx,
-    };
-    Ok((link, handle))
 }
 
 /// Records each command in the host's state (for full syncs) and sends it to the

@@ -4,9 +4,10 @@
 
 use super::hub::Hub;
 use super::messages::{ControlUpdate, RemoteVtep};
+use crate::api::host::SessionState;
 use crate::proto::{
-    self, agent_message::Body as A, controller_message::Body as C, read_frame, write_msg,
-    AgentMessage, ControllerMessage,
+    self, agent_message::Body as A, controller_message::Body as C, next_frame, send, AgentMessage,
+    ControllerMessage, Framed,
 };
 use prost::Message;
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 pub async fn run(i: usize, addr: SocketAddr, hub: Arc<Hub>) {
     let mut backoff = BACKOFF_MIN;
     loop {
-        hub.set_status(i, |c| c.state = "CONNECTING");
+        hub.set_status(i, |c| c.state = SessionState::Connecting);
         let err = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {
                 let (err, was_up) = session(i, s, &hub).await;
@@ -36,7 +37,7 @@ pub async fn run(i: usize, addr: SocketAddr, hub: Arc<Hub>) {
             Err(_) => "connect: timed out".to_string(),
         };
         hub.set_status(i, |c| {
-            c.state = "DOWN";
+            c.state = SessionState::Down;
             c.local = None;
             c.last_error = Some(err);
         });
@@ -49,12 +50,13 @@ pub async fn run(i: usize, addr: SocketAddr, hub: Arc<Hub>) {
 async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    let Framed { mut rd, mut wr } = Framed::new(rd, wr);
     let hello = AgentMessage::of(A::Hello(hub.hello.clone()));
-    if let Err(e) = write_msg(&mut wr, &hello).await {
+    if let Err(e) = send(&mut wr, &hello).await {
         return (format!("hello: {e}"), false);
     }
-    let welcome = match tokio::time::timeout(WELCOME_TIMEOUT, read_frame(&mut rd)).await {
+    let welcome = match tokio::time::timeout(WELCOME_TIMEOUT, next_frame(&mut rd)).await {
         Ok(Ok(Some(b))) => ControllerMessage::decode(&b[..]).ok().and_then(|m| m.body),
         Ok(Ok(None)) => return ("closed before welcome".into(), false),
         Ok(Err(e)) => return (format!("welcome: {e}"), false),
@@ -80,7 +82,7 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
     let (tx, mut rx) = mpsc::channel::<AgentMessage>(4096);
     hub.register(&id, tx);
     hub.set_status(i, |c| {
-        c.state = "ESTABLISHED";
+        c.state = SessionState::Established;
         c.local = local;
         c.id = Some(id.clone());
         c.last_error = None;
@@ -94,14 +96,14 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
         .iter()
         .chain([&AgentMessage::of(A::SyncDone(proto::SyncDone {}))])
     {
-        if let Err(e) = write_msg(&mut wr, m).await {
+        if let Err(e) = send(&mut wr, m).await {
             err = Some(format!("sync: {e}"));
             break;
         }
     }
     while err.is_none() {
         tokio::select! {
-            f = read_frame(&mut rd) => match f {
+            f = next_frame(&mut rd) => match f {
                 Ok(Some(b)) => match ControllerMessage::decode(&b[..]) {
                     Ok(m) => handle(hub, m),
                     Err(e) => err = Some(format!("malformed message from controller: {e}")),
@@ -110,7 +112,7 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
                 Err(e) => err = Some(e.to_string()),
             },
             m = rx.recv() => match m {
-                Some(m) => if let Err(e) = write_msg(&mut wr, &m).await {
+                Some(m) => if let Err(e) = send(&mut wr, &m).await {
                     err = Some(format!("write: {e}"));
                 },
                 None => err = Some("replaced".into()),

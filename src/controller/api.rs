@@ -1,17 +1,22 @@
-//! The management REST API (JSON), with its OpenAPI document at `/openapi.json`.
-//! Bodies are parsed by hand so that every refusal names the field; a refused request
-//! changes nothing.
+//! The management REST API (JSON), with its OpenAPI document at `/openapi.json`. Bodies and
+//! answers are the typed models of `api::rest`; a write must say `application/json`, and
+//! every refusal names the field it is about. A refused request changes nothing.
 
 use super::sessions::{lock, Shared};
 use super::state::{ApiError, Controller};
-use super::switches::{self, LogicalSwitch};
+use super::switches::{self, InvalidField};
+use crate::api::rest::{
+    self, ArpTableRow, Cluster, Hypervisor, LogicalSwitchView, MacTableRow, SwitchSpec,
+    VtepTableRow,
+};
+use crate::ids::Vni;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
 use std::time::UNIX_EPOCH;
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -34,7 +39,11 @@ pub fn router(state: Shared) -> Router {
 }
 
 fn fail(status: StatusCode, field: &str, msg: &str) -> Response {
-    (status, Json(json!({"error": msg, "field": field}))).into_response()
+    let body = rest::ApiError {
+        error: msg.to_string(),
+        field: field.to_string(),
+    };
+    (status, Json(body)).into_response()
 }
 
 impl IntoResponse for ApiError {
@@ -42,103 +51,130 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::NotFound(m) => fail(StatusCode::NOT_FOUND, "vni", &m),
             ApiError::Conflict(m) => fail(StatusCode::CONFLICT, "vni", &m),
-            ApiError::Invalid(f) => fail(StatusCode::BAD_REQUEST, &f.field, &format!("{f}")),
+            ApiError::Invalid(f) => fail(StatusCode::BAD_REQUEST, &f.field, &f.to_string()),
+            ApiError::NotJson => fail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content-type",
+                "a write needs a JSON body (Content-Type: application/json)",
+            ),
             ApiError::Store(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, "store", &e.to_string()),
         }
     }
 }
 
-fn vni_of(s: &str) -> Result<u32, ApiError> {
-    s.parse::<u32>()
-        .ok()
-        .filter(|v| (1..=crate::tables::VNI_MAX).contains(v))
-        .ok_or_else(|| {
-            ApiError::Invalid(switches::InvalidField {
-                field: "vni".into(),
-                msg: format!("{s:?} is not a VNI (1-{})", crate::tables::VNI_MAX),
+/// A write's body: `application/json` required (a browser's cross-site form or text/plain
+/// post is refused), parsed into `T` with the failing field named.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(ApiError::NotJson);
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::Invalid(InvalidField {
+                field: "body".into(),
+                msg: e.body_text(),
             })
-        })
+        })?;
+        switches::parse_body(&body)
+            .map(JsonBody)
+            .map_err(ApiError::Invalid)
+    }
 }
 
-fn body_json(b: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(b).map_err(|e| {
-        ApiError::Invalid(switches::InvalidField {
-            field: "body".into(),
-            msg: format!("not JSON: {e}"),
+fn vni_of(s: &str) -> Result<Vni, ApiError> {
+    s.parse::<Vni>().map_err(|e| {
+        ApiError::Invalid(InvalidField {
+            field: "vni".into(),
+            msg: e.to_string(),
         })
     })
 }
 
-fn ls_json(ls: &LogicalSwitch, owner: &str) -> Value {
-    let mut v = serde_json::to_value(ls).unwrap_or(Value::Null);
-    v["controller"] = json!(owner);
-    v
+fn view(c: &Controller, switch: rest::LogicalSwitch) -> LogicalSwitchView {
+    LogicalSwitchView {
+        controller: c.owner_of(switch.vni).to_string(),
+        switch,
+    }
 }
 
 async fn openapi() -> Response {
-    ([("content-type", "application/json")], OPENAPI).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-async fn cluster(State(s): State<Shared>) -> Json<Value> {
+async fn cluster(State(s): State<Shared>) -> Json<Cluster> {
     let c = lock(&s);
-    Json(json!({"controller": c.id, "slices": c.slice_owner}))
+    Json(Cluster {
+        controller: c.id.clone(),
+        slices: c.slice_owner.clone(),
+    })
 }
 
-async fn hypervisors(State(s): State<Shared>) -> Json<Value> {
+async fn hypervisors(State(s): State<Shared>) -> Json<Vec<Hypervisor>> {
     let c = lock(&s);
-    let list: Vec<Value> = c
-        .sessions
-        .iter()
-        .map(|(id, h)| {
-            json!({
-                "session": id,
-                "host": h.host,
-                "address": h.peer.to_string(),
-                "vtep_ip": h.vtep.ip.to_string(),
-                "vtep_mac": h.vtep.mac.to_string(),
-                "connected_since": h.since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-                "synced": h.synced,
-                "vnis": c.tables.joined_by(*id),
-            })
-        })
-        .collect();
-    Json(Value::Array(list))
-}
-
-async fn list(State(s): State<Shared>) -> Json<Value> {
-    let c = lock(&s);
-    Json(Value::Array(
-        c.switches()
+    Json(
+        c.sessions
             .iter()
-            .map(|ls| ls_json(ls, c.owner_of(ls.vni)))
+            .map(|(id, h)| Hypervisor {
+                session: *id,
+                host: h.host.clone(),
+                address: h.peer,
+                vtep_ip: h.vtep.ip,
+                vtep_mac: h.vtep.mac,
+                connected_since: h
+                    .since
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                synced: h.synced,
+                vnis: c.tables.joined_by(*id),
+            })
             .collect(),
-    ))
+    )
 }
 
-async fn create(State(s): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
-    let ls = switches::from_json(&body_json(&body)?, None)?;
+async fn list(State(s): State<Shared>) -> Json<Vec<LogicalSwitchView>> {
+    let c = lock(&s);
+    Json(c.switches().into_iter().map(|ls| view(&c, ls)).collect())
+}
+
+async fn create(
+    State(s): State<Shared>,
+    JsonBody(spec): JsonBody<SwitchSpec>,
+) -> Result<(StatusCode, Json<LogicalSwitchView>), ApiError> {
+    let ls = switches::apply(spec, None)?;
     let mut c = lock(&s);
     c.create(ls.clone())?;
-    Ok((StatusCode::CREATED, Json(ls_json(&ls, c.owner_of(ls.vni)))).into_response())
+    Ok((StatusCode::CREATED, Json(view(&c, ls))))
 }
 
-async fn read(State(s): State<Shared>, Path(vni): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn read(
+    State(s): State<Shared>,
+    Path(vni): Path<String>,
+) -> Result<Json<LogicalSwitchView>, ApiError> {
     let vni = vni_of(&vni)?;
     let c = lock(&s);
-    Ok(Json(ls_json(&c.switch(vni)?, c.owner_of(vni))))
+    Ok(Json(view(&c, c.switch(vni)?)))
 }
 
 async fn update(
     State(s): State<Shared>,
     Path(vni): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(spec): JsonBody<SwitchSpec>,
+) -> Result<Json<LogicalSwitchView>, ApiError> {
     let vni = vni_of(&vni)?;
-    let body = body_json(&body)?;
     let mut c = lock(&s);
-    let ls = switches::from_json(&body, Some(&c.switch(vni)?))?;
+    let ls = switches::apply(spec, Some(&c.switch(vni)?))?;
     c.update(ls.clone())?;
-    Ok(Json(ls_json(&ls, c.owner_of(vni))))
+    Ok(Json(view(&c, ls)))
 }
 
 async fn delete(State(s): State<Shared>, Path(vni): Path<String>) -> Result<StatusCode, ApiError> {
@@ -147,29 +183,32 @@ async fn delete(State(s): State<Shared>, Path(vni): Path<String>) -> Result<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// One of a configured VNI's tables, each row built by `row`.
-fn vni_table(
+/// One of a configured VNI's tables, its rows built by `rows`.
+fn vni_table<T>(
     s: &Shared,
     vni: &str,
-    rows: impl Fn(&Controller, u32) -> Vec<Value>,
-) -> Result<Json<Value>, ApiError> {
+    rows: impl Fn(&Controller, Vni) -> Vec<T>,
+) -> Result<Json<Vec<T>>, ApiError> {
     let vni = vni_of(vni)?;
     let c = lock(s);
     c.switch(vni)?;
-    Ok(Json(Value::Array(rows(&c, vni))))
+    Ok(Json(rows(&c, vni)))
 }
 
 async fn vtep_table(
     State(s): State<Shared>,
     Path(vni): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<VtepTableRow>>, ApiError> {
     vni_table(&s, &vni, |c, vni| {
         c.tables
             .vteps(vni)
-            .iter()
-            .map(|v| {
-                json!({"vni": vni, "ip": v.ip.to_string(), "segment": v.segment().to_string(),
-                       "mac": v.mac.to_string(), "host": v.host})
+            .into_iter()
+            .map(|v| VtepTableRow {
+                vni,
+                ip: v.ip,
+                segment: v.segment(),
+                mac: v.mac,
+                host: v.host,
             })
             .collect()
     })
@@ -178,12 +217,12 @@ async fn vtep_table(
 async fn mac_table(
     State(s): State<Shared>,
     Path(vni): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<MacTableRow>>, ApiError> {
     vni_table(&s, &vni, |c, vni| {
         c.tables
             .macs(vni)
-            .iter()
-            .map(|(m, v)| json!({"vni": vni, "mac": m.to_string(), "vtep_ip": v.to_string()}))
+            .into_iter()
+            .map(|(mac, vtep_ip)| MacTableRow { vni, mac, vtep_ip })
             .collect()
     })
 }
@@ -191,12 +230,12 @@ async fn mac_table(
 async fn arp_table(
     State(s): State<Shared>,
     Path(vni): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<ArpTableRow>>, ApiError> {
     vni_table(&s, &vni, |c, vni| {
         c.tables
             .arps(vni)
-            .iter()
-            .map(|(i, m)| json!({"vni": vni, "ip": i.to_string(), "mac": m.to_string()}))
+            .into_iter()
+            .map(|(ip, mac)| ArpTableRow { vni, ip, mac })
             .collect()
     })
 }
@@ -208,7 +247,7 @@ mod tests {
     /// Every route the router serves is in the OpenAPI document, and the reverse.
     #[test]
     fn openapi_lists_every_route() {
-        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
         let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
         let served = [
             "/api/v1/cluster",

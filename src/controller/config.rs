@@ -1,5 +1,6 @@
 //! The controller's TOML configuration.
 
+use crate::config::{parse_toml, ConfigError};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,17 +16,17 @@ struct Raw {
 struct RawController {
     id: Option<String>,
     #[serde(default = "default_listen")]
-    listen: String,
+    listen: SocketAddr,
     #[serde(default = "default_api")]
-    api: String,
+    api: SocketAddr,
     state_dir: PathBuf,
 }
 
-fn default_listen() -> String {
-    format!("0.0.0.0:{}", crate::proto::DEFAULT_PORT)
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], crate::proto::DEFAULT_PORT))
 }
-fn default_api() -> String {
-    "0.0.0.0:8080".into()
+fn default_api() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8080))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,24 +42,24 @@ pub struct ControllerConfig {
 }
 
 impl ControllerConfig {
-    pub fn load(path: &Path) -> Result<ControllerConfig, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        ControllerConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<ControllerConfig, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        ControllerConfig::parse(&text).map_err(|e| match e {
+            ConfigError::Syntax { source, .. } => ConfigError::Syntax { path: p, source },
+            other => other,
+        })
     }
 
-    pub fn parse(text: &str) -> Result<ControllerConfig, String> {
-        let raw: Raw = toml::from_str(text).map_err(|e| e.to_string())?;
-        let c = raw.controller;
-        let addr = |key: &str, s: &str| -> Result<SocketAddr, String> {
-            s.parse()
-                .map_err(|_| format!("controller.{key}: {s:?} is not an address:port"))
-        };
-        let listen = addr("listen", &c.listen)?;
+    pub fn parse(text: &str) -> Result<ControllerConfig, ConfigError> {
+        let c = parse_toml::<Raw>(text)?.controller;
         Ok(ControllerConfig {
-            id: c.id.unwrap_or_else(|| listen.ip().to_string()),
-            listen,
-            api: addr("api", &c.api)?,
+            id: c.id.unwrap_or_else(|| c.listen.ip().to_string()),
+            listen: c.listen,
+            api: c.api,
             state_dir: c.state_dir,
         })
     }
@@ -74,7 +75,8 @@ mod tests {
         assert_eq!(c.listen.port(), 1234);
         assert_eq!(c.api.port(), 8080);
         let e = ControllerConfig::parse("[controller]\nstate_dir = \"/x\"\napi = \"nope\"\n")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("controller.api"), "{e}");
         assert!(ControllerConfig::parse("[controller]\nstate_dir = \"/x\"\nport = 1\n").is_err());
     }

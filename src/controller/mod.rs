@@ -15,6 +15,7 @@ pub use config::ControllerConfig;
 use sessions::lock;
 use state::Controller;
 use std::sync::{Arc, Mutex};
+use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
@@ -28,6 +29,8 @@ pub enum ControllerError {
     },
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("signal handler: {0}")]
+    Signal(std::io::Error),
 }
 
 /// Runs the node until SIGINT/SIGTERM.
@@ -50,6 +53,8 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
         };
         let agents = bind("agent listener", cfg.listen).await?;
         let api = bind("api listener", cfg.api).await?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(ControllerError::Signal)?;
+        let mut terminate = signal(SignalKind::terminate()).map_err(ControllerError::Signal)?;
         let n = lock(&state).switches().len();
         println!(
             "vxswitch controller ready: id {}, agents on {}, api on http://{}/api/v1 (openapi: /openapi.json), {} logical switch(es) from {}",
@@ -66,18 +71,11 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
                 eprintln!("controller: api: {e}");
             }
         });
-        wait_for_signal().await;
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
         println!("controller {} stopping", cfg.id);
         Ok(())
     })
-}
-
-async fn wait_for_signal() {
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
-    }
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }

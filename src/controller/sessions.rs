@@ -4,7 +4,7 @@
 
 use super::state::{Controller, SESSION_QUEUE};
 use crate::proto::{
-    self, agent_message::Body, read_frame, write_msg, ControllerMessage, ErrorCode,
+    self, agent_message::Body, next_frame, send, ControllerMessage, ErrorCode, Framed,
 };
 use prost::Message;
 use std::net::SocketAddr;
@@ -34,17 +34,18 @@ pub async fn serve(listener: TcpListener, state: Shared) {
 }
 
 async fn session(stream: TcpStream, peer: SocketAddr, state: Shared) {
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    let Framed { mut rd, mut wr } = Framed::new(rd, wr);
     let (tx, mut rx) = mpsc::channel::<ControllerMessage>(SESSION_QUEUE);
     let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
-            if write_msg(&mut wr, &m).await.is_err() {
+            if send(&mut wr, &m).await.is_err() {
                 break;
             }
         }
     });
     let close = Arc::new(Notify::new());
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut rd)).await {
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_frame(&mut rd)).await {
         Ok(Ok(Some(b))) => proto::AgentMessage::decode(&b[..])
             .ok()
             .and_then(|m| m.body),
@@ -79,7 +80,7 @@ async fn session(stream: TcpStream, peer: SocketAddr, state: Shared) {
     if let Some(id) = id {
         loop {
             let frame = tokio::select! {
-                f = read_frame(&mut rd) => f,
+                f = next_frame(&mut rd) => f,
                 _ = close.notified() => break,
             };
             let bytes = match frame {

@@ -4,6 +4,7 @@
 
 use super::switches::{LogicalSwitch, Store, StoreError};
 use super::tables::{MacChange, SessionId, Tables, VtepInfo};
+use crate::ids::Vni;
 use crate::proto::{
     self, agent_message::Body as A, controller_message::Body as C, ControllerMessage, ErrorCode,
 };
@@ -67,6 +68,8 @@ pub enum ApiError {
     Conflict(String),
     #[error(transparent)]
     Invalid(#[from] super::switches::InvalidField),
+    #[error("a write needs a JSON body")]
+    NotJson,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -83,8 +86,8 @@ impl Controller {
         }
     }
 
-    pub fn owner_of(&self, vni: u32) -> &str {
-        &self.slice_owner[(vni % SLICES) as usize]
+    pub fn owner_of(&self, vni: Vni) -> &str {
+        &self.slice_owner[(vni.get() % SLICES) as usize]
     }
 
     // ---- sessions ----
@@ -237,7 +240,7 @@ impl Controller {
                 let vni = self.owned_vni("arp_query.vni", q.vni)?;
                 let found = self.tables.lookup_ip(vni, proto::ip(q.ip));
                 let reply = proto::ArpReply {
-                    vni,
+                    vni: vni.get(),
                     ip: q.ip,
                     found: found.is_some(),
                     mac: found.map(|(m, _)| proto::mac_bytes(m)).unwrap_or_default(),
@@ -263,7 +266,7 @@ impl Controller {
         Ok(())
     }
 
-    fn owned_vni(&self, field: &'static str, v: u32) -> Result<u32, Refusal> {
+    fn owned_vni(&self, field: &'static str, v: u32) -> Result<Vni, Refusal> {
         let vni = proto::vni(field, v).map_err(|e| refuse(ErrorCode::BadField, e.to_string()))?;
         if self.owner_of(vni) != self.id {
             return Err(refuse(
@@ -287,9 +290,9 @@ impl Controller {
         }
     }
 
-    fn vtep_table_message(&self, vni: u32) -> ControllerMessage {
+    fn vtep_table_message(&self, vni: Vni) -> ControllerMessage {
         ControllerMessage::of(C::VtepTable(proto::VtepTable {
-            vni,
+            vni: vni.get(),
             vteps: self
                 .tables
                 .vteps(vni)
@@ -304,7 +307,7 @@ impl Controller {
     }
 
     /// Sends the VNI's VTEP table to every member (only for configured switches).
-    fn push_vtep_table(&mut self, vni: u32) {
+    fn push_vtep_table(&mut self, vni: Vni) {
         if self.store.get(vni).is_none() {
             return;
         }
@@ -314,7 +317,7 @@ impl Controller {
         }
     }
 
-    fn send_vtep_table(&mut self, vni: u32, id: SessionId) {
+    fn send_vtep_table(&mut self, vni: Vni, id: SessionId) {
         if let Some(ls) = self.store.get(vni).cloned() {
             self.send(id, ls_message(&ls));
             let msg = self.vtep_table_message(vni);
@@ -328,7 +331,7 @@ impl Controller {
         self.store.list().cloned().collect()
     }
 
-    pub fn switch(&self, vni: u32) -> Result<LogicalSwitch, ApiError> {
+    pub fn switch(&self, vni: Vni) -> Result<LogicalSwitch, ApiError> {
         self.store
             .get(vni)
             .cloned()
@@ -360,7 +363,7 @@ impl Controller {
         Ok(())
     }
 
-    pub fn delete(&mut self, vni: u32) -> Result<(), ApiError> {
+    pub fn delete(&mut self, vni: Vni) -> Result<(), ApiError> {
         self.switch(vni)?;
         let members = self.tables.members(vni);
         if !members.is_empty() {
@@ -376,16 +379,16 @@ impl Controller {
 
 fn ls_message(ls: &LogicalSwitch) -> ControllerMessage {
     ControllerMessage::of(C::LogicalSwitch(proto::LogicalSwitch {
-        vni: ls.vni,
+        vni: ls.vni.get(),
         name: ls.name.clone(),
-        replication: ls.mode() as i32,
+        replication: proto::ReplicationMode::from(ls.replication_mode) as i32,
         arp_suppression: ls.arp_suppression,
     }))
 }
 
-fn mac_reply(vni: u32, mac: crate::wire::MacAddr, at: Option<Ipv4Addr>) -> ControllerMessage {
+fn mac_reply(vni: Vni, mac: crate::wire::MacAddr, at: Option<Ipv4Addr>) -> ControllerMessage {
     ControllerMessage::of(C::MacReply(proto::MacReply {
-        vni,
+        vni: vni.get(),
         mac: proto::mac_bytes(mac),
         found: at.is_some(),
         vtep_ip: at.map(proto::ip_u32).unwrap_or_default(),

@@ -2,33 +2,12 @@
 //! file, rewritten atomically (temp file, fsync, rename), so a restart keeps every switch
 //! and a crash mid-write leaves the previous version whole.
 
-use crate::proto::ReplicationMode;
-use crate::tables::VNI_MAX;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+pub use crate::api::rest::LogicalSwitch;
+use crate::api::rest::SwitchSpec;
+use crate::ids::Vni;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogicalSwitch {
-    pub vni: u32,
-    pub name: String,
-    /// "unicast", "hybrid" or "multicast".
-    pub replication_mode: String,
-    /// Hosts answer VMs' ARP requests from the ARP table (default on).
-    pub arp_suppression: bool,
-    /// Underlay group for BUM traffic in hybrid and multicast modes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multicast_group: Option<Ipv4Addr>,
-}
-
-impl LogicalSwitch {
-    pub fn mode(&self) -> ReplicationMode {
-        ReplicationMode::parse(&self.replication_mode).unwrap_or(ReplicationMode::Unicast)
-    }
-}
 
 /// A refused API body or store file: which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,95 +24,60 @@ fn bad(field: &str, msg: impl Into<String>) -> InvalidField {
     }
 }
 
-const FIELDS: [&str; 5] = [
-    "vni",
-    "name",
-    "replication_mode",
-    "arp_suppression",
-    "multicast_group",
-];
+/// A JSON object body as `T`, or the field it fails on (`body` when it is not an object:
+/// serde would read a struct from an array by position).
+pub fn parse_body<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, InvalidField> {
+    if b.trim_ascii_start().first() != Some(&b'{') {
+        return Err(bad("body", "must be a JSON object"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(b);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body" } else { path.as_str() };
+        bad(field, e.inner().to_string())
+    })
+}
 
-/// Builds a switch from a create (base None) or update (base Some) request body.
-/// An update may not change the VNI; fields it leaves out keep their values.
-pub fn from_json(
-    body: &Value,
+/// The switch a create (`base` None) or update (`base` Some) request makes. An update may
+/// not change the VNI; fields it leaves out keep their values; a create fills defaults
+/// (name `ls-<vni>`, unicast, ARP suppression on).
+pub fn apply(
+    spec: SwitchSpec,
     base: Option<&LogicalSwitch>,
 ) -> Result<LogicalSwitch, InvalidField> {
-    let obj: &Map<String, Value> = body
-        .as_object()
-        .ok_or_else(|| bad("body", "must be a JSON object"))?;
-    if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(bad(
-            k,
-            format!("unknown field; known: {}", FIELDS.join(", ")),
-        ));
-    }
-    let vni = match (obj.get("vni"), base) {
-        (Some(v), b) => {
-            let n = v
-                .as_u64()
-                .filter(|n| (1..=u64::from(VNI_MAX)).contains(n))
-                .ok_or_else(|| bad("vni", format!("must be an integer 1-{VNI_MAX}")))?
-                as u32;
-            if let Some(b) = b {
-                if b.vni != n {
-                    return Err(bad("vni", "cannot be changed; delete and create instead"));
-                }
-            }
-            n
+    let vni = match (spec.vni, base) {
+        (Some(v), Some(b)) if v != b.vni => {
+            return Err(bad("vni", "cannot be changed; delete and create instead"))
         }
+        (Some(v), _) => v,
         (None, Some(b)) => b.vni,
         (None, None) => return Err(bad("vni", "is required")),
     };
-    let name = match obj.get("name") {
-        Some(v) => {
-            let s = v.as_str().ok_or_else(|| bad("name", "must be a string"))?;
-            if s.is_empty() || s.len() > 64 || s.chars().any(char::is_control) {
-                return Err(bad("name", "must be 1-64 printable characters"));
-            }
-            s.to_string()
+    let name = match spec.name {
+        Some(s) if s.is_empty() || s.len() > 64 || s.chars().any(char::is_control) => {
+            return Err(bad("name", "must be 1-64 printable characters"))
         }
+        Some(s) => s,
         None => base.map_or_else(|| format!("ls-{vni}"), |b| b.name.clone()),
     };
-    let replication_mode = match obj.get("replication_mode") {
-        Some(v) => {
-            let s = v.as_str().unwrap_or("");
-            ReplicationMode::parse(s)
-                .ok_or_else(|| {
-                    bad(
-                        "replication_mode",
-                        "must be \"unicast\", \"hybrid\" or \"multicast\"",
-                    )
-                })?
-                .name()
-                .to_string()
+    let replication_mode = spec
+        .replication_mode
+        .or(base.map(|b| b.replication_mode))
+        .unwrap_or_default();
+    let arp_suppression = spec
+        .arp_suppression
+        .unwrap_or(base.is_none_or(|b| b.arp_suppression));
+    let multicast_group = match spec.multicast_group {
+        Some(Some(g)) if !g.is_multicast() => {
+            return Err(bad(
+                "multicast_group",
+                format!("{g} is not a multicast address"),
+            ))
         }
-        None => base.map_or_else(|| "unicast".to_string(), |b| b.replication_mode.clone()),
-    };
-    let arp_suppression = match obj.get("arp_suppression") {
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| bad("arp_suppression", "must be true or false"))?,
-        None => base.is_none_or(|b| b.arp_suppression),
-    };
-    let multicast_group = match obj.get("multicast_group") {
-        Some(Value::Null) => None,
-        Some(v) => {
-            let g: Ipv4Addr = v
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| bad("multicast_group", "must be an IPv4 address string"))?;
-            if !g.is_multicast() {
-                return Err(bad(
-                    "multicast_group",
-                    format!("{g} is not a multicast address"),
-                ));
-            }
-            Some(g)
-        }
+        Some(g) => g,
         None => base.and_then(|b| b.multicast_group),
     };
-    if replication_mode != "unicast" && multicast_group.is_none() {
+    if replication_mode.needs_group() && multicast_group.is_none() {
         return Err(bad(
             "multicast_group",
             format!("is required in {replication_mode} mode"),
@@ -162,7 +106,7 @@ pub enum StoreError {
 /// The durable set of logical switches, keyed by VNI.
 pub struct Store {
     path: PathBuf,
-    switches: BTreeMap<u32, LogicalSwitch>,
+    switches: BTreeMap<Vni, LogicalSwitch>,
 }
 
 impl Store {
@@ -190,7 +134,7 @@ impl Store {
         Ok(Store { path, switches })
     }
 
-    pub fn get(&self, vni: u32) -> Option<&LogicalSwitch> {
+    pub fn get(&self, vni: Vni) -> Option<&LogicalSwitch> {
         self.switches.get(&vni)
     }
 
@@ -209,7 +153,7 @@ impl Store {
         })
     }
 
-    pub fn remove(&mut self, vni: u32) -> Result<Option<LogicalSwitch>, StoreError> {
+    pub fn remove(&mut self, vni: Vni) -> Result<Option<LogicalSwitch>, StoreError> {
         let Some(old) = self.switches.remove(&vni) else {
             return Ok(None);
         };
@@ -240,7 +184,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::ids::ReplicationMode;
 
     fn tmpdir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("vxs-store-{tag}-{}", std::process::id()));
@@ -248,72 +192,82 @@ mod tests {
         d
     }
 
+    /// A body as the API parses it, then applied: the field named by either step.
+    fn from_json(body: &str, base: Option<&LogicalSwitch>) -> Result<LogicalSwitch, InvalidField> {
+        apply(parse_body(body.as_bytes())?, base)
+    }
+
     #[test]
     fn create_fills_defaults() {
-        let s = from_json(&json!({"vni": 5001}), None).unwrap();
+        let s = from_json(r#"{"vni": 5001}"#, None).unwrap();
         assert_eq!(s.name, "ls-5001");
-        assert_eq!(s.replication_mode, "unicast");
+        assert_eq!(s.replication_mode, ReplicationMode::Unicast);
         assert!(s.arp_suppression);
     }
 
     #[test]
     fn bad_fields_are_named() {
         let cases = [
-            (json!({}), "vni"),
-            (json!({"vni": 0}), "vni"),
-            (json!({"vni": 16777216}), "vni"),
-            (json!({"vni": "5001"}), "vni"),
-            (json!({"vni": 1, "name": ""}), "name"),
+            ("{}", "vni"),
+            (r#"{"vni": 0}"#, "vni"),
+            (r#"{"vni": 16777216}"#, "vni"),
+            (r#"{"vni": "5001"}"#, "vni"),
+            (r#"{"vni": 1, "name": ""}"#, "name"),
             (
-                json!({"vni": 1, "replication_mode": "flood"}),
+                r#"{"vni": 1, "replication_mode": "flood"}"#,
                 "replication_mode",
             ),
+            (r#"{"vni": 1, "arp_suppression": "yes"}"#, "arp_suppression"),
             (
-                json!({"vni": 1, "arp_suppression": "yes"}),
-                "arp_suppression",
-            ),
-            (
-                json!({"vni": 1, "replication_mode": "hybrid"}),
+                r#"{"vni": 1, "replication_mode": "hybrid"}"#,
                 "multicast_group",
             ),
             (
-                json!({"vni": 1, "multicast_group": "10.0.0.1"}),
+                r#"{"vni": 1, "multicast_group": "10.0.0.1"}"#,
                 "multicast_group",
             ),
-            (json!({"vni": 1, "colour": "red"}), "colour"),
-            (json!([1]), "body"),
+            (r#"{"vni": 1, "colour": "red"}"#, "colour"),
+            ("[1]", "body"),
         ];
         for (body, field) in cases {
-            assert_eq!(from_json(&body, None).unwrap_err().field, field, "{body}");
+            assert_eq!(from_json(body, None).unwrap_err().field, field, "{body}");
         }
     }
 
     #[test]
     fn update_keeps_what_it_leaves_out_and_never_changes_the_vni() {
-        let base = from_json(&json!({"vni": 5001, "name": "web"}), None).unwrap();
-        let u = from_json(&json!({"arp_suppression": false}), Some(&base)).unwrap();
+        let base = from_json(r#"{"vni": 5001, "name": "web"}"#, None).unwrap();
+        let u = from_json(r#"{"arp_suppression": false}"#, Some(&base)).unwrap();
         assert_eq!(u.name, "web");
         assert!(!u.arp_suppression);
         assert_eq!(
-            from_json(&json!({"vni": 5002}), Some(&base))
+            from_json(r#"{"vni": 5002}"#, Some(&base))
                 .unwrap_err()
                 .field,
             "vni"
         );
+        let h = from_json(
+            r#"{"replication_mode": "hybrid", "multicast_group": "239.1.1.1"}"#,
+            Some(&base),
+        )
+        .unwrap();
+        assert_eq!(h.replication_mode, ReplicationMode::Hybrid);
+        let e = from_json(r#"{"multicast_group": null}"#, Some(&h)).unwrap_err();
+        assert_eq!(e.field, "multicast_group", "hybrid keeps needing its group");
     }
 
     #[test]
     fn store_survives_reopen_and_refuses_a_corrupt_file() {
         let d = tmpdir("reopen");
         let mut st = Store::open(&d).unwrap();
-        st.put(from_json(&json!({"vni": 5001, "name": "web"}), None).unwrap())
+        st.put(from_json(r#"{"vni": 5001, "name": "web"}"#, None).unwrap())
             .unwrap();
-        st.put(from_json(&json!({"vni": 5002}), None).unwrap())
+        st.put(from_json(r#"{"vni": 5002}"#, None).unwrap())
             .unwrap();
-        st.remove(5002).unwrap();
+        st.remove(Vni::from_const(5002)).unwrap();
         let again = Store::open(&d).unwrap();
         assert_eq!(again.list().count(), 1);
-        assert_eq!(again.get(5001).unwrap().name, "web");
+        assert_eq!(again.get(Vni::from_const(5001)).unwrap().name, "web");
         std::fs::write(d.join("logical-switches.json"), b"{not json").unwrap();
         assert!(matches!(Store::open(&d), Err(StoreError::Corrupt { .. })));
         let _ = std::fs::remove_dir_all(&d);

@@ -2,6 +2,7 @@
 //! (who joined the VNI), MAC table (VM MAC -> VTEP; the newest report wins, so a VM that
 //! moves is followed) and ARP table (VM IP -> MAC). Pure logic: no I/O, no locks.
 
+use crate::ids::{Ipv4Net, Vni};
 use crate::wire::MacAddr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -21,12 +22,11 @@ pub struct VtepInfo {
 impl VtepInfo {
     /// The VTEP's segment: its network address (e.g. 192.168.250.0).
     pub fn segment(&self) -> Ipv4Addr {
-        let mask = if self.prefix_len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(self.prefix_len.min(32)))
-        };
-        Ipv4Addr::from(u32::from(self.ip) & mask)
+        Ipv4Net {
+            addr: self.ip,
+            prefix_len: self.prefix_len,
+        }
+        .network()
     }
 }
 
@@ -53,17 +53,17 @@ pub enum MacChange {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TableError {
     #[error("vni {0}: this VTEP has not joined it")]
-    NotJoined(u32),
+    NotJoined(Vni),
 }
 
 #[derive(Default, Debug)]
 pub struct Tables {
-    vnis: BTreeMap<u32, VniTables>,
+    vnis: BTreeMap<Vni, VniTables>,
 }
 
 impl Tables {
     /// A VTEP joins a VNI; true if the VNI's VTEP table changed.
-    pub fn join(&mut self, vni: u32, v: VtepInfo) -> bool {
+    pub fn join(&mut self, vni: Vni, v: VtepInfo) -> bool {
         let t = self.vnis.entry(vni).or_default();
         let changed = t.vteps.get(&v.ip) != Some(&v);
         t.vteps.insert(v.ip, v);
@@ -71,7 +71,7 @@ impl Tables {
     }
 
     /// A VTEP leaves a VNI: its MACs and IP bindings there go with it. True if it was in.
-    pub fn leave(&mut self, vni: u32, vtep: Ipv4Addr) -> bool {
+    pub fn leave(&mut self, vni: Vni, vtep: Ipv4Addr) -> bool {
         let Some(t) = self.vnis.get_mut(&vni) else {
             return false;
         };
@@ -85,7 +85,7 @@ impl Tables {
     }
 
     /// A session ended: every VNI it had joined loses that VTEP. Returns those VNIs.
-    pub fn drop_session(&mut self, session: SessionId) -> Vec<u32> {
+    pub fn drop_session(&mut self, session: SessionId) -> Vec<Vni> {
         let mut hit = Vec::new();
         for (vni, t) in &self.vnis {
             for v in t.vteps.values() {
@@ -100,7 +100,7 @@ impl Tables {
         hit.into_iter().map(|(v, _)| v).collect()
     }
 
-    fn joined(&self, vni: u32, vtep: Ipv4Addr) -> Result<(), TableError> {
+    fn joined(&self, vni: Vni, vtep: Ipv4Addr) -> Result<(), TableError> {
         match self.vnis.get(&vni) {
             Some(t) if t.vteps.contains_key(&vtep) => Ok(()),
             _ => Err(TableError::NotJoined(vni)),
@@ -110,7 +110,7 @@ impl Tables {
     /// A host reports a VM MAC behind its VTEP; the newest report wins.
     pub fn report_mac(
         &mut self,
-        vni: u32,
+        vni: Vni,
         mac: MacAddr,
         vtep: Ipv4Addr,
     ) -> Result<MacChange, TableError> {
@@ -124,7 +124,7 @@ impl Tables {
     }
 
     /// A host withdraws a MAC (aged out); only the VTEP it is behind may withdraw it.
-    pub fn withdraw_mac(&mut self, vni: u32, mac: MacAddr, vtep: Ipv4Addr) -> bool {
+    pub fn withdraw_mac(&mut self, vni: Vni, mac: MacAddr, vtep: Ipv4Addr) -> bool {
         match self.vnis.get_mut(&vni) {
             Some(t) if t.macs.get(&mac) == Some(&vtep) => t.macs.remove(&mac).is_some(),
             _ => false,
@@ -134,7 +134,7 @@ impl Tables {
     /// A host reports an IP/MAC binding; true if the ARP table changed.
     pub fn report_ip(
         &mut self,
-        vni: u32,
+        vni: Vni,
         ip: Ipv4Addr,
         mac: MacAddr,
         vtep: Ipv4Addr,
@@ -144,32 +144,32 @@ impl Tables {
         Ok(t.arps.insert(ip, (mac, vtep)).map(|(m, _)| m) != Some(mac))
     }
 
-    pub fn lookup_mac(&self, vni: u32, mac: MacAddr) -> Option<Ipv4Addr> {
+    pub fn lookup_mac(&self, vni: Vni, mac: MacAddr) -> Option<Ipv4Addr> {
         self.vnis.get(&vni)?.macs.get(&mac).copied()
     }
 
     /// The MAC for `ip`, and the VTEP that MAC is behind when known.
-    pub fn lookup_ip(&self, vni: u32, ip: Ipv4Addr) -> Option<(MacAddr, Option<Ipv4Addr>)> {
+    pub fn lookup_ip(&self, vni: Vni, ip: Ipv4Addr) -> Option<(MacAddr, Option<Ipv4Addr>)> {
         let t = self.vnis.get(&vni)?;
         let (mac, _) = t.arps.get(&ip)?;
         Some((*mac, t.macs.get(mac).copied()))
     }
 
-    pub fn vteps(&self, vni: u32) -> Vec<VtepInfo> {
+    pub fn vteps(&self, vni: Vni) -> Vec<VtepInfo> {
         self.vnis
             .get(&vni)
             .map(|t| t.vteps.values().cloned().collect())
             .unwrap_or_default()
     }
 
-    pub fn macs(&self, vni: u32) -> Vec<(MacAddr, Ipv4Addr)> {
+    pub fn macs(&self, vni: Vni) -> Vec<(MacAddr, Ipv4Addr)> {
         self.vnis
             .get(&vni)
             .map(|t| t.macs.iter().map(|(m, v)| (*m, *v)).collect())
             .unwrap_or_default()
     }
 
-    pub fn arps(&self, vni: u32) -> Vec<(Ipv4Addr, MacAddr)> {
+    pub fn arps(&self, vni: Vni) -> Vec<(Ipv4Addr, MacAddr)> {
         self.vnis
             .get(&vni)
             .map(|t| t.arps.iter().map(|(i, (m, _))| (*i, *m)).collect())
@@ -177,7 +177,7 @@ impl Tables {
     }
 
     /// Sessions of the VTEPs that joined `vni`.
-    pub fn members(&self, vni: u32) -> BTreeSet<SessionId> {
+    pub fn members(&self, vni: Vni) -> BTreeSet<SessionId> {
         self.vnis
             .get(&vni)
             .map(|t| t.vteps.values().map(|v| v.session).collect())
@@ -185,7 +185,7 @@ impl Tables {
     }
 
     /// VNIs a session has joined.
-    pub fn joined_by(&self, session: SessionId) -> Vec<u32> {
+    pub fn joined_by(&self, session: SessionId) -> Vec<Vni> {
         self.vnis
             .iter()
             .filter(|(_, t)| t.vteps.values().any(|v| v.session == session))
@@ -212,75 +212,113 @@ mod tests {
     #[test]
     fn join_builds_the_vtep_table_with_segments() {
         let mut t = Tables::default();
-        assert!(t.join(5001, vtep(51, 1)));
-        assert!(!t.join(5001, vtep(51, 1)));
-        assert!(t.join(5001, vtep(52, 2)));
-        let v = t.vteps(5001);
+        assert!(t.join(crate::ids::Vni::from_const(5001), vtep(51, 1)));
+        assert!(!t.join(crate::ids::Vni::from_const(5001), vtep(51, 1)));
+        assert!(t.join(crate::ids::Vni::from_const(5001), vtep(52, 2)));
+        let v = t.vteps(crate::ids::Vni::from_const(5001));
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].segment(), Ipv4Addr::new(192, 168, 250, 0));
-        assert_eq!(t.members(5001).len(), 2);
+        assert_eq!(t.members(crate::ids::Vni::from_const(5001)).len(), 2);
     }
 
     #[test]
     fn reports_need_a_join_first() {
         let mut t = Tables::default();
         let ip = Ipv4Addr::new(192, 168, 250, 51);
-        assert_eq!(t.report_mac(5001, A, ip), Err(TableError::NotJoined(5001)));
-        t.join(5001, vtep(51, 1));
-        assert_eq!(t.report_mac(5001, A, ip), Ok(MacChange::New));
-        assert_eq!(t.report_mac(5001, A, ip), Ok(MacChange::Unchanged));
+        assert_eq!(
+            t.report_mac(crate::ids::Vni::from_const(5001), A, ip),
+            Err(TableError::NotJoined(crate::ids::Vni::from_const(5001)))
+        );
+        t.join(crate::ids::Vni::from_const(5001), vtep(51, 1));
+        assert_eq!(
+            t.report_mac(crate::ids::Vni::from_const(5001), A, ip),
+            Ok(MacChange::New)
+        );
+        assert_eq!(
+            t.report_mac(crate::ids::Vni::from_const(5001), A, ip),
+            Ok(MacChange::Unchanged)
+        );
     }
 
     #[test]
     fn a_moved_vm_is_followed_newest_report_wins() {
         let mut t = Tables::default();
         let (v1, v2) = (vtep(51, 1), vtep(52, 2));
-        t.join(5001, v1.clone());
-        t.join(5001, v2.clone());
-        t.report_mac(5001, A, v1.ip).unwrap();
+        t.join(crate::ids::Vni::from_const(5001), v1.clone());
+        t.join(crate::ids::Vni::from_const(5001), v2.clone());
+        t.report_mac(crate::ids::Vni::from_const(5001), A, v1.ip)
+            .unwrap();
         let ip = Ipv4Addr::new(172, 16, 10, 11);
-        t.report_ip(5001, ip, A, v1.ip).unwrap();
+        t.report_ip(crate::ids::Vni::from_const(5001), ip, A, v1.ip)
+            .unwrap();
         assert_eq!(
-            t.report_mac(5001, A, v2.ip),
+            t.report_mac(crate::ids::Vni::from_const(5001), A, v2.ip),
             Ok(MacChange::Moved { from: v1.ip })
         );
-        assert_eq!(t.lookup_mac(5001, A), Some(v2.ip));
-        assert_eq!(t.lookup_ip(5001, ip), Some((A, Some(v2.ip))));
+        assert_eq!(
+            t.lookup_mac(crate::ids::Vni::from_const(5001), A),
+            Some(v2.ip)
+        );
+        assert_eq!(
+            t.lookup_ip(crate::ids::Vni::from_const(5001), ip),
+            Some((A, Some(v2.ip)))
+        );
         // The old host's late withdrawal does not remove the new location.
-        assert!(!t.withdraw_mac(5001, A, v1.ip));
-        assert!(t.withdraw_mac(5001, A, v2.ip));
-        assert_eq!(t.lookup_mac(5001, A), None);
+        assert!(!t.withdraw_mac(crate::ids::Vni::from_const(5001), A, v1.ip));
+        assert!(t.withdraw_mac(crate::ids::Vni::from_const(5001), A, v2.ip));
+        assert_eq!(t.lookup_mac(crate::ids::Vni::from_const(5001), A), None);
     }
 
     #[test]
     fn leave_and_disconnect_remove_what_the_vtep_reported() {
         let mut t = Tables::default();
         let v1 = vtep(51, 1);
-        t.join(5001, v1.clone());
-        t.join(5002, v1.clone());
-        t.join(5001, vtep(52, 2));
-        t.report_mac(5001, A, v1.ip).unwrap();
-        t.report_ip(5001, Ipv4Addr::new(172, 16, 10, 11), A, v1.ip)
+        t.join(crate::ids::Vni::from_const(5001), v1.clone());
+        t.join(crate::ids::Vni::from_const(5002), v1.clone());
+        t.join(crate::ids::Vni::from_const(5001), vtep(52, 2));
+        t.report_mac(crate::ids::Vni::from_const(5001), A, v1.ip)
             .unwrap();
-        assert!(t.leave(5001, v1.ip));
-        assert!(t.macs(5001).is_empty());
-        assert!(t.arps(5001).is_empty());
-        assert_eq!(t.vteps(5001).len(), 1);
-        assert_eq!(t.joined_by(1), vec![5002]);
-        assert_eq!(t.drop_session(1), vec![5002]);
-        assert!(t.vteps(5002).is_empty());
-        assert_eq!(t.vteps(5001).len(), 1);
+        t.report_ip(
+            crate::ids::Vni::from_const(5001),
+            Ipv4Addr::new(172, 16, 10, 11),
+            A,
+            v1.ip,
+        )
+        .unwrap();
+        assert!(t.leave(crate::ids::Vni::from_const(5001), v1.ip));
+        assert!(t.macs(crate::ids::Vni::from_const(5001)).is_empty());
+        assert!(t.arps(crate::ids::Vni::from_const(5001)).is_empty());
+        assert_eq!(t.vteps(crate::ids::Vni::from_const(5001)).len(), 1);
+        assert_eq!(t.joined_by(1), vec![Vni::from_const(5002)]);
+        assert_eq!(t.drop_session(1), vec![Vni::from_const(5002)]);
+        assert!(t.vteps(crate::ids::Vni::from_const(5002)).is_empty());
+        assert_eq!(t.vteps(crate::ids::Vni::from_const(5001)).len(), 1);
     }
 
     #[test]
     fn ip_report_changes_only_on_a_new_mac() {
         let mut t = Tables::default();
         let v1 = vtep(51, 1);
-        t.join(5001, v1.clone());
+        t.join(crate::ids::Vni::from_const(5001), v1.clone());
         let ip = Ipv4Addr::new(172, 16, 10, 11);
-        assert_eq!(t.report_ip(5001, ip, A, v1.ip), Ok(true));
-        assert_eq!(t.report_ip(5001, ip, A, v1.ip), Ok(false));
-        assert_eq!(t.lookup_ip(5001, ip), Some((A, None)));
-        assert_eq!(t.lookup_ip(5001, Ipv4Addr::new(172, 16, 10, 99)), None);
+        assert_eq!(
+            t.report_ip(crate::ids::Vni::from_const(5001), ip, A, v1.ip),
+            Ok(true)
+        );
+        assert_eq!(
+            t.report_ip(crate::ids::Vni::from_const(5001), ip, A, v1.ip),
+            Ok(false)
+        );
+        assert_eq!(
+            t.lookup_ip(crate::ids::Vni::from_const(5001), ip),
+            Some((A, None))
+        );
+        assert_eq!(
+            t.lookup_ip(
+                crate::ids::Vni::from_const(5001),
+                Ipv4Addr::new(172, 16, 10, 99)
+            ),
+            None
+        );
     }
 }

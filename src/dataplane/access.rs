@@ -1,40 +1,70 @@
-//! Frames from a VM port: learn the source, then local delivery, encapsulation or flooding.
+//! Frames from a VM port: read the Ethernet header once (`VmFrame`, shared with the stages
+//! after), learn the source, then ARP suppression, local delivery, encapsulation or flooding.
 
 use super::counters::{DropReason, Stat};
+use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use super::{encap, flood, learn, suppress};
-use crate::frame::{Frame, FrameIo};
+use crate::ids::Vni;
 use crate::tables::{Dest, MacKey, PortIdx};
-use crate::wire::{EtherType, EthernetFrame};
+use crate::wire::{EtherType, EthernetFrame, MacAddr};
+
+/// A VM's frame as the access stage read it: the later stages use these fields instead of
+/// parsing the Ethernet header again.
+#[derive(Clone, Copy, Debug)]
+pub struct VmFrame {
+    pub port: PortIdx,
+    pub vni: Vni,
+    pub src: MacAddr,
+    pub dst: MacAddr,
+    /// The type after any VLAN tag.
+    pub ethertype: EtherType,
+    /// Where the payload starts (14, or 18 behind a VLAN tag).
+    pub payload_at: usize,
+}
 
 #[inline]
 pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Frame) {
     let Some(Some(vni)) = cx.snap.port_vni.get(usize::from(port)).copied() else {
         return cx.drop_frame(frame, DropReason::PortNotBound);
     };
-    let (src, dst, ethertype) = match EthernetFrame::new_checked(frame.data()) {
-        Ok(eth) => (eth.src(), eth.dst(), eth.ethertype()),
+    let vm = match EthernetFrame::new_checked(frame.data()) {
+        Ok(eth) => VmFrame {
+            port,
+            vni,
+            src: eth.src(),
+            dst: eth.dst(),
+            ethertype: eth.ethertype(),
+            payload_at: eth.header_len(),
+        },
         Err(_) => return cx.drop_frame(frame, DropReason::BadEthernet),
     };
-    if !src.is_unicast() {
+    if !vm.src.is_unicast() {
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
-    learn::learn(cx, vni, src, Dest::Local(port));
-    let frame = match ethertype {
-        EtherType::Arp => match suppress::arp_from_vm(cx, vni, port, frame) {
+    learn::learn(cx, vni, vm.src, Dest::Local(port));
+    let frame = match vm.ethertype {
+        EtherType::Arp => match suppress::arp_from_vm(cx, &vm, frame) {
             Some(f) => f,
             None => return,
         },
         EtherType::Ipv4 => {
-            suppress::dhcp_ack(cx, vni, frame.data());
+            if let Some(ip) = frame.data().get(vm.payload_at..) {
+                suppress::dhcp_ack(cx, vni, ip);
+            }
             frame
         }
         _ => frame,
     };
-    if dst.is_multicast() {
+    if vm.dst.is_multicast() {
         return flood::flood(cx, vni, port, frame, true);
     }
-    match cx.snap.macs.get(&MacKey { vni, mac: dst }).map(|e| e.dest) {
+    match cx
+        .snap
+        .macs
+        .get(&MacKey { vni, mac: vm.dst })
+        .map(|e| e.dest)
+    {
         Some(Dest::Local(out)) if out == port => cx.drop_frame(frame, DropReason::SamePort),
         Some(Dest::Local(out)) => {
             cx.p.counters.add(Stat::ToLocalPort, 1);
@@ -42,7 +72,7 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
         }
         Some(Dest::Remote(t)) => encap::encap(cx, t, vni, frame),
         None => {
-            suppress::mac_miss(cx, vni, dst);
+            suppress::mac_miss(cx, vni, vm.dst);
             flood::flood(cx, vni, port, frame, true)
         }
     }

@@ -3,23 +3,33 @@
 //! deliver to the VNI's local ports. Never into another tunnel (split horizon).
 
 use super::counters::{DropReason, Stat};
+use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use super::{flood, learn, suppress};
-use crate::frame::{Frame, FrameIo};
+use crate::ids::Vni;
 use crate::tables::{Dest, MacKey, UPLINK};
-use crate::wire::{vxlan, EthernetFrame, VxlanHeader};
+use crate::wire::{vxlan, EtherType, EthernetFrame, VxlanHeader};
 use std::net::Ipv4Addr;
 
-/// `vxlan_at`: offset of the VXLAN header; `udp_end`: end of the UDP datagram.
+/// Where a VXLAN datagram sits in an uplink frame, as the uplink stage found it.
+#[derive(Clone, Copy, Debug)]
+pub struct Vxlan {
+    /// The sending VTEP (outer IPv4 source).
+    pub outer_src: Ipv4Addr,
+    /// Offset of the VXLAN header.
+    pub vxlan_at: usize,
+    /// End of the UDP datagram (Ethernet padding may follow).
+    pub udp_end: usize,
+}
+
 #[inline]
-pub fn decap<IO: FrameIo>(
-    cx: &mut Ctx<'_, IO>,
-    outer_src: Ipv4Addr,
-    vxlan_at: usize,
-    udp_end: usize,
-    mut frame: IO::Frame,
-) {
+pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame) {
     let snap = cx.snap;
+    let Vxlan {
+        outer_src,
+        vxlan_at,
+        udp_end,
+    } = at;
     let Some(payload) = frame.data().get(vxlan_at..udp_end) else {
         return cx.drop_frame(frame, DropReason::BadVxlan);
     };
@@ -29,16 +39,20 @@ pub fn decap<IO: FrameIo>(
     if !vx.vni_valid() {
         return cx.drop_frame(frame, DropReason::BadVxlanFlags);
     }
-    let vni = vx.vni();
-    let Some(info) = snap.vnis.get(&vni) else {
+    let Some((vni, info)) = Vni::new(vx.vni()).and_then(|v| Some((v, snap.vnis.get(&v)?))) else {
         return cx.drop_frame(frame, DropReason::UnknownVni);
     };
     let tunnel = match snap.tunnels.index_of(outer_src) {
         Some(t) if info.vteps.contains(&t) => t,
         _ => return cx.drop_frame(frame, DropReason::UnknownVtep),
     };
-    let (src, dst) = match EthernetFrame::new_checked(vx.payload()) {
-        Ok(inner) => (inner.src(), inner.dst()),
+    let (src, dst, ethertype, payload_at) = match EthernetFrame::new_checked(vx.payload()) {
+        Ok(inner) => (
+            inner.src(),
+            inner.dst(),
+            inner.ethertype(),
+            inner.header_len(),
+        ),
         Err(_) => return cx.drop_frame(frame, DropReason::BadInnerFrame),
     };
     if !src.is_unicast() {
@@ -50,7 +64,11 @@ pub fn decap<IO: FrameIo>(
         return cx.drop_frame(frame, DropReason::BadVxlan);
     }
     cx.p.counters.add(Stat::Decapsulated, 1);
-    suppress::dhcp_ack(cx, vni, frame.data());
+    if ethertype == EtherType::Ipv4 {
+        if let Some(ip) = frame.data().get(payload_at..) {
+            suppress::dhcp_ack(cx, vni, ip);
+        }
+    }
     if dst.is_multicast() {
         return flood::flood(cx, vni, UPLINK, frame, false);
     }

@@ -2,10 +2,16 @@
 //! lengths, VNI, checksum and the UDP source port (a hash of the inner flow, RFC 7348 §5).
 
 use super::counters::{DropReason, Stat};
+use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
-use crate::frame::{Frame, FrameIo};
-use crate::tables::{Tunnel, TunnelIdx, Vni, VtepIdentity, UPLINK};
-use crate::wire::vxlan::ENCAP_OVERHEAD;
+use crate::ids::Vni;
+use crate::tables::tunnel::outer::{IP_AT, UDP_AT, VXLAN_AT};
+use crate::tables::{Tunnel, TunnelIdx, VtepIdentity, UPLINK};
+use crate::wire::vxlan::{self, ENCAP_OVERHEAD};
+use crate::wire::{checksum, ipv4, udp};
+
+/// Outer IPv4 + UDP + VXLAN bytes in front of the inner frame.
+const IP_OVERHEAD: usize = ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
 
 #[inline]
 pub fn encap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, t: TunnelIdx, vni: Vni, mut frame: IO::Frame) {
@@ -20,9 +26,25 @@ pub fn encap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, t: TunnelIdx, vni: Vni, mut fram
     let Some(hdr) = frame.prepend(ENCAP_OVERHEAD) else {
         return cx.drop_frame(frame, DropReason::NoHeadroom);
     };
-    tunnel.write_header(hdr, vni, inner_len, port);
+    write_outer(tunnel, hdr, vni, inner_len, port);
     cx.p.counters.add(Stat::Encapsulated, 1);
     cx.io.send(UPLINK, frame);
+}
+
+/// Writes `tunnel`'s outer headers for an inner frame of `inner_len` bytes into `out`
+/// (exactly ENCAP_OVERHEAD bytes): the template, then lengths, the checksum (incremental,
+/// from the template's base for length 0), the UDP source port and the VNI.
+#[inline]
+pub fn write_outer(tunnel: &Tunnel, out: &mut [u8], vni: Vni, inner_len: usize, src_port: u16) {
+    out.copy_from_slice(tunnel.template());
+    let ip_len = (IP_OVERHEAD + inner_len) as u16;
+    let udp_len = (udp::HEADER_LEN + vxlan::HEADER_LEN + inner_len) as u16;
+    out[IP_AT + ipv4::offsets::LENGTH..][..2].copy_from_slice(&ip_len.to_be_bytes());
+    let c = checksum::update(tunnel.ip_csum_base(), 0, ip_len);
+    out[IP_AT + ipv4::offsets::CHECKSUM..][..2].copy_from_slice(&c.to_be_bytes());
+    out[UDP_AT + udp::offsets::SRC_PORT..][..2].copy_from_slice(&src_port.to_be_bytes());
+    out[UDP_AT + udp::offsets::LENGTH..][..2].copy_from_slice(&udp_len.to_be_bytes());
+    vxlan::set_vni(&mut out[VXLAN_AT..], vni.get());
 }
 
 /// Whether a frame of `inner_len` bytes may go into `tunnel` now.
@@ -77,7 +99,65 @@ pub fn src_port(inner: &[u8]) -> u16 {
 
 #[cfg(test)]
 mod tests {
-    use super::src_port;
+    use super::*;
+    use crate::wire::{EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
+    use std::net::Ipv4Addr;
+
+    fn vtep() -> VtepIdentity {
+        VtepIdentity {
+            ip: Ipv4Addr::new(192, 168, 250, 51),
+            prefix_len: 24,
+            mac: "02:00:00:00:00:51".parse().unwrap(),
+            gateway: Some(Ipv4Addr::new(192, 168, 250, 1)),
+            udp_port: 4789,
+            mtu: 1600,
+        }
+    }
+
+    #[test]
+    fn header_has_right_lengths_checksum_and_fields() {
+        let nh: MacAddr = "02:00:00:00:00:52".parse().unwrap();
+        let t = Tunnel::new(Ipv4Addr::new(192, 168, 250, 52), &vtep(), Some(nh));
+        let mut pkt = [0xa5u8; ENCAP_OVERHEAD + 60];
+        write_outer(
+            &t,
+            &mut pkt[..ENCAP_OVERHEAD],
+            Vni::from_const(5001),
+            60,
+            50000,
+        );
+        let eth = EthernetFrame::new_checked(&pkt[..]).unwrap();
+        assert_eq!(eth.dst(), nh);
+        assert_eq!(eth.src(), vtep().mac);
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert_eq!(ip.total_len(), 20 + 8 + 8 + 60);
+        assert!(ip.verify_checksum());
+        assert!(ip.dont_fragment());
+        assert_eq!(ip.ttl(), 64);
+        assert_eq!(ip.dst(), Ipv4Addr::new(192, 168, 250, 52));
+        let u = UdpPacket::new_checked(ip.payload()).unwrap();
+        assert_eq!(
+            (u.src_port(), u.dst_port(), u.len(), u.checksum()),
+            (50000, 4789, 76, 0)
+        );
+        let v = VxlanHeader::new_checked(u.payload()).unwrap();
+        assert!(v.vni_valid());
+        assert_eq!(v.vni(), 5001);
+    }
+
+    #[test]
+    fn checksum_is_right_for_every_length() {
+        let t = Tunnel::new(Ipv4Addr::new(10, 0, 0, 9), &vtep(), Some(MacAddr([2; 6])));
+        for len in [14usize, 60, 1000, 1514, 9000] {
+            let mut h = [0u8; ENCAP_OVERHEAD];
+            write_outer(&t, &mut h, Vni::from_const(1), len, 49152);
+            assert_eq!(
+                checksum::fold(checksum::sum(&h[IP_AT..UDP_AT])),
+                0xffff,
+                "len {len}"
+            );
+        }
+    }
 
     fn udp_frame(sport: u16) -> Vec<u8> {
         let mut f = vec![0u8; 42];

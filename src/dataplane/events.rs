@@ -2,7 +2,8 @@
 //! A full queue loses the event and counts it; the next frame will report again.
 
 use super::counters::{Counters, Stat};
-use crate::tables::{Dest, PortIdx, Vni};
+use crate::ids::Vni;
+use crate::tables::{Dest, PortIdx};
 use crate::wire::MacAddr;
 use crossbeam_queue::ArrayQueue;
 use std::net::Ipv4Addr;

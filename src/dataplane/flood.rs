@@ -4,9 +4,10 @@
 
 use super::counters::{DropReason, Stat};
 use super::encap;
+use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
-use crate::frame::{Frame, FrameIo};
-use crate::tables::{PortIdx, Vni, UPLINK};
+use crate::ids::Vni;
+use crate::tables::{PortIdx, UPLINK};
 use crate::wire::vxlan::ENCAP_OVERHEAD;
 
 #[inline]
@@ -35,7 +36,7 @@ pub fn flood<IO: FrameIo>(
                 cx.p.counters.dropped(r);
                 continue;
             }
-            tunnel.write_header(&mut hdr, vni, inner_len, port);
+            encap::write_outer(tunnel, &mut hdr, vni, inner_len, port);
             match cx.io.with_header(&frame, &hdr) {
                 Some(copy) => {
                     cx.io.send(UPLINK, copy);

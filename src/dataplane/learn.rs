@@ -2,9 +2,10 @@
 //! management thread (once per snapshot generation), never write the table here.
 
 use super::events::{self, Event};
+use super::frame::FrameIo;
 use super::pipeline::Ctx;
-use crate::frame::FrameIo;
-use crate::tables::{Dest, EntryKind, MacKey, Vni};
+use crate::ids::Vni;
+use crate::tables::{Dest, EntryKind, MacKey};
 use crate::wire::MacAddr;
 
 #[inline]
@@ -15,7 +16,7 @@ pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: De
         // A static entry never moves; frames from elsewhere still forward.
         Some(e) if e.kind == EntryKind::Static => {}
         _ => {
-            let hash = key.mac.hash_word() ^ u64::from(vni);
+            let hash = key.mac.hash_word() ^ u64::from(vni.get());
             if cx
                 .p
                 .reported

@@ -1,28 +1,25 @@
-//! The data plane: the per-packet pipeline (one file per stage), the worker loop that runs
-//! it over DPDK bursts, and the management thread that owns the tables.
+//! The data plane's per-packet work: one file per pipeline stage, all generic over the frame
+//! I/O trait (`frame.rs`) so that the same code runs on DPDK mbufs in a worker and on
+//! in-memory frames in tests; the events workers send the management thread; the counters.
+//! Nothing here allocates, locks or logs per packet.
 #![forbid(unsafe_code)]
 
 mod access;
-mod control;
 pub mod counters;
 mod decap;
 mod encap;
 pub mod events;
 mod flood;
+pub mod frame;
 mod learn;
-mod link;
-pub mod manager;
 pub mod pipeline;
-mod queries;
-mod run;
+pub mod slow_path;
 mod stack;
-mod static_macs;
 mod suppress;
 mod uplink;
-pub mod worker;
 
 pub use counters::{Counters, DropReason, Stat};
-pub use encap::src_port as flow_port;
+pub use encap::{src_port as flow_port, write_outer};
+pub use frame::{Frame, FrameIo};
 pub use pipeline::{process, Ctx, Pipeline};
-pub use run::run;
-pub use static_macs::nth_mac;
+pub use slow_path::{inject, SlowFrame};

@@ -4,7 +4,8 @@
 
 use super::counters::{Counters, DropReason, Stat};
 use super::events::{EventQueue, ReportCache};
-use crate::frame::FrameIo;
+use super::frame::FrameIo;
+use crate::ids::Vni;
 use crate::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, UPLINK};
 use crate::wire::MacAddr;
 use std::sync::Arc;
@@ -67,24 +68,29 @@ pub fn process<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
 /// Below this many MACs the table stays in the caches and prefetching only costs.
 pub const PREFETCH_MIN_MACS: usize = 1 << 16;
 
-/// Prefetches the MAC table slots a frame received on `port` will look up (its source and
-/// destination, or the inner ones of a VXLAN frame on the uplink): called over a whole burst
-/// before it is processed when the table has PREFETCH_MIN_MACS entries or more, so that
-/// the lookups of a large table do not wait on memory one by one. A wrong guess (not
-/// VXLAN, bad frame) costs a useless prefetch, nothing else.
+/// The MAC table slots a frame received on `port` will look up (its source and destination,
+/// or the inner ones of a VXLAN frame on the uplink), handed to `hint`: the worker prefetches
+/// them over a whole burst before processing it when the table has PREFETCH_MIN_MACS entries
+/// or more, so that the lookups of a large table do not wait on memory one by one. A wrong
+/// guess (not VXLAN, bad frame) costs a useless prefetch, nothing else.
 #[inline]
-pub fn prefetch(snap: &Snapshot, port: PortIdx, data: &[u8]) {
+pub fn prefetch_targets(
+    snap: &Snapshot,
+    port: PortIdx,
+    data: &[u8],
+    mut hint: impl FnMut(*const u8),
+) {
     let (vni, at) = if port == UPLINK {
         // Outer Ethernet + IPv4 (no options) + UDP, then the VNI in VXLAN bytes 4-6.
         let vni = data
             .get(46..49)
-            .map_or(0, |b| u32::from_be_bytes([0, b[0], b[1], b[2]]));
+            .and_then(|b| Vni::new(u32::from_be_bytes([0, b[0], b[1], b[2]])));
         (vni, 50)
     } else {
-        match snap.port_vni.get(usize::from(port)).copied().flatten() {
-            Some(v) => (v, 0),
-            None => return,
-        }
+        (snap.port_vni.get(usize::from(port)).copied().flatten(), 0)
+    };
+    let Some(vni) = vni else {
+        return;
     };
     let mac = |o: usize| {
         data.get(at + o..at + o + 6)
@@ -92,46 +98,8 @@ pub fn prefetch(snap: &Snapshot, port: PortIdx, data: &[u8]) {
             .map(MacAddr)
     };
     for m in [mac(0), mac(6)].into_iter().flatten() {
-        snap.macs.prefetch(&MacKey { vni, mac: m });
-    }
-}
-
-/// Frames the management thread hands to worker 0: the VTEP stack's own requests, ARP
-/// replies for VMs (after a controller answer), and VM requests to flood after all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SlowFrame {
-    /// Send as is on `port`.
-    Send { port: PortIdx, bytes: Vec<u8> },
-    /// A proxy ARP reply to VM port `port` (after the controller answered).
-    ArpReply { port: PortIdx, bytes: Vec<u8> },
-    /// Flood as if it came from VM port `port` of `vni` (an ARP request nobody answered).
-    Flood {
-        vni: crate::tables::Vni,
-        port: PortIdx,
-        bytes: Vec<u8>,
-    },
-}
-
-/// Runs one slow-path frame: allocates it and sends or floods it.
-pub fn inject<IO: FrameIo>(cx: &mut Ctx<'_, IO>, f: &SlowFrame) {
-    let (SlowFrame::Send { bytes, .. }
-    | SlowFrame::ArpReply { bytes, .. }
-    | SlowFrame::Flood { bytes, .. }) = f;
-    let Some(frame) = cx.io.alloc(bytes) else {
-        return cx.p.counters.dropped(DropReason::NoMbuf);
-    };
-    match *f {
-        SlowFrame::Send { port, .. } => {
-            cx.p.counters.add(Stat::StackFramesSent, 1);
-            cx.io.send(port, frame);
-        }
-        SlowFrame::ArpReply { port, .. } => {
-            cx.p.counters.add(Stat::ArpProxyReplies, 1);
-            cx.io.send(port, frame);
-        }
-        SlowFrame::Flood { vni, port, .. } => {
-            cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
-            super::flood::flood(cx, vni, port, frame, true);
+        if let Some(addr) = snap.macs.slot_addr(&MacKey { vni, mac: m }) {
+            hint(addr);
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use super::counters::{DropReason, Stat};
 use super::events::{self, Event};
+use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
-use crate::frame::{Frame, FrameIo};
 use crate::tables::UPLINK;
 use crate::wire::icmp::{ECHO_REPLY, ECHO_REQUEST};
 use crate::wire::{ArpOperation, ArpPacket, EthernetFrame, IcmpPacket, Ipv4Packet};

@@ -3,14 +3,16 @@
 //! ARP table, in place; on a miss the request goes to the management thread, which asks
 //! the controller), and asking the controller about unknown destination MACs.
 
+use super::access::VmFrame;
 use super::counters::Stat;
 use super::events::{self, Event};
+use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
-use crate::frame::{Frame, FrameIo};
-use crate::tables::{ArpKey, MacKey, PortIdx, Vni};
+use crate::ids::Vni;
+use crate::tables::{ArpKey, MacKey};
 use crate::wire::dhcp::{self, DhcpPacket};
 use crate::wire::{
-    ArpOperation, ArpPacket, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, MacAddr, UdpPacket,
+    ArpOperation, ArpPacket, EthernetFrame, IpProtocol, Ipv4Packet, MacAddr, UdpPacket,
 };
 use std::net::Ipv4Addr;
 
@@ -24,7 +26,7 @@ fn snoop<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, ip: Ipv4Addr, mac: MacAddr
     if cx.snap.arps.get(&key).map(|e| e.mac) == Some(mac) {
         return;
     }
-    let hash = mac.hash_word() ^ u64::from(u32::from(ip)) ^ u64::from(vni);
+    let hash = mac.hash_word() ^ u64::from(u32::from(ip)) ^ u64::from(vni.get());
     if cx
         .p
         .snooped
@@ -35,33 +37,25 @@ fn snoop<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, ip: Ipv4Addr, mac: MacAddr
     }
 }
 
-/// An ARP frame from a VM on `port`. Returns the frame when it should be forwarded as usual
+/// An ARP frame from a VM. Returns the frame when it should be forwarded as usual
 /// (flooded), None when it was answered or handed to the management thread.
 #[inline]
 pub fn arp_from_vm<IO: FrameIo>(
     cx: &mut Ctx<'_, IO>,
-    vni: Vni,
-    port: PortIdx,
+    vm: &VmFrame,
     mut frame: IO::Frame,
 ) -> Option<IO::Frame> {
     let snap = cx.snap;
+    let VmFrame { vni, port, src, .. } = *vm;
     if !snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
         return Some(frame);
     }
-    let (src, op, sender_mac, sender_ip, target_ip) = {
-        let Ok(eth) = EthernetFrame::new_checked(frame.data()) else {
+    let (op, sender_mac, sender_ip, target_ip) = {
+        let arp = frame.data().get(vm.payload_at..).unwrap_or_default();
+        let Ok(a) = ArpPacket::new_checked(arp) else {
             return Some(frame);
         };
-        let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
-            return Some(frame);
-        };
-        (
-            eth.src(),
-            a.operation(),
-            a.sender_mac(),
-            a.sender_ip(),
-            a.target_ip(),
-        )
+        (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip())
     };
     // Only a VM speaking for itself is believed.
     if sender_mac == src {
@@ -111,21 +105,16 @@ pub fn arp_from_vm<IO: FrameIo>(
     }
 }
 
-/// Snoops the binding a DHCP ACK hands out (from a local DHCP server or through a tunnel).
+/// Snoops the binding a DHCP ACK hands out (from a local DHCP server or through a tunnel);
+/// `packet` is the IPv4 packet of a frame whose type is IPv4.
 #[inline]
-pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, data: &[u8]) {
-    // Ethernet + IPv4 + UDP + DHCP's fixed part and cookie: anything shorter is not DHCP,
-    // and most traffic is turned away here without being parsed.
-    if data.len() < 14 + 20 + 8 + 240 {
+pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, packet: &[u8]) {
+    // IPv4 + UDP + DHCP's fixed part and cookie: anything shorter is not DHCP, and most
+    // traffic is turned away here without being parsed.
+    if packet.len() < 20 + 8 + 240 {
         return;
     }
-    let Ok(eth) = EthernetFrame::new_checked(data) else {
-        return;
-    };
-    if eth.ethertype() != EtherType::Ipv4 {
-        return;
-    }
-    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+    let Ok(ip) = Ipv4Packet::new_checked(packet) else {
         return;
     };
     if ip.protocol() != IpProtocol::Udp || ip.is_fragment() {
@@ -155,7 +144,7 @@ pub fn mac_miss<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr) {
         return;
     }
     let key = MacKey { vni, mac };
-    let hash = mac.as_u64() ^ u64::from(vni);
+    let hash = mac.as_u64() ^ u64::from(vni.get());
     if cx.p.missed.first_report(key, hash, cx.snap.generation) {
         cx.p.counters.add(Stat::MacQueries, 1);
         events::send(&cx.p.events, &cx.p.counters, Event::MacMiss { vni, mac });

@@ -2,20 +2,17 @@
 //! decapsulation stage, everything else dropped by reason.
 
 use super::counters::DropReason;
+use super::decap::Vxlan;
+use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use super::{decap, stack};
-use crate::frame::{Frame, FrameIo};
 use crate::wire::{udp, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, UdpPacket};
 
 /// What an uplink frame turned out to be, read before the frame is changed.
 enum Kind {
     Arp,
     Icmp,
-    Vxlan {
-        outer_src: std::net::Ipv4Addr,
-        inner_at: usize,
-        udp_end: usize,
-    },
+    Vxlan(Vxlan),
 }
 
 #[inline]
@@ -23,11 +20,7 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, frame: IO::Frame) {
     match classify(cx, frame.data()) {
         Ok(Kind::Arp) => stack::arp(cx, frame),
         Ok(Kind::Icmp) => stack::icmp(cx, frame),
-        Ok(Kind::Vxlan {
-            outer_src,
-            inner_at,
-            udp_end,
-        }) => decap::decap(cx, outer_src, inner_at, udp_end, frame),
+        Ok(Kind::Vxlan(at)) => decap::decap(cx, at, frame),
         Err(r) => cx.drop_frame(frame, r),
     }
 }
@@ -62,11 +55,11 @@ fn classify<IO: FrameIo>(cx: &Ctx<'_, IO>, data: &[u8]) -> Result<Kind, DropReas
                 return Err(DropReason::NotForVtep);
             }
             let udp_at = eth.header_len() + ip.header_len();
-            Ok(Kind::Vxlan {
+            Ok(Kind::Vxlan(Vxlan {
                 outer_src: ip.src(),
-                inner_at: udp_at + udp::HEADER_LEN,
+                vxlan_at: udp_at + udp::HEADER_LEN,
                 udp_end: udp_at + u.len(),
-            })
+            }))
         }
         _ => Err(DropReason::NotForVtep),
     }

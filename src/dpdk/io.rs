@@ -2,8 +2,8 @@
 //! sharing for replication (refcount plus a private header mbuf, as DPDK's
 //! `ipv4_multicast` example weighs it: no indirect mbuf, no copy of the payload).
 
-use super::{sys, Mbuf, Mempool, Port};
-use crate::frame::{Frame, FrameIo};
+use super::{sys, Mbuf, Mempool, StartedPort};
+use crate::dataplane::frame::{Frame, FrameIo};
 use crate::tables::PortIdx;
 use std::sync::atomic::Ordering;
 
@@ -28,7 +28,7 @@ impl Default for RxBurst {
 impl RxBurst {
     /// Receives up to BURST_SIZE frames from `queue` of `port`; returns how many.
     #[inline]
-    pub fn poll(&mut self, port: &Port, queue: u16) -> usize {
+    pub fn poll(&mut self, port: &StartedPort<'_>, queue: u16) -> usize {
         debug_assert_eq!(self.len, 0);
         // SAFETY: pkts has room for BURST_SIZE pointers; the port is started and this
         // thread is the only one polling this queue.
@@ -110,7 +110,7 @@ pub struct TxCounts {
 
 /// The worker side of `FrameIo` on DPDK.
 pub struct MbufIo<'p> {
-    pool: &'p Mempool,
+    pool: &'p Mempool<'p>,
     tx: Vec<TxBuffer>,
     to_free: [*mut sys::rte_mbuf; BURST_SIZE],
     n_free: usize,
@@ -126,7 +126,7 @@ unsafe impl Send for MbufIo<'_> {}
 
 impl<'p> MbufIo<'p> {
     /// `ports[i]` is the port of PortIdx i; this worker transmits on `tx_queue` of each.
-    pub fn new(pool: &'p Mempool, ports: &[&Port], tx_queue: u16) -> MbufIo<'p> {
+    pub fn new(pool: &'p Mempool<'p>, ports: &[&StartedPort<'_>], tx_queue: u16) -> MbufIo<'p> {
         let tx = ports
             .iter()
             .map(|p| TxBuffer {

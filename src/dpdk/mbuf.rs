@@ -2,7 +2,7 @@
 //! that they inline into the pipeline (a C shim could not).
 
 use super::sys;
-use crate::frame::Frame;
+use crate::dataplane::frame::Frame;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
 

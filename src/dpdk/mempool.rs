@@ -2,23 +2,26 @@
 
 use super::{last_error, sys, DpdkError, Eal};
 use std::ffi::CString;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-/// An `rte_mempool` of packet mbufs; freed on drop.
-pub struct Mempool {
+/// An `rte_mempool` of packet mbufs; freed on drop. It borrows the `Eal`, so EAL cannot be
+/// cleaned up under it.
+pub struct Mempool<'eal> {
     raw: NonNull<sys::rte_mempool>,
+    _eal: PhantomData<&'eal Eal>,
 }
 
 // SAFETY: rte_mempool is a multi-producer/multi-consumer pool designed to be shared between
 // threads; the pointer stays valid until drop.
-unsafe impl Send for Mempool {}
+unsafe impl Send for Mempool<'_> {}
 // SAFETY: as above: every operation on it is thread-safe.
-unsafe impl Sync for Mempool {}
+unsafe impl Sync for Mempool<'_> {}
 
-impl Mempool {
+impl<'eal> Mempool<'eal> {
     /// Creates a pool of `count` mbufs with `data_room` bytes (headroom included).
     pub fn new(
-        _eal: &Eal,
+        _eal: &'eal Eal,
         name: &str,
         count: u32,
         cache: u32,
@@ -42,7 +45,10 @@ impl Mempool {
             )
         };
         NonNull::new(raw)
-            .map(|raw| Mempool { raw })
+            .map(|raw| Mempool {
+                raw,
+                _eal: PhantomData,
+            })
             .ok_or_else(|| err(last_error()))
     }
 
@@ -63,10 +69,11 @@ impl Mempool {
     }
 }
 
-impl Drop for Mempool {
+impl Drop for Mempool<'_> {
     fn drop(&mut self) {
-        // SAFETY: ports using this pool were closed before (they borrow it); no mbuf of it
-        // is referenced any more.
+        // SAFETY: every port started with this pool borrows it (`StartedPort`) and was
+        // closed before, releasing its rings' mbufs; workers' I/O borrows it too, so no mbuf
+        // of it is referenced any more.
         unsafe { sys::rte_mempool_free(self.raw.as_ptr()) };
     }
 }

@@ -15,7 +15,7 @@ pub use eal::{register_worker_thread, Eal};
 pub use io::{MbufIo, RxBurst, TxCounts, BURST_SIZE};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
-pub use port::{Port, PortConfig, PortStats};
+pub use port::{Port, PortConfig, PortStats, StartedPort};
 
 use std::ffi::CStr;
 
@@ -70,18 +70,20 @@ pub fn tsc_hz() -> u64 {
     unsafe { sys::rte_get_tsc_hz() }
 }
 
-/// Asks the CPU to bring `r`'s cache line closer, without waiting (a hint, never a fault):
-/// table lookups of a burst are prefetched before the burst is processed, as VPP does.
+/// Asks the CPU to bring the cache line at `addr` closer, without waiting: a hint that never
+/// reads memory architecturally and never faults, whatever the address. Workers prefetch a
+/// burst's table slots before processing it, as VPP does.
 #[inline(always)]
-pub fn prefetch<T>(r: &T) {
+pub fn prefetch(addr: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetcht0 only hints the cache; SSE is part of the x86_64 baseline.
+    // SAFETY: prefetcht0 only hints the cache (no fault, no architectural read, even for an
+    // invalid address); SSE is part of the x86_64 baseline.
     unsafe {
         use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>());
+        _mm_prefetch::<_MM_HINT_T0>(addr.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
+    let _ = addr;
 }
 
 /// The TSC counter, for busy-cycle accounting.

@@ -3,6 +3,8 @@
 use super::{strerror, sys, DpdkError, Eal, Mempool};
 use crate::wire::MacAddr;
 use std::ffi::CString;
+use std::marker::PhantomData;
+use std::ops::Deref;
 
 // RSS hash types (RTE_ETH_RSS_*, macros bindgen cannot evaluate).
 const RSS_IPV4: u64 = 1 << 2;
@@ -52,17 +54,45 @@ impl PortStats {
     }
 }
 
-/// A probed ethdev port.
+/// A probed ethdev port; it borrows the `Eal`.
 #[derive(Debug)]
-pub struct Port {
+pub struct Port<'eal> {
     id: u16,
     name: String,
+    _eal: PhantomData<&'eal Eal>,
 }
 
-impl Port {
+/// A started port: it borrows the port and the pool its RX rings take mbufs from, and stops
+/// and closes the port when dropped (before the pool can go).
+#[derive(Debug)]
+pub struct StartedPort<'p> {
+    port: &'p Port<'p>,
+    _pool: PhantomData<&'p Mempool<'p>>,
+}
+
+impl<'p> Deref for StartedPort<'p> {
+    type Target = Port<'p>;
+    fn deref(&self) -> &Port<'p> {
+        self.port
+    }
+}
+
+impl Drop for StartedPort<'_> {
+    fn drop(&mut self) {
+        // SAFETY: no worker polls this port any more: workers borrow the started port and
+        // were joined before it could drop. Closing returns the rings' mbufs to the pool,
+        // which this value borrows, so it is still alive.
+        unsafe {
+            sys::rte_eth_dev_stop(self.port.id);
+            sys::rte_eth_dev_close(self.port.id);
+        }
+    }
+}
+
+impl<'eal> Port<'eal> {
     /// Finds the port EAL created for `name` (a vdev name such as `net_pcap0` or a PCI
     /// address). A vdev that failed to probe is reported here, not silently renumbered.
-    pub fn by_name(_eal: &Eal, name: &str) -> Result<Port, DpdkError> {
+    pub fn by_name(_eal: &'eal Eal, name: &str) -> Result<Port<'eal>, DpdkError> {
         let c = CString::new(name).map_err(|_| DpdkError::NoSuchDevice(name.to_owned()))?;
         let mut id = 0u16;
         // SAFETY: c is a valid C string and id a valid out-pointer.
@@ -73,6 +103,7 @@ impl Port {
         Ok(Port {
             id,
             name: name.to_owned(),
+            _eal: PhantomData,
         })
     }
 
@@ -95,7 +126,11 @@ impl Port {
     /// Configures queues (RSS over several RX queues), sets the MTU where the driver
     /// supports it, starts the port and enables promiscuous mode (a switch port must see
     /// every MAC).
-    pub fn start(&self, cfg: &PortConfig, pool: &Mempool) -> Result<(), DpdkError> {
+    pub fn start<'p>(
+        &'p self,
+        cfg: &PortConfig,
+        pool: &'p Mempool<'_>,
+    ) -> Result<StartedPort<'p>, DpdkError> {
         let mut info = sys::rte_eth_dev_info::default();
         // SAFETY: info is a valid out-struct for this port id.
         let rc = unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) };
@@ -150,8 +185,8 @@ impl Port {
         // SAFETY: the port id is valid.
         let socket = unsafe { sys::rte_eth_dev_socket_id(self.id) }.max(0) as u32;
         for q in 0..cfg.rx_queues {
-            // SAFETY: the queue index is below the configured count, the pool outlives the
-            // port (the caller closes ports before dropping it), default rxconf (null).
+            // SAFETY: the queue index is below the configured count; the pool outlives the
+            // started port, which borrows it and closes the port on drop; default rxconf.
             let rc = unsafe {
                 sys::rte_eth_rx_queue_setup(
                     self.id,
@@ -180,10 +215,14 @@ impl Port {
         if rc != 0 {
             return Err(self.fail("rte_eth_dev_start", rc));
         }
+        let started = StartedPort {
+            port: self,
+            _pool: PhantomData,
+        };
         // SAFETY: the port is started. Some virtual drivers do not support promiscuous
         // mode; they already pass every frame, so the result is not an error.
         unsafe { sys::rte_eth_promiscuous_enable(self.id) };
-        Ok(())
+        Ok(started)
     }
 
     /// The port's own MAC address.
@@ -205,15 +244,6 @@ impl Port {
         // SAFETY: l is a valid out-struct for this port id.
         let rc = unsafe { sys::rte_eth_link_get_nowait(self.id, &mut l) };
         rc == 0 && l.link_status() != 0
-    }
-
-    /// Stops and closes the port, releasing every mbuf its queues hold.
-    pub fn close(&self) {
-        // SAFETY: no worker polls this port any more (workers are joined before close).
-        unsafe {
-            sys::rte_eth_dev_stop(self.id);
-            sys::rte_eth_dev_close(self.id);
-        }
     }
 }
 

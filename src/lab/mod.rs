@@ -5,22 +5,30 @@
 //! vxlan + bridge VTEP). Everything lives in network namespaces the lab creates and removes.
 #![forbid(unsafe_code)]
 
-mod process;
+pub mod capture;
+pub mod process;
 pub mod sh;
 mod topology;
 mod walkthrough;
 
-pub use process::DataplaneProcess;
+pub use process::{Process, ProcessError, Stopped};
 pub use sh::LabError;
 pub use topology::{Hypervisor, Options, Topology, Vm, CONTROLLER_IP, UNDERLAY_GW};
 pub use walkthrough::{walkthrough, ControlledLab};
 
+use crate::ids::Vni;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const VNI: u32 = 5001;
+pub const VNI: Vni = Vni::from_const(5001);
+/// What `vxswitch dataplane` and `vxswitch controller` print once they serve.
+pub const DATAPLANE_READY: &str = "vxswitch ready";
+pub const CONTROLLER_READY: &str = "vxswitch controller ready";
+/// How long a daemon gets to stop cleanly (SIGINT) and print its report.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 pub const VM_A: (&str, &str, &str) = ("192.168.250.51", "172.16.10.11", "02:aa:aa:aa:aa:aa");
 pub const VM_B: (&str, &str, &str) = ("192.168.250.52", "172.16.10.12", "02:bb:bb:bb:bb:bb");
 
@@ -50,8 +58,30 @@ pub enum Peer {
 /// A running lab: topology plus the data planes.
 pub struct Lab {
     pub topo: Topology,
-    pub dataplanes: Vec<DataplaneProcess>,
+    pub dataplanes: Vec<Process>,
     pub dir: PathBuf,
+}
+
+/// Starts `vxswitch <what> --config <dir>/<name>.toml` (written from `config`) inside
+/// namespace `ns`, its output in `<dir>/<name>.log`.
+pub fn start_daemon(
+    exe: &Path,
+    what: &str,
+    ns: &str,
+    name: &str,
+    dir: &Path,
+    config: &str,
+) -> Result<Process, LabError> {
+    let cfg_path = dir.join(format!("{name}.toml"));
+    std::fs::write(&cfg_path, config)
+        .map_err(|e| LabError::Step(format!("writing {}: {e}", cfg_path.display())))?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns])
+        .arg(exe)
+        .arg(what)
+        .arg("--config")
+        .arg(&cfg_path);
+    Ok(Process::spawn(name, cmd, &dir.join(format!("{name}.log")))?)
 }
 
 /// The config of a lab hypervisor's data plane: af_packet on `up0` and the VM port, idle
@@ -190,11 +220,12 @@ impl Lab {
                 continue;
             }
             let cfg = dataplane_config(hv, &peers, i % cores);
-            let dp = DataplaneProcess::start(exe, &hv.ns, &format!("hv{}", i + 1), &lab.dir, &cfg)?;
+            let name = format!("hv{}", i + 1);
+            let dp = start_daemon(exe, "dataplane", &hv.ns, &name, &lab.dir, &cfg)?;
             lab.dataplanes.push(dp);
         }
         for dp in &mut lab.dataplanes {
-            dp.wait_ready(Duration::from_secs(30))?;
+            dp.wait_for(DATAPLANE_READY, 1, Duration::from_secs(30))?;
         }
         Ok(lab)
     }
@@ -216,7 +247,10 @@ impl Lab {
     pub fn stop(&mut self) -> Vec<(String, String)> {
         self.dataplanes
             .iter_mut()
-            .map(|d| (d.name.clone(), d.stop()))
+            .map(|d| {
+                d.stop(STOP_GRACE);
+                (d.name().to_string(), d.output())
+            })
             .collect()
     }
 }

@@ -8,6 +8,10 @@ pub enum LabError {
     Command { cmd: String, detail: String },
     #[error("{0}")]
     Step(String),
+    #[error(transparent)]
+    Process(#[from] super::process::ProcessError),
+    #[error(transparent)]
+    Host(#[from] crate::api::HostError),
     #[error("interrupted")]
     Interrupted,
 }

@@ -2,12 +2,19 @@
 //! hypervisors and VMs A and B, printing at each step the tables the document shows, as an
 //! operator would see them with `vxswitch show ...`.
 
-use super::process::DataplaneProcess;
+use super::capture::arp_requests_in_vxlan;
+use super::process::Process;
 use super::sh::{self, LabError};
 use super::topology::{Hypervisor, Options, Topology, CONTROLLER_IP};
-use super::{LabArgs, VM_A, VM_B, VNI};
-use crate::agent::control::request;
-use serde_json::{json, Value};
+use super::{
+    start_daemon, LabArgs, CONTROLLER_READY, DATAPLANE_READY, STOP_GRACE, VM_A, VM_B, VNI,
+};
+use crate::api::host::{Connection, MacRow, Request, SessionState, Stats, VtepRow};
+use crate::api::rest::{ArpTableRow, MacTableRow, VtepTableRow};
+use crate::api::{HostClient, Stat};
+use crate::wire::MacAddr;
+use serde::de::DeserializeOwned;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,8 +22,8 @@ use std::time::{Duration, Instant};
 /// The lab with a controller: topology, controller, data planes with agents.
 pub struct ControlledLab {
     pub topo: Topology,
-    pub controller: DataplaneProcess,
-    pub dataplanes: Vec<DataplaneProcess>,
+    pub controller: Process,
+    pub dataplanes: Vec<Process>,
     pub dir: PathBuf,
     pub exe: PathBuf,
 }
@@ -49,8 +56,8 @@ impl ControlledLab {
             dir.join("controller-state").display()
         );
         let mut controller =
-            DataplaneProcess::start_as(exe, "controller", &ctl_ns, "controller", &dir, &ctl_cfg)?;
-        controller.wait_ready(Duration::from_secs(10))?;
+            start_daemon(exe, "controller", &ctl_ns, "controller", &dir, &ctl_cfg)?;
+        controller.wait_for(CONTROLLER_READY, 1, Duration::from_secs(10))?;
         let mut lab = ControlledLab {
             topo,
             controller,
@@ -62,16 +69,12 @@ impl ControlledLab {
         for (i, hv) in lab.topo.hvs.clone().iter().enumerate() {
             let host = format!("esxi0{}", i + 1);
             let cfg = agent_config(hv, &host, &lab.socket(i), i % cores);
-            lab.dataplanes.push(DataplaneProcess::start(
-                exe,
-                &hv.ns,
-                &format!("hv{}", i + 1),
-                &lab.dir,
-                &cfg,
-            )?);
+            let name = format!("hv{}", i + 1);
+            let dp = start_daemon(exe, "dataplane", &hv.ns, &name, &lab.dir, &cfg)?;
+            lab.dataplanes.push(dp);
         }
         for dp in &mut lab.dataplanes {
-            dp.wait_ready(Duration::from_secs(30))?;
+            dp.wait_for(DATAPLANE_READY, 1, Duration::from_secs(30))?;
         }
         Ok(lab)
     }
@@ -81,16 +84,12 @@ impl ControlledLab {
         let ns = self.topo.controller_ns.clone().unwrap_or_default();
         let cfg = std::fs::read_to_string(self.dir.join("controller.toml"))
             .map_err(|e| LabError::Step(format!("controller.toml: {e}")))?;
-        self.controller.stop();
-        self.controller = DataplaneProcess::start_as(
-            &self.exe,
-            "controller",
-            &ns,
-            "controller",
-            &self.dir,
-            &cfg,
-        )?;
-        self.controller.wait_ready(Duration::from_secs(10))
+        self.controller.stop(STOP_GRACE);
+        self.controller =
+            start_daemon(&self.exe, "controller", &ns, "controller", &self.dir, &cfg)?;
+        Ok(self
+            .controller
+            .wait_for(CONTROLLER_READY, 1, Duration::from_secs(10))?)
     }
 
     /// Hypervisor i's control socket.
@@ -107,12 +106,32 @@ impl ControlledLab {
         sh::try_in_ns(ns, &a)
     }
 
-    /// A controller view as JSON.
-    pub fn ctl_json(&self, args: &[&str]) -> Value {
+    /// A controller view as its typed rows (the CLI's `--json` output, read back); None if
+    /// the command failed.
+    pub fn ctl_view<T: DeserializeOwned>(&self, args: &[&str]) -> Option<T> {
         let mut a = args.to_vec();
         a.push("--json");
-        let (_, out) = self.ctl(&a);
-        serde_json::from_str(&out).unwrap_or(Value::Null)
+        let (ok, out) = self.ctl(&a);
+        if !ok {
+            return None;
+        }
+        serde_json::from_str(&out).ok()
+    }
+
+    /// Table `which` (vtep-table, mac-table, arp-table) of the lab's VNI on the controller.
+    fn vni_table<T: DeserializeOwned>(&self, which: &str) -> Vec<T> {
+        let vni = VNI.to_string();
+        self.ctl_view(&["show", "logical-switches", which, &vni])
+            .unwrap_or_default()
+    }
+    pub fn vtep_table(&self) -> Vec<VtepTableRow> {
+        self.vni_table("vtep-table")
+    }
+    pub fn mac_table(&self) -> Vec<MacTableRow> {
+        self.vni_table("mac-table")
+    }
+    pub fn arp_table(&self) -> Vec<ArpTableRow> {
+        self.vni_table("arp-table")
     }
 
     /// A host view, as `vxswitch show ... --socket` prints it.
@@ -131,9 +150,44 @@ impl ControlledLab {
         }
     }
 
-    /// A host view as JSON, straight from the control socket.
-    pub fn host_json(&self, i: usize, req: Value) -> Value {
-        request(&self.socket(i), &req).unwrap_or(Value::Null)
+    /// Hypervisor i's host API.
+    pub fn host_api(&self, i: usize) -> HostClient {
+        HostClient::new(self.socket(i))
+    }
+    pub fn connections(&self, i: usize) -> Vec<Connection> {
+        self.host_api(i)
+            .get(Request::Connections)
+            .unwrap_or_default()
+    }
+    pub fn vtep_list(&self, i: usize) -> Vec<VtepRow> {
+        self.host_api(i)
+            .get(Request::VtepList { vni: VNI })
+            .unwrap_or_default()
+    }
+    pub fn mac_list(&self, i: usize) -> Vec<MacRow> {
+        self.host_api(i)
+            .get(Request::MacList { vni: VNI })
+            .unwrap_or_default()
+    }
+    pub fn stats(&self, i: usize) -> Result<Stats, LabError> {
+        Ok(self.host_api(i).get(Request::Stats)?)
+    }
+    /// Hypervisor i's MAC table has `mac` behind remote VTEP `vtep`.
+    pub fn learned_behind(&self, i: usize, mac: &str, vtep: &str) -> bool {
+        let (Ok(mac), Ok(vtep)) = (mac.parse::<MacAddr>(), vtep.parse::<Ipv4Addr>()) else {
+            return false;
+        };
+        self.mac_list(i)
+            .iter()
+            .any(|r| r.inner_mac == mac && r.outer_ip == Some(vtep))
+    }
+    /// Both hosts have a session to the controller.
+    pub fn connected(&self) -> bool {
+        (0..2).all(|i| {
+            self.connections(i)
+                .first()
+                .is_some_and(|c| c.state == SessionState::Established)
+        })
     }
 
     /// Runs and prints a controller command as `who` typed it; returns its result.
@@ -161,16 +215,12 @@ impl ControlledLab {
         let cap = self.dir.join(format!("{tag}.pcap"));
         let cap_s = cap.display().to_string();
         let ul = self.topo.underlay_ns.as_str();
-        let mut dump = Command::new("ip")
-            .args([
-                "netns", "exec", ul, "tcpdump", "-i", "hv1", "-U", "-w", &cap_s, "udp", "port",
-                "4789",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| LabError::Step(format!("tcpdump: {e}")))?;
-        std::thread::sleep(Duration::from_millis(700));
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns", "exec", ul, "tcpdump", "-i", "hv1", "-U", "-w", &cap_s, "udp", "port", "4789",
+        ]);
+        let mut dump = Process::spawn("tcpdump", cmd, &self.dir.join(format!("{tag}.log")))?;
+        dump.wait_for("listening on", 1, Duration::from_secs(10))?;
         let vm_a = self.topo.vms[0].ns.as_str();
         let _ = sh::try_in_ns(vm_a, &["ip", "neigh", "flush", "dev", "eth0"]);
         let ping = sh::try_in_ns(
@@ -187,10 +237,7 @@ impl ControlledLab {
             ],
         );
         std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("kill")
-            .args(["-INT", &dump.id().to_string()])
-            .status();
-        let _ = dump.wait();
+        dump.stop(STOP_GRACE);
         let target = VM_B.1.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
         Ok((ping, arp_requests_in_vxlan(&cap, target)))
     }
@@ -214,59 +261,15 @@ impl ControlledLab {
 
     /// Stops the data planes and the controller; returns their outputs.
     pub fn stop(&mut self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .dataplanes
+        self.dataplanes
             .iter_mut()
-            .map(|d| (d.name.clone(), d.stop()))
-            .collect();
-        out.push(("controller".into(), self.controller.stop()));
-        out
-    }
-}
-
-/// Counts VXLAN packets in a capture that carry an ARP request (not gratuitous) for `target`.
-pub fn arp_requests_in_vxlan(pcap_path: &Path, target: std::net::Ipv4Addr) -> usize {
-    use crate::wire::{
-        ArpOperation, ArpPacket, EtherType, EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader,
-    };
-    let Ok(f) = std::fs::File::open(pcap_path) else {
-        return 0;
-    };
-    let Ok(frames) = crate::pcap::read(f) else {
-        return 0;
-    };
-    frames
-        .iter()
-        .filter(|b| {
-            let Ok(eth) = EthernetFrame::new_checked(&b[..]) else {
-                return false;
-            };
-            let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
-                return false;
-            };
-            let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
-                return false;
-            };
-            let Ok(vx) = VxlanHeader::new_checked(udp.payload()) else {
-                return false;
-            };
-            let Ok(inner) = EthernetFrame::new_checked(vx.payload()) else {
-                return false;
-            };
-            if inner.ethertype() != EtherType::Arp {
-                return false;
-            }
-            ArpPacket::new_checked(inner.payload()).is_ok_and(|a| {
-                a.operation() == ArpOperation::Request
-                    && a.target_ip() == target
-                    && !a.is_gratuitous()
+            .chain(std::iter::once(&mut self.controller))
+            .map(|d| {
+                d.stop(STOP_GRACE);
+                (d.name().to_string(), d.output())
             })
-        })
-        .count()
-}
-
-fn len(v: &Value) -> usize {
-    v.as_array().map_or(0, |a| a.len())
+            .collect()
+    }
 }
 
 fn print_cmd(who: &str, args: &[&str], out: &str) {
@@ -334,11 +337,7 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     lab.wait(
         "both hosts connected to the controller",
         Duration::from_secs(15),
-        |l| {
-            (0..2).all(|i| {
-                l.host_json(i, json!({"show": "connections"}))[0]["state"] == "ESTABLISHED"
-            })
-        },
+        ControlledLab::connected,
     )?;
     lab.print_host(0, &["show", "connections"]);
     lab.print_ctl("controller", &["show", "logical-switches", "vni", vni]);
@@ -358,10 +357,10 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     lab.wait(
         "two VTEPs in the controller's VTEP table",
         Duration::from_secs(10),
-        |l| len(&l.ctl_json(&["show", "logical-switches", "vtep-table", vni])) == 2,
+        |l| l.vtep_table().len() == 2,
     )?;
     lab.wait("each host's VTEP list", Duration::from_secs(10), |l| {
-        (0..2).all(|i| len(&l.host_json(i, json!({"show": "vtep-list", "vni": VNI}))) == 1)
+        (0..2).all(|i| l.vtep_list(i).len() == 1)
     })?;
     lab.print_ctl(
         "controller",
@@ -373,7 +372,7 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     lab.wait(
         "both VM MACs in the controller's MAC table",
         Duration::from_secs(10),
-        |l| len(&l.ctl_json(&["show", "logical-switches", "mac-table", vni])) == 2,
+        |l| l.mac_table().len() == 2,
     )?;
     lab.print_ctl(
         "controller",
@@ -384,7 +383,7 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     lab.wait(
         "both VM IPs in the controller's ARP table",
         Duration::from_secs(10),
-        |l| len(&l.ctl_json(&["show", "logical-switches", "arp-table", vni])) == 2,
+        |l| l.arp_table().len() == 2,
     )?;
     lab.print_ctl(
         "controller",
@@ -392,27 +391,25 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     );
 
     step("STEP4: VM A ARPs for 172.16.10.12; esxi01 asks the controller and answers A itself");
-    let before = lab.host_json(0, json!({"show": "stats"}));
+    let before = lab.stats(0)?;
     let ((good, ping_out), crossed) = lab.ping_a_to_b_captured("underlay-step4", args.count)?;
     ok &= good;
-    let after = lab.host_json(0, json!({"show": "stats"}));
-    let delta = |k: &str| {
-        after["stats"][k].as_u64().unwrap_or(0) - before["stats"][k].as_u64().unwrap_or(0)
-    };
+    let after = lab.stats(0)?;
+    let delta = |s: Stat| after.stat(s).saturating_sub(before.stat(s));
     let (_, neigh) = sh::try_in_ns(&lab.topo.vms[0].ns, &["ip", "neigh", "show", VM_B.1]);
     println!("VM A# ip neigh show {}\n  {}", VM_B.1, neigh.trim());
     lab.print_host(0, &["show", "arp", "list", "--vni", vni]);
     println!(
         "esxi01 counters during STEP4: arp_controller_queries +{}, arp_proxy_replies +{}, arp_requests_flooded +{}",
-        delta("arp_controller_queries"),
-        delta("arp_proxy_replies"),
-        delta("arp_requests_flooded")
+        delta(Stat::ArpQueries),
+        delta(Stat::ArpProxyReplies),
+        delta(Stat::ArpRequestsFlooded)
     );
     println!(
         "underlay capture on esxi01's uplink: {crossed} ARP request(s) for {} inside VXLAN",
         VM_B.1
     );
-    ok &= crossed == 0 && delta("arp_proxy_replies") >= 1 && delta("arp_requests_flooded") == 0;
+    ok &= crossed == 0 && delta(Stat::ArpProxyReplies) >= 1 && delta(Stat::ArpRequestsFlooded) == 0;
 
     step("STEP5: esxi01 knows from the controller that B is behind 192.168.250.52");
     lab.print_host(0, &["show", "mac", "list", "--vni", vni]);
@@ -426,11 +423,7 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         println!("  {l}");
     }
     lab.print_host(1, &["show", "mac", "list", "--vni", vni]);
-    let hv2_macs = lab.host_json(1, json!({"show": "mac-list", "vni": VNI}));
-    ok &= hv2_macs.as_array().is_some_and(|a| {
-        a.iter()
-            .any(|r| r["inner_mac"] == VM_A.2 && r["outer_ip"] == VM_A.0)
-    });
+    ok &= lab.learned_behind(1, VM_A.2, VM_A.0);
     lab.print_host(0, &["show", "stats"]);
     if ok {
         Ok(())

@@ -1,63 +1,67 @@
-//! Length-prefixed framing: a 4-byte big-endian length, then one protobuf message.
-//! A length above `MAX_FRAME` is refused before anything is allocated for it.
+//! Framing: a 4-byte big-endian length, then one protobuf message (tokio-util's
+//! `LengthDelimitedCodec`). A length above `MAX_FRAME` is refused before anything is
+//! allocated for it; a stream that ends inside a frame is an error, between frames a clean end.
 
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
 use prost::Message;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 /// Largest message accepted (a VTEP table of a few thousand hosts fits easily).
 pub const MAX_FRAME: usize = 1 << 20;
 
-#[derive(Debug, thiserror::Error)]
-pub enum FrameError {
-    #[error("frame of {0} bytes is larger than the {MAX_FRAME}-byte limit")]
-    TooLarge(usize),
-    #[error("connection closed in the middle of a frame")]
-    Truncated,
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
+/// The protocol's codec.
+pub fn codec() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .big_endian()
+        .max_frame_length(MAX_FRAME)
+        .new_codec()
 }
 
-/// One message as bytes on the wire.
-pub fn encode<M: Message>(m: &M) -> Vec<u8> {
-    let len = m.encoded_len();
-    let mut b = Vec::with_capacity(4 + len);
-    b.extend_from_slice(&(len as u32).to_be_bytes());
-    m.encode(&mut b).expect("a Vec grows as needed");
-    b
+/// The read half of a session: whole frames.
+pub type FrameReader<R> = FramedRead<R, LengthDelimitedCodec>;
+/// The write half of a session: one message per frame.
+pub type FrameWriter<W> = FramedWrite<W, LengthDelimitedCodec>;
+
+/// Both halves of a session's stream, framed.
+pub struct Framed<R, W> {
+    pub rd: FrameReader<R>,
+    pub wr: FrameWriter<W>,
 }
 
-/// Reads one frame's payload; `Ok(None)` on a clean end of stream between frames.
-pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len[..1]).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Framed<R, W> {
+    pub fn new(rd: R, wr: W) -> Self {
+        Framed {
+            rd: FramedRead::new(rd, codec()),
+            wr: FramedWrite::new(wr, codec()),
+        }
     }
-    r.read_exact(&mut len[1..]).await.map_err(eof_truncated)?;
-    let n = u32::from_be_bytes(len) as usize;
-    if n > MAX_FRAME {
-        return Err(FrameError::TooLarge(n));
-    }
-    let mut buf = vec![0u8; n];
-    r.read_exact(&mut buf).await.map_err(eof_truncated)?;
-    Ok(Some(buf))
 }
 
-fn eof_truncated(e: std::io::Error) -> FrameError {
-    if e.kind() == std::io::ErrorKind::UnexpectedEof {
-        FrameError::Truncated
-    } else {
-        FrameError::Io(e)
-    }
+/// The next frame's payload; `Ok(None)` on a clean end of stream between frames.
+pub async fn next_frame<R: AsyncRead + Unpin>(
+    rd: &mut FrameReader<R>,
+) -> std::io::Result<Option<BytesMut>> {
+    rd.next().await.transpose()
 }
 
 /// Writes one message as a frame.
-pub async fn write_msg<W: AsyncWrite + Unpin, M: Message>(
-    w: &mut W,
+pub async fn send<W: AsyncWrite + Unpin, M: Message>(
+    wr: &mut FrameWriter<W>,
     m: &M,
-) -> Result<(), std::io::Error> {
-    w.write_all(&encode(m)).await
+) -> std::io::Result<()> {
+    wr.send(Bytes::from(m.encode_to_vec())).await
+}
+
+/// One message as bytes on the wire (for peers that write raw bytes, such as tests).
+pub fn encode<M: Message>(m: &M) -> Vec<u8> {
+    let body = m.encode_to_vec();
+    let mut b = Vec::with_capacity(4 + body.len());
+    b.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    b.extend_from_slice(&body);
+    b
 }
 
 #[cfg(test)]
@@ -71,46 +75,60 @@ mod tests {
             .unwrap()
     }
 
+    fn read_all(wire: &[u8]) -> Vec<std::io::Result<Option<BytesMut>>> {
+        rt().block_on(async {
+            let mut rd = FramedRead::new(wire, codec());
+            let mut out = Vec::new();
+            loop {
+                let r = next_frame(&mut rd).await;
+                let end = !matches!(r, Ok(Some(_)));
+                out.push(r);
+                if end {
+                    return out;
+                }
+            }
+        })
+    }
+
     #[test]
     fn frames_round_trip_back_to_back() {
-        rt().block_on(async {
-            let a = AgentMessage::of(Body::Join(VniJoin { vni: 5001 }));
-            let b = AgentMessage::of(Body::Join(VniJoin { vni: 5002 }));
-            let mut wire = encode(&a);
-            wire.extend(encode(&b));
-            let mut r = &wire[..];
-            let f1 = read_frame(&mut r).await.unwrap().unwrap();
-            let f2 = read_frame(&mut r).await.unwrap().unwrap();
-            assert_eq!(AgentMessage::decode(&f1[..]).unwrap(), a);
-            assert_eq!(AgentMessage::decode(&f2[..]).unwrap(), b);
-            assert!(read_frame(&mut r).await.unwrap().is_none());
+        let a = AgentMessage::of(Body::Join(VniJoin { vni: 5001 }));
+        let b = AgentMessage::of(Body::Join(VniJoin { vni: 5002 }));
+        let mut wire = encode(&a);
+        wire.extend(encode(&b));
+        let frames = read_all(&wire);
+        assert_eq!(frames.len(), 3);
+        let msg = |i: usize| {
+            let f = frames[i].as_ref().unwrap().as_ref().unwrap();
+            AgentMessage::decode(&f[..]).unwrap()
+        };
+        assert_eq!(msg(0), a);
+        assert_eq!(msg(1), b);
+        assert!(frames[2].as_ref().unwrap().is_none());
+        // The codec writes what `encode` does.
+        let written = rt().block_on(async {
+            let mut wr = FramedWrite::new(Vec::new(), codec());
+            send(&mut wr, &a).await.unwrap();
+            wr.into_inner()
         });
+        assert_eq!(written, encode(&a));
     }
 
     #[test]
     fn oversized_and_truncated_frames_are_errors() {
-        rt().block_on(async {
-            let big = ((MAX_FRAME + 1) as u32).to_be_bytes();
-            assert!(matches!(
-                read_frame(&mut &big[..]).await,
-                Err(FrameError::TooLarge(_))
-            ));
-            let cut = [0u8, 0, 0, 10, 1, 2];
-            assert!(matches!(
-                read_frame(&mut &cut[..]).await,
-                Err(FrameError::Truncated)
-            ));
-            let half_len = [0u8, 0];
-            assert!(matches!(
-                read_frame(&mut &half_len[..]).await,
-                Err(FrameError::Truncated)
-            ));
-        });
+        let big = ((MAX_FRAME + 1) as u32).to_be_bytes();
+        assert!(read_all(&big).last().unwrap().is_err());
+        let cut = [0u8, 0, 0, 10, 1, 2];
+        assert!(read_all(&cut).last().unwrap().is_err());
+        let half_len = [0u8, 0];
+        assert!(read_all(&half_len).last().unwrap().is_err());
     }
 
     #[test]
     fn empty_message_is_a_zero_length_frame() {
         let m = AgentMessage::default();
         assert_eq!(encode(&m), vec![0, 0, 0, 0]);
+        let frames = read_all(&[0, 0, 0, 0]);
+        assert_eq!(frames[0].as_ref().unwrap().as_ref().unwrap().len(), 0);
     }
 }

@@ -4,7 +4,7 @@
 
 mod framing;
 
-pub use framing::{encode, read_frame, write_msg, FrameError, MAX_FRAME};
+pub use framing::{codec, encode, next_frame, send, FrameReader, FrameWriter, Framed, MAX_FRAME};
 
 #[allow(clippy::all, missing_docs)]
 mod generated {
@@ -13,7 +13,7 @@ mod generated {
 
 pub use generated::*;
 
-use crate::tables::VNI_MAX;
+use crate::ids::{self, Vni};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 
@@ -38,12 +38,9 @@ fn field_err(field: &'static str, msg: impl Into<String>) -> FieldError {
     }
 }
 
-/// A VNI field: 1..=2^24-1.
-pub fn vni(field: &'static str, v: u32) -> Result<u32, FieldError> {
-    if v == 0 || v > VNI_MAX {
-        return Err(field_err(field, format!("{v} is outside 1-{VNI_MAX}")));
-    }
-    Ok(v)
+/// A VNI field.
+pub fn vni(field: &'static str, v: u32) -> Result<Vni, FieldError> {
+    Vni::try_from(v).map_err(|e| field_err(field, e.to_string()))
 }
 
 /// A MAC field: exactly 6 bytes.
@@ -97,22 +94,13 @@ impl AgentMessage {
     }
 }
 
-impl ReplicationMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            ReplicationMode::Unicast => "unicast",
-            ReplicationMode::Hybrid => "hybrid",
-            ReplicationMode::Multicast => "multicast",
+impl From<ids::ReplicationMode> for ReplicationMode {
+    fn from(m: ids::ReplicationMode) -> ReplicationMode {
+        match m {
+            ids::ReplicationMode::Unicast => ReplicationMode::Unicast,
+            ids::ReplicationMode::Hybrid => ReplicationMode::Hybrid,
+            ids::ReplicationMode::Multicast => ReplicationMode::Multicast,
         }
-    }
-    pub fn parse(s: &str) -> Option<ReplicationMode> {
-        [
-            ReplicationMode::Unicast,
-            ReplicationMode::Hybrid,
-            ReplicationMode::Multicast,
-        ]
-        .into_iter()
-        .find(|m| m.name() == s)
     }
 }
 
@@ -147,20 +135,12 @@ mod tests {
     #[test]
     fn field_checks_name_the_field() {
         assert_eq!(vni("join.vni", 0).unwrap_err().field, "join.vni");
-        assert!(vni("v", VNI_MAX + 1).is_err());
+        assert!(vni("v", Vni::MAX + 1).is_err());
         assert!(mac("mac.mac", &[1, 2, 3]).is_err());
         assert!(unicast_mac("mac.mac", &[1, 0, 0, 0, 0, 1]).is_err());
         assert_eq!(
             unicast_mac("m", &[2, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb]).unwrap(),
             "02:bb:bb:bb:bb:bb".parse().unwrap()
         );
-    }
-
-    #[test]
-    fn replication_mode_names() {
-        for m in ["unicast", "hybrid", "multicast"] {
-            assert_eq!(ReplicationMode::parse(m).unwrap().name(), m);
-        }
-        assert_eq!(ReplicationMode::parse("broadcast"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The ARP table: (VNI, IPv4) -> MAC, what ARP suppression answers from.
 
-use super::{EntryKind, ShardKey, ShardedMap, Vni};
+use super::{EntryKind, ShardKey, ShardedMap};
+use crate::ids::Vni;
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 
@@ -13,7 +14,7 @@ pub struct ArpKey {
 impl ShardKey for ArpKey {
     #[inline]
     fn shard_hash(&self) -> u64 {
-        (u64::from(self.vni) << 32) | u64::from(u32::from(self.ip))
+        (u64::from(self.vni.get()) << 32) | u64::from(u32::from(self.ip))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The MAC table: (VNI, MAC) -> local port or remote VTEP.
 
-use super::{PortIdx, ShardKey, ShardedMap, TunnelIdx, Vni};
+use super::{PortIdx, ShardKey, ShardedMap, TunnelIdx};
+use crate::ids::Vni;
 use crate::wire::MacAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -13,7 +14,7 @@ pub struct MacKey {
 impl ShardKey for MacKey {
     #[inline]
     fn shard_hash(&self) -> u64 {
-        (u64::from(self.vni) << 40) ^ self.mac.hash_word()
+        (u64::from(self.vni.get()) << 40) ^ self.mac.hash_word()
     }
 }
 

@@ -11,7 +11,7 @@ mod mac;
 mod shard;
 mod sharded;
 mod snapshot;
-mod tunnel;
+pub mod tunnel;
 
 pub use arp::{ArpEntry, ArpKey, ArpTable};
 pub use mac::{Dest, EntryKind, MacEntry, MacKey, MacTable};
@@ -19,8 +19,6 @@ pub use sharded::{Editor, ShardKey, ShardedMap};
 pub use snapshot::{Snapshot, SnapshotCell, VniInfo, VtepIdentity};
 pub use tunnel::{Tunnel, TunnelTable};
 
-/// A VXLAN network identifier: one logical switch (24 bits).
-pub type Vni = u32;
 /// A port of this switch: 0 is the uplink, 1.. are the access (VM) ports.
 pub type PortIdx = u16;
 /// Index of a remote VTEP in the tunnel table.
@@ -28,5 +26,3 @@ pub type TunnelIdx = u16;
 
 /// PortIdx of the uplink.
 pub const UPLINK: PortIdx = 0;
-/// The largest valid VNI.
-pub const VNI_MAX: Vni = (1 << 24) - 1;

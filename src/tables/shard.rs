@@ -42,12 +42,11 @@ impl<K: Eq + Clone, V: Clone> Shard<K, V> {
         }
     }
 
-    /// Prefetches the slot a lookup of hash `h` starts at.
+    /// Where a lookup of hash `h` starts reading (for a prefetch), if the shard has slots.
     #[inline]
-    pub fn prefetch(&self, h: u64) {
-        if let Some(slot) = self.slots.get(home(h, self.slots.len().wrapping_sub(1))) {
-            crate::dpdk::prefetch(slot);
-        }
+    pub fn slot_addr(&self, h: u64) -> Option<*const u8> {
+        let slot = self.slots.get(home(h, self.slots.len().wrapping_sub(1)))?;
+        Some((slot as *const Option<(K, V)>).cast())
     }
 
     #[inline]

@@ -60,11 +60,12 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
         let h = hash_of(k);
         self.shards[shard_of(h)].get(k, h)
     }
-    /// Starts loading where `get(k)` will look, so that a later lookup hits the cache.
+    /// Where `get(k)` will start reading: the address a worker prefetches so that the
+    /// lookup hits the cache (never dereferenced here).
     #[inline]
-    pub fn prefetch(&self, k: &K) {
+    pub fn slot_addr(&self, k: &K) -> Option<*const u8> {
         let h = hash_of(k);
-        self.shards[shard_of(h)].prefetch(h);
+        self.shards[shard_of(h)].slot_addr(h)
     }
     pub fn len(&self) -> usize {
         self.len

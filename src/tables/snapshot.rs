@@ -1,7 +1,8 @@
 //! The snapshot workers forward with, and the cell it is published through (RCU style:
 //! readers hold the old version until their next burst, the writer never waits for them).
 
-use super::{ArpTable, MacTable, PortIdx, TunnelIdx, TunnelTable, Vni};
+use super::{ArpTable, MacTable, PortIdx, TunnelIdx, TunnelTable};
+use crate::ids::{Ipv4Net, Vni};
 use crate::wire::MacAddr;
 use arc_swap::{ArcSwap, Cache};
 use hashbrown::HashMap;
@@ -22,24 +23,16 @@ pub struct VtepIdentity {
 }
 
 impl VtepIdentity {
-    fn mask(&self) -> u32 {
-        if self.prefix_len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(self.prefix_len.min(32)))
+    /// The VTEP's address on its segment.
+    pub fn net(&self) -> Ipv4Net {
+        Ipv4Net {
+            addr: self.ip,
+            prefix_len: self.prefix_len,
         }
     }
     /// True if `ip` is on the VTEP's own segment (L2-adjacent).
     pub fn on_segment(&self, ip: Ipv4Addr) -> bool {
-        (u32::from(ip) ^ u32::from(self.ip)) & self.mask() == 0
-    }
-    /// The VTEP's segment as network/prefix, e.g. 192.168.250.0/24.
-    pub fn segment(&self) -> String {
-        format!(
-            "{}/{}",
-            Ipv4Addr::from(u32::from(self.ip) & self.mask()),
-            self.prefix_len
-        )
+        self.net().contains(ip)
     }
     /// Where to send a packet for `dst`: itself on the segment, else the gateway.
     pub fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {

@@ -1,17 +1,20 @@
-//! Remote VTEPs and their precomputed encapsulation headers (VPP's `vxlan_rewrite`): per
-//! packet the encap stage copies 50 bytes and patches lengths, VNI, UDP source port and the
-//! IPv4 checksum (incrementally, from a base computed here with length zero).
+//! Remote VTEPs and their precomputed encapsulation headers (VPP's `vxlan_rewrite`): the
+//! outer Ethernet/IPv4/UDP/VXLAN template of each tunnel and the IPv4 checksum of that
+//! template with length zero. Per packet, `dataplane::encap` copies and patches it.
 
 use super::{TunnelIdx, VtepIdentity};
 use crate::wire::{checksum, ethernet, ipv4, udp, vxlan, EtherType, IpProtocol, MacAddr};
 use hashbrown::HashMap;
 use std::net::Ipv4Addr;
 
-const IP_AT: usize = ethernet::HEADER_LEN;
-const UDP_AT: usize = IP_AT + ipv4::HEADER_LEN;
-const VXLAN_AT: usize = UDP_AT + udp::HEADER_LEN;
-/// Outer IPv4 + UDP + VXLAN bytes in front of the inner frame.
-const IP_OVERHEAD: usize = ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
+/// Where the outer headers start in the template (and in an encapsulated frame).
+pub mod outer {
+    use crate::wire::{ethernet, ipv4, udp};
+    pub const IP_AT: usize = ethernet::HEADER_LEN;
+    pub const UDP_AT: usize = IP_AT + ipv4::HEADER_LEN;
+    pub const VXLAN_AT: usize = UDP_AT + udp::HEADER_LEN;
+}
+use outer::{IP_AT, UDP_AT, VXLAN_AT};
 
 /// A remote VTEP as the data path needs it.
 #[derive(Clone, Debug)]
@@ -66,19 +69,16 @@ impl Tunnel {
         self.next_hop_mac.is_some()
     }
 
-    /// Writes the outer headers for an inner frame of `inner_len` bytes into `out`
-    /// (exactly ENCAP_OVERHEAD bytes).
+    /// The outer headers with lengths, UDP source port and VNI zero.
     #[inline]
-    pub fn write_header(&self, out: &mut [u8], vni: u32, inner_len: usize, src_port: u16) {
-        out.copy_from_slice(&self.header);
-        let ip_len = (IP_OVERHEAD + inner_len) as u16;
-        let udp_len = (udp::HEADER_LEN + vxlan::HEADER_LEN + inner_len) as u16;
-        out[IP_AT + ipv4::offsets::LENGTH..][..2].copy_from_slice(&ip_len.to_be_bytes());
-        let c = checksum::update(self.ip_csum_base, 0, ip_len);
-        out[IP_AT + ipv4::offsets::CHECKSUM..][..2].copy_from_slice(&c.to_be_bytes());
-        out[UDP_AT + udp::offsets::SRC_PORT..][..2].copy_from_slice(&src_port.to_be_bytes());
-        out[UDP_AT + udp::offsets::LENGTH..][..2].copy_from_slice(&udp_len.to_be_bytes());
-        vxlan::set_vni(&mut out[VXLAN_AT..], vni);
+    pub fn template(&self) -> &[u8; vxlan::ENCAP_OVERHEAD] {
+        &self.header
+    }
+
+    /// The template's IPv4 header checksum for a total length of 0.
+    #[inline]
+    pub fn ip_csum_base(&self) -> u16 {
+        self.ip_csum_base
     }
 }
 
@@ -137,7 +137,6 @@ impl TunnelTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Ipv4Packet, UdpPacket, VxlanHeader};
 
     fn vtep() -> VtepIdentity {
         VtepIdentity {
@@ -147,45 +146,6 @@ mod tests {
             gateway: Some(Ipv4Addr::new(192, 168, 250, 1)),
             udp_port: 4789,
             mtu: 1600,
-        }
-    }
-
-    #[test]
-    fn header_has_right_lengths_checksum_and_fields() {
-        let nh: MacAddr = "02:00:00:00:00:52".parse().unwrap();
-        let t = Tunnel::new(Ipv4Addr::new(192, 168, 250, 52), &vtep(), Some(nh));
-        let mut pkt = [0xa5u8; vxlan::ENCAP_OVERHEAD + 60];
-        t.write_header(&mut pkt[..vxlan::ENCAP_OVERHEAD], 5001, 60, 50000);
-        let eth = crate::wire::EthernetFrame::new_checked(&pkt[..]).unwrap();
-        assert_eq!(eth.dst(), nh);
-        assert_eq!(eth.src(), vtep().mac);
-        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
-        assert_eq!(ip.total_len(), 20 + 8 + 8 + 60);
-        assert!(ip.verify_checksum());
-        assert!(ip.dont_fragment());
-        assert_eq!(ip.ttl(), 64);
-        assert_eq!(ip.dst(), Ipv4Addr::new(192, 168, 250, 52));
-        let u = UdpPacket::new_checked(ip.payload()).unwrap();
-        assert_eq!(
-            (u.src_port(), u.dst_port(), u.len(), u.checksum()),
-            (50000, 4789, 76, 0)
-        );
-        let v = VxlanHeader::new_checked(u.payload()).unwrap();
-        assert!(v.vni_valid());
-        assert_eq!(v.vni(), 5001);
-    }
-
-    #[test]
-    fn checksum_is_right_for_every_length() {
-        let t = Tunnel::new(Ipv4Addr::new(10, 0, 0, 9), &vtep(), Some(MacAddr([2; 6])));
-        for len in [14usize, 60, 1000, 1514, 9000] {
-            let mut h = [0u8; vxlan::ENCAP_OVERHEAD];
-            t.write_header(&mut h, 1, len, 49152);
-            assert_eq!(
-                checksum::fold(checksum::sum(&h[IP_AT..UDP_AT])),
-                0xffff,
-                "len {len}"
-            );
         }
     }
 

@@ -33,6 +33,12 @@ impl MacAddr {
         let b = self.0;
         u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
     }
+    /// The `i`-th address after this one, counting as a 48-bit number (ranges of static
+    /// MACs, as VPP's `l2fib add ... count`); wraps within 48 bits.
+    pub fn offset(&self, i: u64) -> MacAddr {
+        let b = (self.as_u64().wrapping_add(i)).to_be_bytes();
+        MacAddr([b[2], b[3], b[4], b[5], b[6], b[7]])
+    }
     /// The six bytes as one word in the CPU's own order: two loads, no byte shuffling. For
     /// hashing only (the value differs between little- and big-endian machines).
     #[inline]
@@ -82,6 +88,19 @@ impl FromStr for MacAddr {
             return Err(err());
         }
         Ok(MacAddr(out))
+    }
+}
+
+impl serde::Serialize for MacAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MacAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -219,6 +238,19 @@ mod tests {
         0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x02, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xac, 0x10,
         0x0a, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xac, 0x10, 0x0a, 0x0c,
     ];
+
+    #[test]
+    fn mac_ranges_and_text_round_trip() {
+        let m: MacAddr = "02:00:00:00:00:ff".parse().unwrap();
+        assert_eq!(m.offset(1).to_string(), "02:00:00:00:01:00");
+        assert_eq!(m.offset(0), m);
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"02:00:00:00:00:ff\"");
+        assert_eq!(
+            serde_json::from_str::<MacAddr>("\"02:00:00:00:00:ff\"").unwrap(),
+            m
+        );
+        assert!(serde_json::from_str::<MacAddr>("\"02:00\"").is_err());
+    }
 
     #[test]
     fn parses_reference_arp_frame_header() {

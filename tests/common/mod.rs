@@ -2,8 +2,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use vxswitch::lab::{Process, DATAPLANE_READY};
 
 pub const EXE: &str = env!("CARGO_BIN_EXE_vxswitch");
 
@@ -31,11 +32,14 @@ pub fn test_dir(name: &str) -> PathBuf {
     d
 }
 
-/// A `vxswitch dataplane` started on a config file, output captured to a log.
+/// A `vxswitch dataplane` (or controller) started by the lab's process runner, output in a
+/// log; stopping it asserts a clean exit.
 pub struct Daemon {
-    child: Option<Child>,
-    pub log: PathBuf,
+    p: Process,
 }
+
+/// How long a daemon gets to stop on SIGINT.
+const STOP_WITHIN: Duration = Duration::from_secs(15);
 
 impl Daemon {
     pub fn start(dir: &Path, config: &str) -> Daemon {
@@ -45,86 +49,35 @@ impl Daemon {
         Self::launch(
             &["dataplane", "--config", &cfg],
             &dir.join("dataplane.log"),
-            "vxswitch ready",
+            DATAPLANE_READY,
         )
     }
 
-    /// Starts `vxswitch <args>` and waits for a line starting with `ready`.
+    /// Starts `vxswitch <args>` and waits for `ready` in its output.
     pub fn spawn_args(args: &[&str], ready: &str) -> Daemon {
         let dir = test_dir(&format!("daemon-{}", std::process::id()));
         Self::launch(args, &dir.join(format!("{}.log", args[0])), ready)
     }
 
-    /// Starts `vxswitch <args>` with its output in `log`, and waits for `ready`.
     fn launch(args: &[&str], log: &Path, ready: &str) -> Daemon {
-        let out = std::fs::File::create(log).unwrap();
-        let child = Command::new(EXE)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let mut d = Daemon {
-            child: Some(child),
-            log: log.to_path_buf(),
-        };
-        d.wait_for_line(ready, Duration::from_secs(30));
-        d
+        let mut cmd = Command::new(EXE);
+        cmd.args(args);
+        let mut p = Process::spawn(args[0], cmd, log).unwrap();
+        p.wait_for(ready, 1, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Daemon { p }
     }
 
     pub fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn wait_for_line(&mut self, line: &str, timeout: Duration) {
-        let start = Instant::now();
-        while !self.output().lines().any(|l| l.starts_with(line)) {
-            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("vxswitch exited ({st}) before {line:?}:\n{}", self.output());
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "no {line:?} after {timeout:?}:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.p.output()
     }
 
     /// SIGINT, wait for exit (it must exit 0), return the whole output.
     pub fn stop(&mut self) -> String {
-        let mut c = self.child.take().expect("running");
-        Command::new("kill")
-            .args(["-INT", &c.id().to_string()])
-            .status()
-            .unwrap();
-        let start = Instant::now();
-        loop {
-            if let Some(st) = c.try_wait().unwrap() {
-                assert!(
-                    st.success(),
-                    "vxswitch exited with {st}:\n{}",
-                    self.output()
-                );
-                break;
-            }
-            if start.elapsed() > Duration::from_secs(15) {
-                let _ = c.kill();
-                panic!("vxswitch did not stop on SIGINT:\n{}", self.output());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.output()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let how = self.p.stop(STOP_WITHIN);
+        let out = self.output();
+        assert!(how.cleanly(), "vxswitch stopped {how:?}:\n{out}");
+        out
     }
 }
 

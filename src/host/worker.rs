@@ -1,10 +1,9 @@
 //! A worker: pinned to one core, polls its RX queues in bursts, runs the pipeline, transmits
 //! in bursts, and loads the table snapshot once per burst round.
 
-use super::counters::DropReason;
-pub use super::pipeline::SlowFrame;
-use super::pipeline::{inject, prefetch, process, Ctx, Pipeline, PREFETCH_MIN_MACS};
-use crate::dpdk::{MbufIo, Mempool, Port, RxBurst, TxCounts};
+use crate::dataplane::pipeline::{prefetch_targets, PREFETCH_MIN_MACS};
+use crate::dataplane::{inject, process, Ctx, DropReason, Pipeline, SlowFrame};
+use crate::dpdk::{self, MbufIo, Mempool, RxBurst, StartedPort, TxCounts};
 use crate::tables::{PortIdx, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -27,8 +26,8 @@ pub struct WorkerPlan {
 
 /// What the worker shares with the rest of the process.
 pub struct WorkerEnv<'a> {
-    pub pool: &'a Mempool,
-    pub ports: &'a [&'a Port],
+    pub pool: &'a Mempool<'a>,
+    pub ports: &'a [&'a StartedPort<'a>],
     pub cell: &'a SnapshotCell,
     pub stop: &'a AtomicBool,
     pub clock: &'a AtomicU32,
@@ -42,7 +41,7 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
     let mut burst = RxBurst::default();
     let mut idle_rounds = 0u32;
     while !env.stop.load(Ordering::Relaxed) {
-        let round_start = crate::dpdk::rdtsc();
+        let round_start = dpdk::rdtsc();
         let snap = Arc::clone(reader.load());
         pipeline.now = env.clock.load(Ordering::Relaxed);
         let mut received = 0;
@@ -53,7 +52,7 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             }
             received += n;
             if snap.macs.len() >= PREFETCH_MIN_MACS {
-                burst.peek(|d| prefetch(&snap, port, d));
+                burst.peek(|d| prefetch_targets(&snap, port, d, dpdk::prefetch));
             }
             let mut cx = Ctx {
                 p: &mut pipeline,
@@ -88,10 +87,9 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             }
         } else {
             idle_rounds = 0;
-            pipeline.counters.busy(
-                crate::dpdk::rdtsc().wrapping_sub(round_start),
-                received as u64,
-            );
+            pipeline
+                .counters
+                .busy(dpdk::rdtsc().wrapping_sub(round_start), received as u64);
         }
     }
     io.flush();

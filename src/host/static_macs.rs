@@ -3,16 +3,32 @@
 //! and how the bench loads a 1M-entry table or churns it. One edit, one publish.
 
 use super::manager::TableManager;
-use crate::agent::{MacEditDone, MacEditTarget};
-use crate::tables::{Dest, EntryKind, MacEntry, MacKey, Vni};
+use crate::api::host::MacEditDone;
+use crate::ids::Vni;
+use crate::tables::{Dest, EntryKind, MacEntry, MacKey, PortIdx};
 use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The `i`-th MAC after `first`, counting as a 48-bit number.
-pub fn nth_mac(first: MacAddr, i: u64) -> MacAddr {
-    let b = (first.as_u64() + i).to_be_bytes();
-    MacAddr([b[2], b[3], b[4], b[5], b[6], b[7]])
+/// Where added MACs point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MacEditTarget {
+    Vtep(Ipv4Addr),
+    /// An access port, by its index (the control socket resolves the name).
+    Port(PortIdx),
+}
+
+/// Control socket -> management thread: `count` consecutive MACs from `first` added as
+/// static entries (or removed), answered once published.
+#[derive(Debug)]
+pub struct MacEditJob {
+    pub vni: Vni,
+    pub first: MacAddr,
+    pub count: u32,
+    /// Some: add or replace, pointing there; None: remove.
+    pub target: Option<MacEditTarget>,
+    pub done: tokio::sync::oneshot::Sender<Result<MacEditDone, String>>,
 }
 
 impl TableManager {
@@ -67,7 +83,7 @@ impl TableManager {
                 for i in 0..count {
                     let key = MacKey {
                         vni,
-                        mac: nth_mac(first, u64::from(i)),
+                        mac: first.offset(u64::from(i)),
                     };
                     let same = macs
                         .get(&key)
@@ -90,7 +106,7 @@ impl TableManager {
                 for i in 0..count {
                     let key = MacKey {
                         vni,
-                        mac: nth_mac(first, u64::from(i)),
+                        mac: first.offset(u64::from(i)),
                     };
                     changed += u32::from(macs.remove(&key).is_some());
                 }
@@ -105,7 +121,7 @@ impl TableManager {
         }
         Ok(MacEditDone {
             changed,
-            publish: started.elapsed(),
+            publish_us: started.elapsed().as_secs_f64() * 1e6,
         })
     }
 }
@@ -114,7 +130,7 @@ impl TableManager {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::dataplane::manager::initial_snapshot;
+    use crate::host::manager::initial_snapshot;
     use crate::tables::SnapshotCell;
     use std::net::Ipv4Addr;
 
@@ -143,15 +159,21 @@ mod tests {
         let (cell, mut m) = manager();
         let vtep = MacEditTarget::Vtep(Ipv4Addr::new(10, 0, 0, 2));
         let done = m
-            .edit_macs(5001, first(), 300, Some(vtep.clone()), 0)
+            .edit_macs(
+                crate::ids::Vni::from_const(5001),
+                first(),
+                300,
+                Some(vtep.clone()),
+                0,
+            )
             .unwrap();
         assert_eq!(done.changed, 300);
         let snap = cell.load();
         assert_eq!(snap.generation, 1);
         assert_eq!(snap.macs.len(), 300);
         let last = MacKey {
-            vni: 5001,
-            mac: nth_mac(first(), 299),
+            vni: crate::ids::Vni::from_const(5001),
+            mac: first().offset(299),
         };
         assert!(matches!(
             snap.macs.get(&last).map(|e| (e.dest, e.kind)),
@@ -159,14 +181,22 @@ mod tests {
         ));
         // The same edit again changes nothing and publishes nothing.
         assert_eq!(
-            m.edit_macs(5001, first(), 300, Some(vtep), 0)
-                .unwrap()
-                .changed,
+            m.edit_macs(
+                crate::ids::Vni::from_const(5001),
+                first(),
+                300,
+                Some(vtep),
+                0
+            )
+            .unwrap()
+            .changed,
             0
         );
         assert_eq!(cell.load().generation, 1);
         assert_eq!(
-            m.edit_macs(5001, first(), 100, None, 0).unwrap().changed,
+            m.edit_macs(crate::ids::Vni::from_const(5001), first(), 100, None, 0)
+                .unwrap()
+                .changed,
             100
         );
         assert_eq!(cell.load().macs.len(), 200);
@@ -200,7 +230,8 @@ mod tests {
             ),
         ] {
             assert!(
-                m.edit_macs(vni, mac, count, target, 0).is_err(),
+                m.edit_macs(Vni::from_const(vni), mac, count, target, 0)
+                    .is_err(),
                 "{vni} {mac} {count}"
             );
         }
@@ -212,12 +243,5 @@ mod tests {
             .tunnels
             .index_of(Ipv4Addr::new(10, 0, 0, 3))
             .is_none());
-    }
-
-    #[test]
-    fn nth_mac_counts_across_bytes() {
-        let m: MacAddr = "02:00:00:00:00:ff".parse().unwrap();
-        assert_eq!(nth_mac(m, 1).to_string(), "02:00:00:00:01:00");
-        assert_eq!(nth_mac(m, 0), m);
     }
 }

@@ -4,16 +4,18 @@
 //! changed. What the controllers must hear and the frames the slow path must send are
 //! collected in an `Outbox` for the caller to deliver (see `control.rs` for the other way).
 
-use super::events::Event;
 use super::queries::{arp_reply_frame, PendingArp};
-use super::worker::SlowFrame;
 use crate::agent::AgentCmd;
 use crate::config::{Config, MacTarget};
+use crate::dataplane::events::Event;
+use crate::dataplane::slow_path::arp_frame;
+use crate::dataplane::SlowFrame;
+use crate::ids::Vni;
 use crate::tables::{
     ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortIdx, Snapshot, SnapshotCell,
-    TunnelTable, Vni, VniInfo, VtepIdentity,
+    TunnelTable, VniInfo, VtepIdentity,
 };
-use crate::wire::{arp::ArpRepr, ethernet, ArpOperation, EtherType, MacAddr};
+use crate::wire::{ArpOperation, MacAddr};
 use hashbrown::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -370,17 +372,13 @@ impl TableManager {
     }
 }
 
-/// A broadcast ARP request from the VTEP for `target`, padded to 60 bytes.
+/// A broadcast ARP request from the VTEP for `target`.
 pub fn arp_request(vtep: &VtepIdentity, target: Ipv4Addr) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    ethernet::emit_header(&mut f, MacAddr::BROADCAST, vtep.mac, EtherType::Arp);
-    ArpRepr {
-        operation: ArpOperation::Request,
-        sender_mac: vtep.mac,
-        sender_ip: vtep.ip,
-        target_mac: MacAddr::ZERO,
-        target_ip: target,
-    }
-    .emit(&mut f[ethernet::HEADER_LEN..]);
-    f
+    arp_frame(
+        ArpOperation::Request,
+        vtep.mac,
+        vtep.ip,
+        MacAddr::ZERO,
+        target,
+    )
 }

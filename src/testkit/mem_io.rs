@@ -1,38 +1,8 @@
-//! What the pipeline needs of a packet buffer and of the I/O around it.
-//!
-//! The pipeline is generic over these traits so that the same code runs on DPDK mbufs in a
-//! worker and on in-memory frames in tests and in `vxswitch trace`, without EAL.
-#![forbid(unsafe_code)]
+//! In-memory frames and I/O for the pipeline, without EAL: what the scenario tests push
+//! frames through and read the output of.
 
+use crate::dataplane::frame::{Frame, FrameIo};
 use crate::tables::PortIdx;
-
-/// A received frame: one contiguous buffer with headroom in front.
-pub trait Frame: Sized {
-    fn data(&self) -> &[u8];
-    fn data_mut(&mut self) -> &mut [u8];
-    /// Grows the frame at the front by `len` bytes and returns them, or `None` without
-    /// headroom.
-    fn prepend(&mut self, len: usize) -> Option<&mut [u8]>;
-    /// Removes `len` bytes from the front; false (and unchanged) if the frame is shorter.
-    fn adj(&mut self, len: usize) -> bool;
-    /// Cuts the frame to `len` bytes; false (and unchanged) if it is shorter.
-    fn truncate(&mut self, len: usize) -> bool;
-}
-
-/// The output side of one worker: transmit queues, the drop path and buffer sharing.
-pub trait FrameIo {
-    type Frame: Frame;
-    /// Queues `frame` for transmission on `port`; the I/O counts what the NIC refuses.
-    fn send(&mut self, port: PortIdx, frame: Self::Frame);
-    /// Releases a frame the pipeline dropped (already counted by reason).
-    fn free(&mut self, frame: Self::Frame);
-    /// Another reference to the same bytes (refcount); neither may be written afterwards.
-    fn share(&mut self, frame: &Self::Frame) -> Self::Frame;
-    /// A new frame made of `header` followed by `payload`'s bytes, sharing the payload.
-    fn with_header(&mut self, payload: &Self::Frame, header: &[u8]) -> Option<Self::Frame>;
-    /// A new frame holding a copy of `bytes` (slow path: the VTEP stack's own frames).
-    fn alloc(&mut self, bytes: &[u8]) -> Option<Self::Frame>;
-}
 
 /// Headroom of an in-memory frame, as DPDK's RTE_PKTMBUF_HEADROOM.
 pub const MEM_HEADROOM: usize = 128;

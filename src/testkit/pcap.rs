@@ -1,8 +1,9 @@
-//! Reading and writing classic pcap files (microsecond, Ethernet), for tests and the bench's
-//! traffic: the same format DPDK's `net_pcap` vdev reads and writes.
-#![forbid(unsafe_code)]
+//! Writing classic pcap files (microsecond, Ethernet) for the tests' and the bench's traffic:
+//! the format DPDK's `net_pcap` vdev replays. Reading is the lab's (`lab::capture::read`).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+
+pub use crate::lab::capture::read;
 
 const MAGIC_US: u32 = 0xa1b2_c3d4;
 const LINKTYPE_ETHERNET: u32 = 1;
@@ -27,42 +28,6 @@ pub fn write<W: Write>(mut w: W, frames: &[Vec<u8>]) -> io::Result<()> {
         w.write_all(f)?;
     }
     w.flush()
-}
-
-/// Reads every frame of a little- or big-endian microsecond or nanosecond pcap file.
-pub fn read<R: Read>(mut r: R) -> io::Result<Vec<Vec<u8>>> {
-    let mut all = Vec::new();
-    r.read_to_end(&mut all)?;
-    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_owned());
-    if all.len() < 24 {
-        return Err(bad("pcap shorter than its global header"));
-    }
-    let magic = u32::from_le_bytes([all[0], all[1], all[2], all[3]]);
-    let le = match magic {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
-        _ => return Err(bad("not a pcap file (bad magic)")),
-    };
-    let u32_at = |b: &[u8], at: usize| {
-        let a = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-        if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    };
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at + 16 <= all.len() {
-        let incl = u32_at(&all, at + 8) as usize;
-        at += 16;
-        if at + incl > all.len() {
-            return Err(bad("pcap record runs past the end of the file"));
-        }
-        frames.push(all[at..at + incl].to_vec());
-        at += incl;
-    }
-    Ok(frames)
 }
 
 #[cfg(test)]

@@ -1,51 +1,13 @@
-//! Builders for whole frames: the traffic of tests, of the lab checks and of the bench's
-//! generated pcaps. Every frame is padded to the 60-byte Ethernet minimum.
-#![forbid(unsafe_code)]
+//! Builders for whole frames: the traffic of the tests and of the bench's generated pcaps.
+//! Every frame is padded to the 60-byte Ethernet minimum. ARP, IPv4 and echo frames are
+//! the slow path's own builders.
 
-use crate::wire::arp::ArpRepr;
-use crate::wire::ipv4::Ipv4Repr;
-use crate::wire::{ethernet, icmp, udp, vxlan, ArpOperation, EtherType, IpProtocol, MacAddr};
+use crate::dataplane::slow_path;
+use crate::ids::Vni;
+use crate::wire::{udp, vxlan, IpProtocol, MacAddr};
 use std::net::Ipv4Addr;
 
-fn pad(mut f: Vec<u8>) -> Vec<u8> {
-    if f.len() < 60 {
-        f.resize(60, 0);
-    }
-    f
-}
-
-/// An Ethernet frame around `payload`.
-pub fn ethernet(dst: MacAddr, src: MacAddr, ethertype: EtherType, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; ethernet::HEADER_LEN];
-    ethernet::emit_header(&mut f, dst, src, ethertype);
-    f.extend_from_slice(payload);
-    pad(f)
-}
-
-/// An ARP packet in a frame: requests are broadcast, replies go to the target.
-pub fn arp(
-    op: ArpOperation,
-    sender_mac: MacAddr,
-    sender_ip: Ipv4Addr,
-    target_mac: MacAddr,
-    target_ip: Ipv4Addr,
-) -> Vec<u8> {
-    let mut a = [0u8; 28];
-    ArpRepr {
-        operation: op,
-        sender_mac,
-        sender_ip,
-        target_mac,
-        target_ip,
-    }
-    .emit(&mut a);
-    let dst = if op == ArpOperation::Request {
-        MacAddr::BROADCAST
-    } else {
-        target_mac
-    };
-    ethernet(dst, sender_mac, EtherType::Arp, &a)
-}
+pub use crate::dataplane::slow_path::{arp_frame as arp, ethernet_frame as ethernet};
 
 /// An IPv4 packet (DF, TTL 64, checksum right) in a frame.
 pub fn ipv4(
@@ -56,18 +18,7 @@ pub fn ipv4(
     protocol: IpProtocol,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut p = vec![0u8; 20];
-    Ipv4Repr {
-        src,
-        dst,
-        protocol,
-        payload_len: payload.len(),
-        ttl: 64,
-        dont_fragment: true,
-    }
-    .emit(&mut p);
-    p.extend_from_slice(payload);
-    ethernet(dst_mac, src_mac, EtherType::Ipv4, &p)
+    slow_path::ipv4_frame(dst_mac, src_mac, (src, dst), protocol, payload)
 }
 
 /// A UDP datagram (checksum 0) with `payload_len` bytes of 0xab.
@@ -95,22 +46,7 @@ pub fn ping(
     seq: u16,
     data_len: usize,
 ) -> Vec<u8> {
-    echo_request(dst_mac, src_mac, (src, dst), 0x4242, seq, data_len)
-}
-
-/// An ICMP echo request (DF set) with identifier `ident` and `data_len` bytes of data.
-pub fn echo_request(
-    dst_mac: MacAddr,
-    src_mac: MacAddr,
-    (src, dst): (Ipv4Addr, Ipv4Addr),
-    ident: u16,
-    seq: u16,
-    data_len: usize,
-) -> Vec<u8> {
-    let data: Vec<u8> = (0..data_len).map(|i| i as u8).collect();
-    let mut m = vec![0u8; icmp::HEADER_LEN + data_len];
-    icmp::emit_echo(&mut m, icmp::ECHO_REQUEST, ident, seq, &data);
-    ipv4(dst_mac, src_mac, src, dst, IpProtocol::Icmp, &m)
+    slow_path::echo_request_frame(dst_mac, src_mac, (src, dst), 0x4242, seq, data_len)
 }
 
 /// The outer side of a VXLAN tunnel, for building encapsulated frames.
@@ -124,10 +60,10 @@ pub struct Outer {
 }
 
 /// `inner` carried in VXLAN with `vni` (I flag set).
-pub fn vxlan(o: &Outer, vni: u32, sport: u16, inner: &[u8]) -> Vec<u8> {
+pub fn vxlan(o: &Outer, vni: Vni, sport: u16, inner: &[u8]) -> Vec<u8> {
     let mut u = vec![0u8; udp::HEADER_LEN + vxlan::HEADER_LEN];
     udp::emit_header(&mut u, sport, o.udp_port, vxlan::HEADER_LEN + inner.len());
-    vxlan::emit_header(&mut u[udp::HEADER_LEN..], vni);
+    vxlan::emit_header(&mut u[udp::HEADER_LEN..], vni.get());
     u.extend_from_slice(inner);
     ipv4(
         o.dst_mac,
@@ -162,7 +98,7 @@ mod tests {
             dst_ip: Ipv4Addr::new(10, 0, 0, 2),
             udp_port: 4789,
         };
-        let f = vxlan(&o, 5001, 50000, &inner);
+        let f = vxlan(&o, Vni::from_const(5001), 50000, &inner);
         let e = EthernetFrame::new_checked(&f[..]).unwrap();
         let ip = Ipv4Packet::new_checked(e.payload()).unwrap();
         assert!(ip.verify_checksum());

@@ -3,7 +3,8 @@
 //! driver always reports up: there the kernel interface's carrier is the truth (a veth has
 //! carrier only while its peer, the VM's interface, is up).
 
-use crate::tables::{PortIdx, Vni};
+use crate::ids::Vni;
+use crate::tables::PortIdx;
 use std::path::PathBuf;
 
 pub struct LinkWatch {
@@ -91,9 +92,13 @@ mod tests {
 
     #[test]
     fn reports_transitions_only() {
-        let mut w = LinkWatch::new(vec![(1, 5001, None), (2, 5001, None)]);
-        assert_eq!(w.poll(|_| true), vec![(5001, true), (5001, true)]);
+        let mut w = LinkWatch::new(vec![
+            (1, crate::ids::Vni::from_const(5001), None),
+            (2, crate::ids::Vni::from_const(5001), None),
+        ]);
+        let v = Vni::from_const(5001);
+        assert_eq!(w.poll(|_| true), vec![(v, true), (v, true)]);
         assert!(w.poll(|_| true).is_empty());
-        assert_eq!(w.poll(|p| p == 1), vec![(5001, false)]);
+        assert_eq!(w.poll(|p| p == 1), vec![(v, false)]);
     }
 }

@@ -2,8 +2,9 @@
 //! path sends for them: a proxy reply when an answer comes, the request itself (flooded)
 //! when nobody knows or the answer is late.
 
+use crate::dataplane::slow_path::arp_frame;
 use crate::tables::PortIdx;
-use crate::wire::{arp::ArpRepr, ethernet, ArpOperation, EtherType, MacAddr};
+use crate::wire::{ArpOperation, MacAddr};
 use smallvec::SmallVec;
 use std::net::Ipv4Addr;
 use std::time::Instant;
@@ -35,42 +36,21 @@ impl PendingArp {
     }
 }
 
-fn arp_frame(dst: MacAddr, src: MacAddr, a: ArpRepr) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    ethernet::emit_header(&mut f, dst, src, EtherType::Arp);
-    a.emit(&mut f[ethernet::HEADER_LEN..]);
-    f
-}
-
 /// The reply `target` -> `mac` to the VM that asked, as the owner of `target` would send it.
 pub fn arp_reply_frame(w: Waiter, target: Ipv4Addr, mac: MacAddr) -> Vec<u8> {
     let (_, asker_mac, asker_ip) = w;
-    arp_frame(
-        asker_mac,
-        mac,
-        ArpRepr {
-            operation: ArpOperation::Reply,
-            sender_mac: mac,
-            sender_ip: target,
-            target_mac: asker_mac,
-            target_ip: asker_ip,
-        },
-    )
+    arp_frame(ArpOperation::Reply, mac, target, asker_mac, asker_ip)
 }
 
 /// The VM's broadcast request, rebuilt for flooding.
 pub fn arp_request_frame(w: Waiter, target: Ipv4Addr) -> Vec<u8> {
     let (_, asker_mac, asker_ip) = w;
     arp_frame(
-        MacAddr::BROADCAST,
+        ArpOperation::Request,
         asker_mac,
-        ArpRepr {
-            operation: ArpOperation::Request,
-            sender_mac: asker_mac,
-            sender_ip: asker_ip,
-            target_mac: MacAddr::ZERO,
-            target_ip: target,
-        },
+        asker_ip,
+        MacAddr::ZERO,
+        target,
     )
 }
 

@@ -5,11 +5,10 @@
 
 use super::manager::TableManager;
 use super::queries::{arp_reply_frame, arp_request_frame};
-use super::worker::SlowFrame;
 use crate::agent::{AgentCmd, ControlUpdate, RemoteVtep};
-use crate::tables::{
-    ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, TunnelIdx, TunnelTable, Vni,
-};
+use crate::dataplane::SlowFrame;
+use crate::ids::Vni;
+use crate::tables::{ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, TunnelIdx, TunnelTable};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 use std::sync::Arc;

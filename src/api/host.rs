@@ -1,0 +1,358 @@
+//! The host API: what `vxswitch show ...`, `ping` and `mac` ask a running data plane over
+//! its control socket, and the typed rows it answers with. One JSON request line, one JSON
+//! answer line (`{"ok": ...}` or `{"error": "..."}`); a request the host does not know is
+//! refused by name. The CLI, the lab, the bench and the tests all read these types.
+
+use super::counters::{DropReason, Stat};
+use crate::ids::{Ipv4Net, Vni};
+use crate::wire::MacAddr;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// Where `vxswitch show` finds a data plane when told nothing else.
+pub const DEFAULT_SOCKET: &str = "/run/vxswitch/vxswitch.sock";
+
+/// Largest request line the host reads.
+pub const MAX_REQUEST: u64 = 64 * 1024;
+
+/// One request to a data plane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The VTEPs a VNI floods to.
+    VtepList { vni: Vni },
+    /// The MAC table of a VNI.
+    MacList { vni: Vni },
+    /// The ARP table of a VNI (what ARP suppression answers from).
+    ArpList { vni: Vni },
+    /// Sessions to controllers.
+    Connections,
+    /// The VTEP stack's routes.
+    Routes,
+    /// The VTEP stack's ARP cache.
+    Neighbors,
+    /// Counters, drops by reason, table sizes.
+    Stats,
+    /// The drivers' counters of every port.
+    Ports,
+    /// ICMP echo from the VTEP's own address.
+    Ping(PingRequest),
+    /// Adds (or re-points) `count` static MACs from `mac`.
+    MacAdd {
+        vni: Vni,
+        mac: MacAddr,
+        #[serde(default = "one")]
+        count: u32,
+        to: MacTarget,
+    },
+    /// Removes `count` MACs (any kind) from `mac`.
+    MacDel {
+        vni: Vni,
+        mac: MacAddr,
+        #[serde(default = "one")]
+        count: u32,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingRequest {
+    pub dst: Ipv4Addr,
+    /// ICMP data bytes.
+    pub size: u16,
+    pub count: u16,
+}
+
+/// Where added MACs point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MacTarget {
+    /// Behind this remote VTEP.
+    Vtep(Ipv4Addr),
+    /// On this access port (by name).
+    Port(String),
+}
+
+/// The host's answer to one request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    VtepList(Vec<VtepRow>),
+    MacList(Vec<MacRow>),
+    ArpList(Vec<ArpRow>),
+    Connections(Vec<Connection>),
+    Routes(Vec<Route>),
+    Neighbors(Vec<Neighbor>),
+    Stats(Stats),
+    Ports(Vec<PortRow>),
+    Ping(PingReport),
+    MacEdit(MacEditDone),
+}
+
+/// What travels back on the socket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Ok(Response),
+    Error(String),
+}
+
+/// A remote VTEP of a VNI, as `show vtep list` prints it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VtepRow {
+    pub ip: Ipv4Addr,
+    /// The VTEP's underlay segment, when known.
+    pub segment: Option<Ipv4Addr>,
+    pub is_mtep: bool,
+    pub next_hop: Option<Ipv4Addr>,
+    /// The next hop's MAC is known: frames can go.
+    pub resolved: bool,
+}
+
+/// How a MAC entry got there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MacKind {
+    Static,
+    Learned,
+}
+
+/// One MAC entry: behind a remote VTEP (outer MAC and IP) or on a local port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MacRow {
+    pub inner_mac: MacAddr,
+    pub outer_mac: Option<MacAddr>,
+    pub outer_ip: Option<Ipv4Addr>,
+    pub port: Option<String>,
+    pub kind: MacKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpRow {
+    pub ip: Ipv4Addr,
+    pub mac: MacAddr,
+}
+
+/// The state of a session to a controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SessionState {
+    Connecting,
+    Established,
+    Down,
+}
+
+/// One controller session, as `show connections` prints it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub controller: SocketAddr,
+    pub local: Option<SocketAddr>,
+    pub state: SessionState,
+    /// The controller's id, once it said Welcome.
+    pub id: Option<String>,
+    /// Unix seconds of the last state change.
+    pub since: u64,
+    pub last_error: Option<String>,
+}
+
+/// A route of the VTEP stack: its segment, or the default route via the gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The destination prefix (0.0.0.0/0 for the default route).
+    pub destination: Ipv4Net,
+    pub gateway: Option<Ipv4Addr>,
+    pub interface: String,
+    pub source: Ipv4Addr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Neighbor {
+    pub ip: Ipv4Addr,
+    pub mac: MacAddr,
+    pub interface: String,
+}
+
+/// The data plane's counters summed over workers, and its tables' state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub stats: BTreeMap<Stat, u64>,
+    pub drops: BTreeMap<DropReason, u64>,
+    /// Table snapshots published so far.
+    pub generation: u64,
+    pub controller_up: bool,
+    pub macs: usize,
+    pub arps: usize,
+    /// TSC cycles of poll rounds that received something, and the frames of those rounds.
+    pub busy_cycles: u64,
+    pub busy_frames: u64,
+    pub tsc_hz: u64,
+}
+
+impl Stats {
+    pub fn stat(&self, s: Stat) -> u64 {
+        self.stats.get(&s).copied().unwrap_or(0)
+    }
+    pub fn drop_count(&self, r: DropReason) -> u64 {
+        self.drops.get(&r).copied().unwrap_or(0)
+    }
+    pub fn total_drops(&self) -> u64 {
+        self.drops.values().sum()
+    }
+}
+
+/// One port's driver counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRow {
+    pub name: String,
+    pub port_id: u16,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+}
+
+/// What `vxswitch ping` saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PingReport {
+    pub dst: Ipv4Addr,
+    pub src: Ipv4Addr,
+    pub size: u16,
+    pub dont_fragment: bool,
+    pub sent: u16,
+    pub received: u16,
+    pub replies: Vec<PingReply>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PingReply {
+    Reply {
+        seq: u16,
+        from: Ipv4Addr,
+        bytes: usize,
+        rtt_ms: f64,
+    },
+    Timeout {
+        seq: u16,
+    },
+}
+
+/// What a static MAC edit changed and how long making it visible took.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MacEditDone {
+    pub changed: u32,
+    /// From the first change applied to the new snapshot published, in microseconds.
+    pub publish_us: f64,
+}
+
+/// Takes one kind of answer out of a `Response`: `let s: Stats = client.get(Request::Stats)?`.
+macro_rules! answer_of {
+    ($($variant:ident => $ty:ty,)*) => {$(
+        impl TryFrom<Response> for $ty {
+            type Error = Response;
+            fn try_from(r: Response) -> Result<$ty, Response> {
+                match r {
+                    Response::$variant(v) => Ok(v),
+                    other => Err(other),
+                }
+            }
+        }
+    )*};
+}
+
+answer_of! {
+    VtepList => Vec<VtepRow>,
+    MacList => Vec<MacRow>,
+    ArpList => Vec<ArpRow>,
+    Connections => Vec<Connection>,
+    Routes => Vec<Route>,
+    Neighbors => Vec<Neighbor>,
+    Stats => Stats,
+    Ports => Vec<PortRow>,
+    Ping => PingReport,
+    MacEdit => MacEditDone,
+}
+
+impl Response {
+    /// The answer's rows alone as JSON (what `--json` prints).
+    pub fn rows_json(&self) -> serde_json::Result<serde_json::Value> {
+        match self {
+            Response::VtepList(r) => serde_json::to_value(r),
+            Response::MacList(r) => serde_json::to_value(r),
+            Response::ArpList(r) => serde_json::to_value(r),
+            Response::Connections(r) => serde_json::to_value(r),
+            Response::Routes(r) => serde_json::to_value(r),
+            Response::Neighbors(r) => serde_json::to_value(r),
+            Response::Stats(r) => serde_json::to_value(r),
+            Response::Ports(r) => serde_json::to_value(r),
+            Response::Ping(r) => serde_json::to_value(r),
+            Response::MacEdit(r) => serde_json::to_value(r),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Request, String> {
+        let de = &mut serde_json::Deserializer::from_str(line);
+        serde_path_to_error::deserialize(de).map_err(|e| format!("{}: {}", e.path(), e.inner()))
+    }
+
+    #[test]
+    fn requests_round_trip_and_unknown_ones_are_named() {
+        for r in [
+            Request::Stats,
+            Request::MacList {
+                vni: Vni::from_const(5001),
+            },
+            Request::MacAdd {
+                vni: Vni::from_const(5001),
+                mac: MacAddr([2, 0, 0, 0, 0, 1]),
+                count: 3,
+                to: MacTarget::Vtep(Ipv4Addr::new(10, 0, 0, 2)),
+            },
+            Request::Ping(PingRequest {
+                dst: Ipv4Addr::new(10, 0, 0, 2),
+                size: 56,
+                count: 1,
+            }),
+        ] {
+            let line = serde_json::to_string(&r).unwrap();
+            assert_eq!(parse(&line).unwrap(), r, "{line}");
+        }
+        let e = parse(r#"{"reboot": {}}"#).unwrap_err();
+        assert!(e.contains("unknown variant `reboot`"), "{e}");
+        let e = parse(r#"{"mac_list": {"vni": 0}}"#).unwrap_err();
+        assert!(e.starts_with("mac_list.vni: 0 is not a VNI"), "{e}");
+        let e = parse(r#"{"mac_list": {"vni": 1, "colour": 2}}"#).unwrap_err();
+        assert!(e.starts_with("mac_list.colour"), "{e}");
+        let e =
+            parse(r#"{"ping": {"dst": "10.0.0.2", "size": 56, "count": 1, "x": 1}}"#).unwrap_err();
+        assert!(e.starts_with("ping.x"), "{e}");
+        let e = parse(r#"{"mac_del": {"vni": 1, "mac": "02:00"}}"#).unwrap_err();
+        assert!(e.starts_with("mac_del.mac"), "{e}");
+    }
+
+    #[test]
+    fn an_answer_gives_its_own_type_only() {
+        let r = Response::MacEdit(MacEditDone {
+            changed: 2,
+            publish_us: 1.0,
+        });
+        let line = serde_json::to_string(&Answer::Ok(r.clone())).unwrap();
+        let Answer::Ok(back) = serde_json::from_str(&line).unwrap() else {
+            panic!("{line}")
+        };
+        assert!(Stats::try_from(back.clone()).is_err());
+        assert_eq!(MacEditDone::try_from(back).unwrap().changed, 2);
+    }
+}

@@ -1,0 +1,150 @@
+//! The controller's management REST API: logical switches and the per-VNI tables, as typed
+//! bodies both the controller (axum) and the CLI (ureq) use. The OpenAPI document
+//! (`controller/openapi.json`) describes the same shapes.
+
+use crate::ids::{ReplicationMode, Vni};
+use crate::wire::MacAddr;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// The API's path prefix.
+pub const BASE: &str = "/api/v1";
+
+/// A logical switch: one VNI and how the hosts treat it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogicalSwitch {
+    pub vni: Vni,
+    pub name: String,
+    pub replication_mode: ReplicationMode,
+    /// Hosts answer VMs' ARP requests from the ARP table.
+    pub arp_suppression: bool,
+    /// Underlay group for BUM traffic in hybrid and multicast modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multicast_group: Option<Ipv4Addr>,
+}
+
+/// A logical switch as the API serves it: with the controller that owns its VNI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogicalSwitchView {
+    #[serde(flatten)]
+    pub switch: LogicalSwitch,
+    pub controller: String,
+}
+
+/// The body of a create (POST, `vni` required) or an update (PUT, every field optional:
+/// what is left out keeps its value; `"multicast_group": null` removes the group).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<Vni>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_mode: Option<ReplicationMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arp_suppression: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub multicast_group: Option<Option<Ipv4Addr>>,
+}
+
+/// A field that is present, possibly `null`: Some(None) is "clear it", absent is None.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Every VTEP that joined a VNI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VtepTableRow {
+    pub vni: Vni,
+    pub ip: Ipv4Addr,
+    /// The VTEP's underlay segment (network address).
+    pub segment: Ipv4Addr,
+    pub mac: MacAddr,
+    pub host: String,
+}
+
+/// A VM MAC and the VTEP it is behind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MacTableRow {
+    pub vni: Vni,
+    pub mac: MacAddr,
+    pub vtep_ip: Ipv4Addr,
+}
+
+/// A VM IP and its MAC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpTableRow {
+    pub vni: Vni,
+    pub ip: Ipv4Addr,
+    pub mac: MacAddr,
+}
+
+/// A hypervisor connected to this controller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hypervisor {
+    pub session: u64,
+    pub host: String,
+    pub address: SocketAddr,
+    pub vtep_ip: Ipv4Addr,
+    pub vtep_mac: MacAddr,
+    /// Unix seconds.
+    pub connected_since: u64,
+    /// The host's full sync is complete.
+    pub synced: bool,
+    pub vnis: Vec<Vni>,
+}
+
+/// This controller and who owns each VNI slice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub controller: String,
+    pub slices: Vec<String>,
+}
+
+/// Every refusal: the field it is about and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+    pub field: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_tells_absent_from_null() {
+        let s: SwitchSpec = serde_json::from_str(r#"{"multicast_group": null}"#).unwrap();
+        assert_eq!(s.multicast_group, Some(None));
+        let s: SwitchSpec = serde_json::from_str("{}").unwrap();
+        assert_eq!(s.multicast_group, None);
+        let s: SwitchSpec = serde_json::from_str(r#"{"multicast_group": "239.1.1.1"}"#).unwrap();
+        assert_eq!(s.multicast_group, Some(Some(Ipv4Addr::new(239, 1, 1, 1))));
+        assert!(serde_json::from_str::<SwitchSpec>(r#"{"colour": 1}"#).is_err());
+    }
+
+    #[test]
+    fn a_view_is_the_switch_and_its_owner() {
+        let v = LogicalSwitchView {
+            switch: LogicalSwitch {
+                vni: Vni::from_const(5001),
+                name: "web".into(),
+                replication_mode: ReplicationMode::Unicast,
+                arp_suppression: true,
+                multicast_group: None,
+            },
+            controller: "c1".into(),
+        };
+        let j = serde_json::to_value(&v).unwrap();
+        assert_eq!(j["vni"], 5001);
+        assert_eq!(j["replication_mode"], "unicast");
+        assert_eq!(serde_json::from_value::<LogicalSwitchView>(j).unwrap(), v);
+    }
+}

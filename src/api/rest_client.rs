@@ -1,0 +1,107 @@
+//! The client side of the REST API (the CLI's `show logical-switches ...` and `ls ...`).
+
+use super::rest::{
+    ApiError, ArpTableRow, Hypervisor, LogicalSwitchView, MacTableRow, SwitchSpec, VtepTableRow,
+    BASE,
+};
+use crate::ids::Vni;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// The controller refused: HTTP status and its words.
+    #[error("{status}: {}", .body.error)]
+    Refused { status: u16, body: ApiError },
+    #[error("{0}: {1}")]
+    Transport(String, String),
+    #[error("{0}: the answer is not what the API serves: {1}")]
+    BadAnswer(String, std::io::Error),
+}
+
+/// A controller's REST API, e.g. `http://127.0.0.1:8080`.
+#[derive(Clone, Debug)]
+pub struct RestClient {
+    base: String,
+}
+
+impl RestClient {
+    pub fn new(controller: &str) -> RestClient {
+        RestClient {
+            base: format!("{}{BASE}", controller.trim_end_matches('/')),
+        }
+    }
+
+    fn send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Option<T>, RestError> {
+        let url = format!("{}/{path}", self.base);
+        let req = ureq::request(method, &url).timeout(TIMEOUT);
+        let r = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match r {
+            Ok(resp) if resp.status() == 204 => Ok(None),
+            Ok(resp) => resp
+                .into_json()
+                .map(Some)
+                .map_err(|e| RestError::BadAnswer(url, e)),
+            Err(ureq::Error::Status(status, resp)) => {
+                let body = resp.into_json().unwrap_or_else(|e| ApiError {
+                    error: format!("request refused ({e})"),
+                    field: String::new(),
+                });
+                Err(RestError::Refused { status, body })
+            }
+            Err(e) => Err(RestError::Transport(url, e.to_string())),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RestError> {
+        let url = format!("{}/{path}", self.base);
+        self.send("GET", path, None::<&()>)?
+            .ok_or_else(|| RestError::Transport(url, "empty answer".into()))
+    }
+
+    pub fn switches(&self) -> Result<Vec<LogicalSwitchView>, RestError> {
+        self.get("logical-switches")
+    }
+    pub fn switch(&self, vni: Vni) -> Result<LogicalSwitchView, RestError> {
+        self.get(&format!("logical-switches/{vni}"))
+    }
+    pub fn vtep_table(&self, vni: Vni) -> Result<Vec<VtepTableRow>, RestError> {
+        self.get(&format!("logical-switches/{vni}/vtep-table"))
+    }
+    pub fn mac_table(&self, vni: Vni) -> Result<Vec<MacTableRow>, RestError> {
+        self.get(&format!("logical-switches/{vni}/mac-table"))
+    }
+    pub fn arp_table(&self, vni: Vni) -> Result<Vec<ArpTableRow>, RestError> {
+        self.get(&format!("logical-switches/{vni}/arp-table"))
+    }
+    pub fn hypervisors(&self) -> Result<Vec<Hypervisor>, RestError> {
+        self.get("hypervisors")
+    }
+
+    /// Creates a logical switch (`spec.vni` required).
+    pub fn create(&self, spec: &SwitchSpec) -> Result<LogicalSwitchView, RestError> {
+        let made = self.send("POST", "logical-switches", Some(spec))?;
+        made.ok_or_else(|| RestError::Transport(self.base.clone(), "empty answer".into()))
+    }
+    /// Changes what `spec` sets of switch `vni`.
+    pub fn update(&self, vni: Vni, spec: &SwitchSpec) -> Result<LogicalSwitchView, RestError> {
+        let path = format!("logical-switches/{vni}");
+        let done = self.send("PUT", &path, Some(spec))?;
+        done.ok_or_else(|| RestError::Transport(self.base.clone(), "empty answer".into()))
+    }
+    pub fn delete(&self, vni: Vni) -> Result<(), RestError> {
+        self.send::<serde_json::Value>("DELETE", &format!("logical-switches/{vni}"), None::<&()>)
+            .map(|_| ())
+    }
+}

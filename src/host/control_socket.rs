@@ -1,0 +1,165 @@
+//! The data plane's control socket: the server side of the host API (`api::host`). One
+//! request line in, one answer line out; every request goes through `answer`, the one
+//! dispatcher. Read-only on the tables (views load the published snapshot); static MAC edits
+//! are handed to the management thread, the tables' single writer.
+
+use super::ping::{self, EchoBoard};
+use super::static_macs::{MacEditJob, MacEditTarget};
+use super::views;
+use crate::agent::Hub;
+use crate::api::host::{Answer, MacTarget, Request, Response, MAX_REQUEST};
+use crate::dataplane::{Counters, SlowFrame};
+use crate::ids::Vni;
+use crate::tables::{PortIdx, SnapshotCell};
+use crate::wire::MacAddr;
+use crossbeam_queue::ArrayQueue;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+/// What the host API's answers are made of.
+pub struct ControlEnv {
+    pub cell: Arc<SnapshotCell>,
+    pub counters: Vec<Arc<Counters>>,
+    /// Port names by PortIdx (0: the uplink).
+    pub port_names: Vec<String>,
+    /// DPDK port ids by PortIdx, for the drivers' counters.
+    pub port_ids: Vec<u16>,
+    pub slow_tx: Arc<ArrayQueue<SlowFrame>>,
+    pub echoes: Arc<EchoBoard>,
+    /// The agent's hub, when controllers are configured.
+    pub hub: Option<Arc<Hub>>,
+    /// Static MAC edits, applied and published by the management thread.
+    pub edits: std::sync::mpsc::Sender<MacEditJob>,
+}
+
+/// Binds the socket (replacing a stale one) before the runtime starts, so that an error
+/// reaches the operator at start-up.
+pub fn bind(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(path);
+    let l = std::os::unix::net::UnixListener::bind(path)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+pub async fn serve(listener: std::os::unix::net::UnixListener, env: Arc<ControlEnv>) {
+    let Ok(listener) = UnixListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        if let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(client(s, Arc::clone(&env)));
+        }
+    }
+}
+
+async fn client(s: UnixStream, env: Arc<ControlEnv>) {
+    let (rd, mut wr) = s.into_split();
+    let mut line = String::new();
+    let mut rd = BufReader::new(rd.take(MAX_REQUEST));
+    if rd.read_line(&mut line).await.is_err() {
+        return;
+    }
+    let answer = match parse(&line) {
+        Ok(req) => match answer(&env, req).await {
+            Ok(r) => Answer::Ok(r),
+            Err(e) => Answer::Error(e),
+        },
+        Err(e) => Answer::Error(e),
+    };
+    let mut out = serde_json::to_string(&answer).expect("answers serialize");
+    out.push('\n');
+    let _ = wr.write_all(out.as_bytes()).await;
+}
+
+/// A request line, or why it is not one (naming the field, or the unknown request).
+fn parse(line: &str) -> Result<Request, String> {
+    let de = &mut serde_json::Deserializer::from_str(line);
+    serde_path_to_error::deserialize(de).map_err(|e| match e.path().to_string().as_str() {
+        "." => format!("request: {}", e.inner()),
+        path => format!("{path}: {}", e.inner()),
+    })
+}
+
+/// The one dispatcher of the host API.
+async fn answer(env: &ControlEnv, req: Request) -> Result<Response, String> {
+    let snap = env.cell.load();
+    Ok(match req {
+        Request::VtepList { vni } => Response::VtepList(views::vtep_list(env, &snap, vni)?),
+        Request::MacList { vni } => Response::MacList(views::mac_list(env, &snap, vni)),
+        Request::ArpList { vni } => Response::ArpList(views::arp_list(&snap, vni)),
+        Request::Connections => {
+            Response::Connections(env.hub.as_ref().map(|h| h.conns()).unwrap_or_default())
+        }
+        Request::Routes => Response::Routes(views::routes(env, &snap)),
+        Request::Neighbors => Response::Neighbors(views::neighbors(env, &snap)),
+        Request::Stats => Response::Stats(views::stats(env, &snap)),
+        Request::Ports => Response::Ports(views::ports(env)),
+        Request::Ping(p) => Response::Ping(ping::ping(env, &p).await?),
+        Request::MacAdd {
+            vni,
+            mac,
+            count,
+            to,
+        } => {
+            let target = match to {
+                MacTarget::Vtep(ip) => MacEditTarget::Vtep(ip),
+                MacTarget::Port(name) => MacEditTarget::Port(access_port(env, &name)?),
+            };
+            mac_edit(env, vni, mac, count, Some(target)).await?
+        }
+        Request::MacDel { vni, mac, count } => mac_edit(env, vni, mac, count, None).await?,
+    })
+}
+
+fn access_port(env: &ControlEnv, name: &str) -> Result<PortIdx, String> {
+    env.port_names
+        .iter()
+        .skip(1)
+        .position(|n| n == name)
+        .map(|i| (i + 1) as PortIdx)
+        .ok_or_else(|| format!("port: no access port named {name:?}"))
+}
+
+/// Hands a static MAC edit to the management thread and waits for it to be published.
+async fn mac_edit(
+    env: &ControlEnv,
+    vni: Vni,
+    first: MacAddr,
+    count: u32,
+    target: Option<MacEditTarget>,
+) -> Result<Response, String> {
+    let (done, answer) = tokio::sync::oneshot::channel();
+    env.edits
+        .send(MacEditJob {
+            vni,
+            first,
+            count,
+            target,
+            done,
+        })
+        .map_err(|_| "the management thread is not running".to_string())?;
+    let r = answer
+        .await
+        .map_err(|_| "the management thread dropped the edit".to_string())??;
+    Ok(Response::MacEdit(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn refusals_name_the_request_or_the_field() {
+        let e = parse("{\"reboot\": null}").unwrap_err();
+        assert!(e.starts_with("request: unknown variant `reboot`"), "{e}");
+        let e = parse("{\"vtep_list\": {\"vni\": 0}}").unwrap_err();
+        assert!(e.starts_with("vtep_list.vni: 0 is not a VNI"), "{e}");
+        let e = parse("not json").unwrap_err();
+        assert!(e.starts_with("request:"), "{e}");
+    }
+}

@@ -1,0 +1,24 @@
+//! One hypervisor's data plane as a process (`vxswitch dataplane`): bring-up of EAL, pools
+//! and ports, the pinned workers that run the pipeline over DPDK bursts, the management
+//! thread that is the single writer of the tables (`TableManager`), the control-plane thread
+//! (the control socket serving the host API, and the agent's sessions to controllers), and
+//! the report printed at stop.
+#![forbid(unsafe_code)]
+
+mod control_plane;
+mod control_socket;
+mod link;
+pub mod manager;
+mod mgmt;
+mod ping;
+mod queries;
+mod report;
+mod run;
+mod static_macs;
+mod updates;
+mod views;
+mod worker;
+
+pub use manager::{initial_snapshot, ManagerStats, TableManager};
+pub use run::{run, RunError};
+pub use static_macs::MacEditTarget;

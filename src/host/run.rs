@@ -1,0 +1,226 @@
+//! `vxswitch dataplane`: brings up EAL, the mempool and the ports named in the config,
+//! starts the control-plane thread and the pinned workers, and runs the management loop
+//! until SIGINT/SIGTERM; then stops everything in order and prints the stop report.
+
+use super::control_plane::ControlPlane;
+use super::control_socket::{self, ControlEnv};
+use super::link::{af_packet_iface, LinkWatch};
+use super::manager::{initial_snapshot, TableManager};
+use super::mgmt::Mgmt;
+use super::ping::EchoBoard;
+use super::report::report;
+use super::worker::{self, WorkerEnv, WorkerPlan};
+use crate::config::Config;
+use crate::dataplane::events::{EventQueue, EVENT_QUEUE_LEN};
+use crate::dataplane::{Counters, Pipeline, SlowFrame};
+use crate::dpdk::{self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig};
+use crate::tables::{PortIdx, SnapshotCell};
+use crossbeam_queue::ArrayQueue;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Dpdk(#[from] DpdkError),
+    #[error("signal handler: {0}")]
+    Signal(std::io::Error),
+    #[error("dataplane.workers: core {0} does not exist on this machine ({1} cores)")]
+    NoSuchCore(usize, usize),
+    #[error("control.socket {0}: {1}")]
+    ControlSocket(String, std::io::Error),
+}
+
+/// Mbuf data room: 2 KiB of frame behind DPDK's 128-byte headroom.
+const DATA_ROOM: u16 = 2048 + 128;
+/// Frames the management thread may have queued for worker 0.
+const SLOW_PATH_QUEUE: usize = 256;
+
+pub fn run(cfg: &Config) -> Result<(), RunError> {
+    let cores = core_affinity::get_core_ids().map_or(usize::MAX, |c| c.len());
+    if let Some(&c) = cfg.workers.iter().find(|&&c| c >= cores) {
+        return Err(RunError::NoSuchCore(c, cores));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(RunError::Signal)?;
+    }
+    let socket_err = |e| RunError::ControlSocket(cfg.control_socket.display().to_string(), e);
+    let socket = control_socket::bind(&cfg.control_socket).map_err(socket_err)?;
+    let eal = Eal::init(&cfg.eal_args)?;
+    let mut probed = vec![Port::by_name(&eal, &cfg.uplink_device)?];
+    for a in &cfg.access_ports {
+        probed.push(Port::by_name(&eal, &a.device)?);
+    }
+    let pool = Mempool::new(&eal, "vxs_pool", cfg.mbufs, 256, DATA_ROOM)?;
+    let baseline = pool.in_use();
+    let n_workers = cfg.workers.len() as u16;
+    let mut ports = Vec::with_capacity(probed.len());
+    for (i, p) in probed.iter().enumerate() {
+        let pc = PortConfig {
+            rx_queues: if i == 0 { n_workers } else { 1 },
+            tx_queues: n_workers,
+            rx_desc: cfg.rx_desc,
+            tx_desc: cfg.tx_desc,
+            mtu: if i == 0 { cfg.vtep.mtu } else { 1500 },
+        };
+        // A failure closes the ports started so far (they close on drop).
+        ports.push(p.start(&pc, &pool)?);
+    }
+    let vtep = cfg.vtep.identity(ports[0].mac());
+    let started = Instant::now();
+    let cell = Arc::new(SnapshotCell::new(initial_snapshot(cfg, vtep.clone(), 0)));
+    let mut manager = TableManager::new(Arc::clone(&cell), cfg);
+    let clock = AtomicU32::new(0);
+    let slow_tx = Arc::new(ArrayQueue::new(SLOW_PATH_QUEUE));
+    let plans = plan_workers(cfg, ports.len(), &slow_tx);
+    let counters: Vec<Arc<Counters>> = plans.iter().map(|_| Arc::default()).collect();
+    let queues: Vec<Arc<EventQueue>> = plans
+        .iter()
+        .map(|_| Arc::new(ArrayQueue::new(EVENT_QUEUE_LEN)))
+        .collect();
+    let echoes = Arc::new(EchoBoard::default());
+    let (edit_tx, edit_rx) = std::sync::mpsc::channel();
+    let control_env = ControlEnv {
+        cell: Arc::clone(&cell),
+        counters: counters.clone(),
+        port_names: std::iter::once("uplink".to_string())
+            .chain(cfg.access_ports.iter().map(|a| a.name.clone()))
+            .collect(),
+        port_ids: ports.iter().map(|p| p.id()).collect(),
+        slow_tx: Arc::clone(&slow_tx),
+        echoes: Arc::clone(&echoes),
+        hub: None,
+        edits: edit_tx,
+    };
+    let (mut control_plane, mut link) =
+        ControlPlane::start(cfg.agent.as_ref(), &vtep, socket, control_env).map_err(socket_err)?;
+    let mut links = LinkWatch::new(
+        cfg.access_ports
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                (
+                    (i + 1) as PortIdx,
+                    a.vni,
+                    af_packet_iface(&cfg.eal_args, &a.device),
+                )
+            })
+            .collect(),
+    );
+    let port_refs: Vec<_> = ports.iter().collect();
+    let env = WorkerEnv {
+        pool: &pool,
+        ports: &port_refs,
+        cell: &cell,
+        stop: &stop,
+        clock: &clock,
+        idle_sleep: (cfg.idle_sleep_us > 0).then(|| Duration::from_micros(cfg.idle_sleep_us)),
+    };
+    println!(
+        "vxswitch: {} | VTEP {}/{} mac {} udp {} mtu {} | uplink {} | {} access port(s) | {} worker(s) on cores {:?}",
+        dpdk::version(),
+        vtep.ip,
+        vtep.prefix_len,
+        vtep.mac,
+        vtep.udp_port,
+        vtep.mtu,
+        cfg.uplink_device,
+        cfg.access_ports.len(),
+        plans.len(),
+        cfg.workers
+    );
+    let tx_counts = std::thread::scope(|s| {
+        let handles: Vec<_> = plans
+            .iter()
+            .zip(&counters)
+            .zip(&queues)
+            .map(|((plan, c), q)| {
+                let (env, eal) = (&env, &eal);
+                let pipeline = Pipeline::new(Arc::clone(c), Arc::clone(q));
+                s.spawn(move || {
+                    if !core_affinity::set_for_current(core_affinity::CoreId { id: plan.core }) {
+                        eprintln!("vxswitch: could not pin a worker to core {}", plan.core);
+                    }
+                    if let Err(e) = register_worker_thread(eal) {
+                        eprintln!("vxswitch: {e}");
+                    }
+                    worker::run(env, plan, pipeline)
+                })
+            })
+            .collect();
+        println!(
+            "vxswitch ready (control socket {}{})",
+            cfg.control_socket.display(),
+            cfg.agent.as_ref().map_or(String::new(), |a| format!(
+                ", controllers {:?}",
+                a.controllers
+            ))
+        );
+        let _ = std::io::stdout().flush();
+        Mgmt {
+            manager: &mut manager,
+            link: &mut link,
+            links: &mut links,
+            ports: &ports,
+            slow_tx: &slow_tx,
+            echoes: &echoes,
+            edits: &edit_rx,
+            arp_timeout: cfg.agent.as_ref().map(|a| a.arp_query_timeout),
+        }
+        .run(&queues, &clock, &stop, started);
+        stop.store(true, Ordering::SeqCst);
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect::<Vec<_>>()
+    });
+    control_plane.stop();
+    let _ = std::fs::remove_file(&cfg.control_socket);
+    let port_stats: Vec<_> = ports.iter().map(|p| p.stats()).collect();
+    drop(port_refs);
+    // Closing the ports gives back the mbufs their rings hold.
+    drop(ports);
+    let in_use = pool.in_use().saturating_sub(baseline);
+    print!(
+        "{}",
+        report(
+            cfg,
+            &port_stats,
+            &tx_counts,
+            &counters,
+            &manager,
+            started.elapsed(),
+            in_use
+        )
+    );
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+/// Worker i gets uplink RX queue i, TX queue i on every port, and the access ports
+/// round-robin; worker 0 also sends the slow path's frames.
+fn plan_workers(
+    cfg: &Config,
+    n_ports: usize,
+    slow_tx: &Arc<ArrayQueue<SlowFrame>>,
+) -> Vec<WorkerPlan> {
+    let n = cfg.workers.len();
+    let mut plans: Vec<WorkerPlan> = cfg
+        .workers
+        .iter()
+        .enumerate()
+        .map(|(i, &core)| WorkerPlan {
+            core,
+            rx: vec![(0, i as u16)],
+            tx_queue: i as u16,
+            slow_tx: (i == 0).then(|| Arc::clone(slow_tx)),
+        })
+        .collect();
+    for p in 1..n_ports {
+        plans[(p - 1) % n].rx.push((p as PortIdx, 0));
+    }
+    plans
+}
