@@ -283,3 +283,74 @@ fn controller_answers_bad_protocol_input_and_keeps_running() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rest_api_takes_typed_json_writes_only_and_names_the_field() {
+    let dir = std::env::temp_dir().join(format!("vxs-ctl-rest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!("[controller]\nlisten = \"127.0.0.1:21235\"\napi = \"127.0.0.1:28081\"\nstate_dir = \"{}\"\n", dir.join("state").display()),
+    )
+    .unwrap();
+    let mut d = common::Daemon::spawn_args(
+        &["controller", "--config", &cfg.display().to_string()],
+        "vxswitch controller ready",
+    );
+    let url = "http://127.0.0.1:28081/api/v1/logical-switches";
+    // (status, field named) of a refused request.
+    let refused = |r: Result<ureq::Response, ureq::Error>| match r {
+        Err(ureq::Error::Status(code, resp)) => {
+            let body: vxswitch::api::rest::ApiError = resp.into_json().unwrap();
+            (code, body.field)
+        }
+        other => panic!("not refused: {other:?}"),
+    };
+    // A cross-site form or text/plain post is not a JSON write.
+    let r = ureq::post(url)
+        .set("Content-Type", "text/plain")
+        .send_string(r#"{"vni": 5001}"#);
+    assert_eq!(refused(r), (415, "content-type".to_string()));
+    // A JSON write refused: (status, field named).
+    let json = |body: &str| {
+        refused(
+            ureq::post(url)
+                .set("Content-Type", "application/json")
+                .send_string(body),
+        )
+    };
+    assert_eq!(
+        json(r#"{"vni": 5001, "colour": 1}"#),
+        (400, "colour".into())
+    );
+    assert_eq!(json(r#"{"vni": 0}"#), (400, "vni".into()));
+    assert_eq!(
+        json(r#"{"vni": 5001, "replication_mode": "flood"}"#),
+        (400, "replication_mode".into())
+    );
+    assert_eq!(json("[5001]"), (400, "body".into()));
+    assert_eq!(
+        refused(ureq::get(&format!("{url}/abc")).call()),
+        (400, "vni".into())
+    );
+    // Nothing of that was stored; a good body is, and reads back typed.
+    let api = vxswitch::api::RestClient::new("http://127.0.0.1:28081");
+    assert!(api.switches().unwrap().is_empty());
+    let spec = vxswitch::api::rest::SwitchSpec {
+        vni: Some(vxswitch::ids::Vni::from_const(5001)),
+        name: Some("web".into()),
+        ..Default::default()
+    };
+    let made = api.create(&spec).unwrap();
+    assert_eq!(made.switch.name, "web");
+    assert_eq!(made.controller, "127.0.0.1");
+    assert!(matches!(
+        api.create(&spec),
+        Err(vxswitch::api::RestError::Refused { status: 409, .. })
+    ));
+    assert_eq!(api.switches().unwrap(), vec![made]);
+    d.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,7 @@ use common::{assert_no_leak, counter, require_root, test_dir, wait_until_quiet, 
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
+use vxswitch::api::host::{Answer, MacRow, PortRow, Response};
 use vxswitch::testkit::pcap;
 use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::{ArpOperation, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
@@ -317,12 +318,10 @@ fn operator_adds_and_removes_static_mac_ranges_and_reads_port_counters() {
     assert!(ok && out.contains("300 MAC entries changed"), "{out}");
     let (ok, out) = cli("show mac list --vni 5001 --json");
     assert!(ok);
-    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let list: Vec<MacRow> = serde_json::from_str(&out).unwrap();
     let behind_53 = list
-        .as_array()
-        .unwrap()
         .iter()
-        .filter(|m| m["outer_ip"] == "192.168.250.53")
+        .filter(|m| m.outer_ip == Some(Ipv4Addr::new(192, 168, 250, 53)))
         .count();
     assert_eq!(behind_53, 300);
     let (ok, out) = cli("mac add --vni 5001 --mac 03:00:00:00:00:00 --port vm-c");
@@ -333,13 +332,24 @@ fn operator_adds_and_removes_static_mac_ranges_and_reads_port_counters() {
     assert!(ok && out.contains("300 MAC entries changed"), "{out}");
     let (ok, out) = cli("show ports --json");
     assert!(ok);
-    let ports: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let names: Vec<&str> = ports
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
+    let ports: Vec<PortRow> = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["uplink", "vm-a", "vm-c"]);
+    // A request the host does not know is refused by name; a bad field by its path.
+    let raw = |line: &str| {
+        use std::io::{BufRead, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        writeln!(s, "{line}").unwrap();
+        let mut answer = String::new();
+        std::io::BufReader::new(s).read_line(&mut answer).unwrap();
+        serde_json::from_str::<Answer>(&answer).unwrap()
+    };
+    assert!(
+        matches!(raw(r#"{"reboot": null}"#), Answer::Error(e) if e.contains("unknown variant `reboot`"))
+    );
+    assert!(
+        matches!(raw(r#"{"mac_list": {"vni": 16777216}}"#), Answer::Error(e) if e.starts_with("mac_list.vni:"))
+    );
+    assert!(matches!(raw(r#""stats""#), Answer::Ok(Response::Stats(_))));
     assert_no_leak(&d.stop());
 }

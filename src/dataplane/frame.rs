@@ -1,7 +1,7 @@
 //! What the pipeline needs of a packet buffer and of the I/O around it.
 //!
 //! The pipeline is generic over these traits so that the same code runs on DPDK mbufs in a
-//! worker (`crate::dpdk` implements them) and on in-memory frames in tests, without EAL.
+//! worker (the DPDK module implements them) and on in-memory frames in tests, without EAL.
 
 use crate::tables::PortIdx;
 
