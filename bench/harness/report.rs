@@ -167,10 +167,24 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// How the run was made, recorded beside its figures.
+#[derive(Serialize)]
+pub struct Settings {
+    pub samples: usize,
+    pub window_s: f64,
+    pub warmup_s: f64,
+    pub core: usize,
+    pub hugepages: bool,
+    pub flows: u32,
+    pub inner_frame_bytes: usize,
+    pub measure: &'static str,
+    pub elapsed_s: u64,
+}
+
 #[derive(Serialize)]
 struct Summary<'a> {
     machine: &'a Machine,
-    settings: &'a serde_json::Value,
+    settings: &'a Settings,
     rows: &'a [Row],
 }
 
@@ -178,7 +192,7 @@ struct Summary<'a> {
 pub fn write(
     dir: &Path,
     machine: &Machine,
-    settings: &serde_json::Value,
+    settings: &Settings,
     samples: &[Sample],
     rows: &[Row],
 ) -> Result<(), String> {

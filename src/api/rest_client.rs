@@ -101,7 +101,11 @@ impl RestClient {
         done.ok_or_else(|| RestError::Transport(self.base.clone(), "empty answer".into()))
     }
     pub fn delete(&self, vni: Vni) -> Result<(), RestError> {
-        self.send::<serde_json::Value>("DELETE", &format!("logical-switches/{vni}"), None::<&()>)
-            .map(|_| ())
+        self.send::<serde::de::IgnoredAny>(
+            "DELETE",
+            &format!("logical-switches/{vni}"),
+            None::<&()>,
+        )
+        .map(|_| ())
     }
 }

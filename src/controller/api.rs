@@ -243,6 +243,116 @@ async fn arp_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::rest::{ApiError as Refusal, LogicalSwitch};
+    use crate::ids::ReplicationMode;
+    use serde::Serialize;
+    use std::net::Ipv4Addr;
+
+    /// The property names of schema `name` in the OpenAPI document.
+    fn schema_fields(doc: &serde_json::Value, name: &str) -> Vec<String> {
+        let mut f: Vec<String> = doc["components"]["schemas"][name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {name}"))
+            .keys()
+            .cloned()
+            .collect();
+        f.sort();
+        f
+    }
+
+    /// The fields a model serializes to (with every optional field present).
+    fn model_fields(v: impl Serialize) -> Vec<String> {
+        let mut f: Vec<String> = serde_json::to_value(v)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        f.sort();
+        f
+    }
+
+    /// Every schema of the document is the typed model the API serves or takes.
+    #[test]
+    fn openapi_schemas_are_the_models() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let vni = Vni::from_const(5001);
+        let (ip, mac) = (Ipv4Addr::new(10, 0, 0, 1), crate::wire::MacAddr([2; 6]));
+        let switch = LogicalSwitch {
+            vni,
+            name: "web".into(),
+            replication_mode: ReplicationMode::Hybrid,
+            arp_suppression: true,
+            multicast_group: Some(Ipv4Addr::new(239, 1, 1, 1)),
+        };
+        let spec = SwitchSpec {
+            vni: Some(vni),
+            name: Some("web".into()),
+            replication_mode: Some(ReplicationMode::Unicast),
+            arp_suppression: Some(true),
+            multicast_group: Some(None),
+        };
+        let cases = [
+            (
+                "LogicalSwitch",
+                model_fields(LogicalSwitchView {
+                    switch,
+                    controller: "c".into(),
+                }),
+            ),
+            ("LogicalSwitchInput", model_fields(spec)),
+            (
+                "VtepEntry",
+                model_fields(VtepTableRow {
+                    vni,
+                    ip,
+                    segment: ip,
+                    mac,
+                    host: "h".into(),
+                }),
+            ),
+            (
+                "MacEntry",
+                model_fields(MacTableRow {
+                    vni,
+                    mac,
+                    vtep_ip: ip,
+                }),
+            ),
+            ("ArpEntry", model_fields(ArpTableRow { vni, ip, mac })),
+            (
+                "Hypervisor",
+                model_fields(Hypervisor {
+                    session: 1,
+                    host: "h".into(),
+                    address: "10.0.0.1:5000".parse().unwrap(),
+                    vtep_ip: ip,
+                    vtep_mac: mac,
+                    connected_since: 0,
+                    synced: true,
+                    vnis: vec![vni],
+                }),
+            ),
+            (
+                "Cluster",
+                model_fields(Cluster {
+                    controller: "c".into(),
+                    slices: vec![],
+                }),
+            ),
+            (
+                "Error",
+                model_fields(Refusal {
+                    error: "e".into(),
+                    field: "f".into(),
+                }),
+            ),
+        ];
+        for (name, fields) in cases {
+            assert_eq!(schema_fields(&doc, name), fields, "schema {name}");
+        }
+    }
 
     /// Every route the router serves is in the OpenAPI document, and the reverse.
     #[test]

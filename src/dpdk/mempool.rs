@@ -58,12 +58,6 @@ impl<'eal> Mempool<'eal> {
         unsafe { sys::rte_mempool_in_use_count(self.raw.as_ptr()) }
     }
 
-    /// Mbufs available in the pool.
-    pub fn available(&self) -> u32 {
-        // SAFETY: raw is a live mempool.
-        unsafe { sys::rte_mempool_avail_count(self.raw.as_ptr()) }
-    }
-
     pub(super) fn as_ptr(&self) -> *mut sys::rte_mempool {
         self.raw.as_ptr()
     }

@@ -110,9 +110,6 @@ impl<'eal> Port<'eal> {
     pub fn id(&self) -> u16 {
         self.id
     }
-    pub fn name(&self) -> &str {
-        &self.name
-    }
 
     fn fail(&self, call: &'static str, rc: i32) -> DpdkError {
         DpdkError::Port {

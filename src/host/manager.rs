@@ -329,26 +329,25 @@ impl TableManager {
         }
     }
 
-    /// ARP requests to send now for next hops that are unresolved (every second) or due
-    /// for a refresh.
+    /// ARP requests to send now: for a next hop never asked about (a new tunnel's first
+    /// frames wait on it), again every second while it is unresolved, every minute once
+    /// known. Called every tick; allocates only when it has something to send.
     pub fn resolve(&mut self, now: u32) -> Vec<Vec<u8>> {
-        let mut hops: Vec<(Ipv4Addr, bool)> = Vec::new();
-        for (_, t) in self.snap.tunnels.iter() {
-            if let Some(h) = t.next_hop.filter(|h| !self.static_neighbors.contains(h)) {
-                if !hops.iter().any(|(x, _)| *x == h) {
-                    hops.push((h, t.is_resolved()));
-                }
-            }
-        }
         let mut frames = Vec::new();
-        for (hop, resolved) in hops {
-            let every = if resolved {
+        for (_, t) in self.snap.tunnels.iter() {
+            let Some(hop) = t.next_hop.filter(|h| !self.static_neighbors.contains(h)) else {
+                continue;
+            };
+            let every = if t.is_resolved() {
                 RESOLVE_REFRESH_SECS
             } else {
                 RESOLVE_RETRY_SECS
             };
-            let last = self.asked.get(&hop).copied();
-            if last.is_some_and(|l| now.saturating_sub(l) < every) {
+            if self
+                .asked
+                .get(&hop)
+                .is_some_and(|l| now.saturating_sub(*l) < every)
+            {
                 continue;
             }
             self.asked.insert(hop, now);

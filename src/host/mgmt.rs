@@ -77,12 +77,12 @@ impl Mgmt<'_> {
             if now != last_second {
                 last_second = now;
                 self.manager.age(now);
-                for bytes in self.manager.resolve(now) {
-                    let _ = self.slow_tx.push(SlowFrame::Send {
-                        port: UPLINK,
-                        bytes,
-                    });
-                }
+            }
+            for bytes in self.manager.resolve(now) {
+                let _ = self.slow_tx.push(SlowFrame::Send {
+                    port: UPLINK,
+                    bytes,
+                });
             }
             self.deliver();
             self.manager.reclaim();

@@ -19,6 +19,6 @@ mod updates;
 mod views;
 mod worker;
 
-pub use manager::{initial_snapshot, ManagerStats, TableManager};
+pub use manager::{initial_snapshot, TableManager};
 pub use run::{run, RunError};
 pub use static_macs::MacEditTarget;

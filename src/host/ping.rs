@@ -3,11 +3,12 @@
 //! events that the management thread posts on the echo board.
 
 use super::control_socket::ControlEnv;
+use super::manager::arp_request;
 use crate::api::host::{PingReply, PingReport, PingRequest};
-use crate::dataplane::slow_path::{arp_frame, echo_request_frame};
+use crate::dataplane::slow_path::echo_request_frame;
 use crate::dataplane::SlowFrame;
 use crate::tables::UPLINK;
-use crate::wire::{ArpOperation, MacAddr};
+use crate::wire::MacAddr;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -115,8 +116,7 @@ pub async fn ping(env: &ControlEnv, req: &PingRequest) -> Result<PingReport, Str
 
 /// ARPs for an unresolved next hop from the VTEP and waits for the answer.
 async fn resolve(env: &ControlEnv, hop: Ipv4Addr) -> Result<MacAddr, String> {
-    let vtep = env.cell.load().vtep.clone();
-    let bytes = arp_frame(ArpOperation::Request, vtep.mac, vtep.ip, MacAddr::ZERO, hop);
+    let bytes = arp_request(&env.cell.load().vtep, hop);
     let _ = env.slow_tx.push(SlowFrame::Send {
         port: UPLINK,
         bytes,
