@@ -18,6 +18,8 @@ use vxswitch::lab::{sh, ControlledLab, VM_A, VM_B};
 use vxswitch::proto::{self, agent_message::Body, AgentMessage, ControllerMessage, ErrorCode};
 use vxswitch::wire::MacAddr;
 
+const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
+
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
@@ -39,13 +41,18 @@ fn powered_on(lab: &ControlledLab) {
     .unwrap();
 }
 
-/// (ping A -> B ok, ARP requests for B seen inside VXLAN on the underlay).
+/// (ping A -> B ok, ARP requests for B seen inside VXLAN on the underlay). The capture
+/// must have seen the ping's own VXLAN frames, or its count would prove nothing.
 fn ping_captured(lab: &ControlledLab, tag: &str) -> (bool, usize) {
     let ((ok, out), crossed) = lab.ping_a_to_b_captured(tag, 3).unwrap();
     if !ok {
         eprintln!("{out}");
     }
-    (ok, crossed)
+    assert!(
+        crossed.frames > 0,
+        "the {tag} capture saw no VXLAN: {crossed:?}"
+    );
+    (ok, crossed.arp_requests)
 }
 
 #[test]
@@ -339,7 +346,7 @@ fn rest_api_takes_typed_json_writes_only_and_names_the_field() {
     let api = vxswitch::api::RestClient::new("http://127.0.0.1:28081");
     assert!(api.switches().unwrap().is_empty());
     let spec = vxswitch::api::rest::SwitchSpec {
-        vni: Some(vxswitch::ids::Vni::from_const(5001)),
+        vni: Some(V5001),
         name: Some("web".into()),
         ..Default::default()
     };

@@ -12,6 +12,9 @@ use vxswitch::testkit::pcap;
 use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::{ArpOperation, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
 
+const V4242: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(4242);
+const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
+
 fn mac(s: &str) -> MacAddr {
     s.parse().unwrap()
 }
@@ -180,12 +183,7 @@ fn vxlan_from_known_vteps_is_delivered_decapsulated_and_bad_vxlan_counted() {
             9,
             20,
         );
-        input.push(traffic::vxlan(
-            &outer(REMOTE[0]),
-            vxswitch::ids::Vni::from_const(5001),
-            50000 + i,
-            &inner,
-        ));
+        input.push(traffic::vxlan(&outer(REMOTE[0]), V5001, 50000 + i, &inner));
         expect_c.push(inner);
     }
     let stray = traffic::udp(
@@ -199,22 +197,12 @@ fn vxlan_from_known_vteps_is_delivered_decapsulated_and_bad_vxlan_counted() {
     );
     input.push(traffic::vxlan(
         &outer(Ipv4Addr::new(192, 168, 250, 99)),
-        vxswitch::ids::Vni::from_const(5001),
+        V5001,
         50000,
         &stray,
     )); // spoofed VTEP
-    input.push(traffic::vxlan(
-        &outer(REMOTE[0]),
-        vxswitch::ids::Vni::from_const(4242),
-        50000,
-        &stray,
-    )); // VNI not here
-    let mut no_i = traffic::vxlan(
-        &outer(REMOTE[0]),
-        vxswitch::ids::Vni::from_const(5001),
-        50000,
-        &stray,
-    );
+    input.push(traffic::vxlan(&outer(REMOTE[0]), V4242, 50000, &stray)); // VNI not here
+    let mut no_i = traffic::vxlan(&outer(REMOTE[0]), V5001, 50000, &stray);
     no_i[42] = 0;
     input.push(no_i);
     input.push(input[0][..40].to_vec()); // truncated inside UDP

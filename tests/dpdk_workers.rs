@@ -11,6 +11,8 @@ use vxswitch::testkit::pcap;
 use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::MacAddr;
 
+const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
+
 #[test]
 fn two_workers_split_the_queues_and_lose_nothing() {
     require_root();
@@ -32,7 +34,7 @@ fn two_workers_split_the_queues_and_lose_nothing() {
     let to_a = |i: u16| {
         traffic::vxlan(
             &outer,
-            vxswitch::ids::Vni::from_const(5001),
+            V5001,
             49152 + i,
             &traffic::udp(a, b, ip_b, ip_a, i, 9, 40),
         )

@@ -15,6 +15,9 @@ use vxswitch::wire::{
     VxlanHeader,
 };
 
+const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
+const V7777: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(7777);
+
 const CONFIG: &str = r#"
 [eal]
 args = []
@@ -161,7 +164,7 @@ fn frame_to_known_remote_mac_is_encapsulated_to_its_vtep() {
     assert_eq!(
         r.events(),
         vec![Event::MacSeen {
-            vni: vxswitch::ids::Vni::from_const(5001),
+            vni: V5001,
             mac: a_mac(),
             dest: Dest::Local(VM_A)
         }]
@@ -272,12 +275,7 @@ fn vxlan_from_a_known_vtep_is_decapsulated_and_its_source_learned() {
     let inner = traffic::udp(c, b_mac(), b_ip(), a_ip(), 7, 8, 30);
     r.send(
         UPLINK,
-        &traffic::vxlan(
-            &r.outer(remote_ip()),
-            vxswitch::ids::Vni::from_const(5001),
-            50000,
-            &inner,
-        ),
+        &traffic::vxlan(&r.outer(remote_ip()), V5001, 50000, &inner),
     );
     assert_eq!(r.io.sent, vec![(VM_C, inner)]);
     assert_eq!(r.stat(Stat::Decapsulated), 1);
@@ -288,17 +286,12 @@ fn vxlan_from_a_known_vtep_is_decapsulated_and_its_source_learned() {
     let inner = traffic::udp(MacAddr::BROADCAST, d, b_ip(), a_ip(), 7, 8, 30);
     r.send(
         UPLINK,
-        &traffic::vxlan(
-            &r.outer(remote_ip()),
-            vxswitch::ids::Vni::from_const(5001),
-            50000,
-            &inner,
-        ),
+        &traffic::vxlan(&r.outer(remote_ip()), V5001, 50000, &inner),
     );
     assert_eq!(
         r.events(),
         vec![Event::MacSeen {
-            vni: vxswitch::ids::Vni::from_const(5001),
+            vni: V5001,
             mac: d,
             dest: Dest::Remote(t)
         }]
@@ -317,7 +310,7 @@ fn bad_vxlan_is_dropped_by_reason() {
         UPLINK,
         &traffic::vxlan(
             &r.outer(Ipv4Addr::new(192, 168, 250, 66)),
-            vxswitch::ids::Vni::from_const(5001),
+            V5001,
             50000,
             &inner,
         ),
@@ -325,39 +318,19 @@ fn bad_vxlan_is_dropped_by_reason() {
     assert_eq!(r.drops(DropReason::UnknownVtep), 1);
     r.send(
         UPLINK,
-        &traffic::vxlan(
-            &r.outer(remote_ip()),
-            vxswitch::ids::Vni::from_const(7777),
-            50000,
-            &inner,
-        ),
+        &traffic::vxlan(&r.outer(remote_ip()), V7777, 50000, &inner),
     );
     assert_eq!(r.drops(DropReason::UnknownVni), 1);
-    let mut f = traffic::vxlan(
-        &r.outer(remote_ip()),
-        vxswitch::ids::Vni::from_const(5001),
-        50000,
-        &inner,
-    );
+    let mut f = traffic::vxlan(&r.outer(remote_ip()), V5001, 50000, &inner);
     f[14 + 20 + 8] = 0x00; // I flag cleared
     r.send(UPLINK, &f);
     assert_eq!(r.drops(DropReason::BadVxlanFlags), 1);
-    let mut f = traffic::vxlan(
-        &r.outer(remote_ip()),
-        vxswitch::ids::Vni::from_const(5001),
-        50000,
-        &inner,
-    );
+    let mut f = traffic::vxlan(&r.outer(remote_ip()), V5001, 50000, &inner);
     f[14 + 20 + 8] = 0xff; // reserved bits set: ignored on receipt
     f[14 + 20 + 8 + 7] = 0xff;
     r.send(UPLINK, &f);
     assert_eq!(r.stat(Stat::Decapsulated), 1);
-    let mut f = traffic::vxlan(
-        &r.outer(remote_ip()),
-        vxswitch::ids::Vni::from_const(5001),
-        50000,
-        &inner,
-    );
+    let mut f = traffic::vxlan(&r.outer(remote_ip()), V5001, 50000, &inner);
     f[14 + 10] ^= 0xff; // outer IPv4 checksum broken
     r.send(UPLINK, &f);
     assert_eq!(r.drops(DropReason::BadIpv4Checksum), 1);
@@ -443,12 +416,7 @@ fn learned_mac_is_published_and_then_forwarded_as_unicast() {
     let inner = traffic::udp(MacAddr::BROADCAST, d, b_ip(), a_ip(), 7, 8, 30);
     r.send(
         UPLINK,
-        &traffic::vxlan(
-            &r.outer(remote_ip()),
-            vxswitch::ids::Vni::from_const(5001),
-            50000,
-            &inner,
-        ),
+        &traffic::vxlan(&r.outer(remote_ip()), V5001, 50000, &inner),
     );
     m.apply(&r.events(), 1);
     r.snap = (*cell.load()).clone();
@@ -475,10 +443,7 @@ fn learned_mac_is_published_and_then_forwarded_as_unicast() {
     assert!(cell
         .load()
         .macs
-        .get(&vxswitch::tables::MacKey {
-            vni: vxswitch::ids::Vni::from_const(5001),
-            mac: d
-        })
+        .get(&vxswitch::tables::MacKey { vni: V5001, mac: d })
         .is_none());
 }
 
@@ -491,7 +456,7 @@ fn full_mac_table_refuses_new_entries_and_keeps_old_ones() {
     cfg.mac_capacity = before + 1;
     let mut m = TableManager::new(Arc::clone(&cell), &cfg);
     let ev = |i: u8| Event::MacSeen {
-        vni: vxswitch::ids::Vni::from_const(5001),
+        vni: V5001,
         mac: MacAddr([2, 0, 0, 0, 1, i]),
         dest: Dest::Local(VM_A),
     };
@@ -505,7 +470,7 @@ fn malformed_frames_never_panic_and_are_counted() {
     let mut r = Rig::new(CONFIG);
     let good_vx = traffic::vxlan(
         &r.outer(remote_ip()),
-        vxswitch::ids::Vni::from_const(5001),
+        V5001,
         50000,
         &traffic::udp(a_mac(), b_mac(), b_ip(), a_ip(), 7, 8, 30),
     );

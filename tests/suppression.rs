@@ -16,6 +16,8 @@ use vxswitch::testkit::traffic;
 use vxswitch::testkit::{MemFrame, MemIo};
 use vxswitch::wire::{dhcp, ArpOperation, ArpPacket, EthernetFrame, IpProtocol, MacAddr};
 
+const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
+
 const CONFIG: &str = r#"
 [eal]
 args = []
@@ -113,13 +115,8 @@ impl Rig {
             prefix_len: 24,
             mac: mac("02:00:00:00:00:52"),
         }];
-        self.m.control(
-            ControlUpdate::VtepTable {
-                vni: vxswitch::ids::Vni::from_const(5001),
-                vteps,
-            },
-            1,
-        );
+        self.m
+            .control(ControlUpdate::VtepTable { vni: V5001, vteps }, 1);
     }
 }
 
@@ -162,7 +159,7 @@ fn miss_asks_the_controller_and_answers_when_it_replies() {
     assert_eq!(r.stat(Stat::ArpQueries), 1);
     r.manage();
     assert!(r.m.out.agent.contains(&AgentCmd::ArpQuery {
-        vni: vxswitch::ids::Vni::from_const(5001),
+        vni: V5001,
         ip: b().1
     }));
     // A second VM request for the same IP waits on the same query.
@@ -177,7 +174,7 @@ fn miss_asks_the_controller_and_answers_when_it_replies() {
     assert_eq!(queries, 1);
     r.m.control(
         ControlUpdate::ArpAnswer {
-            vni: vxswitch::ids::Vni::from_const(5001),
+            vni: V5001,
             ip: b().1,
             found: Some((b().0, Some(vtep2()))),
         },
@@ -193,7 +190,7 @@ fn miss_asks_the_controller_and_answers_when_it_replies() {
     assert_eq!(
         snap.arps
             .get(&ArpKey {
-                vni: vxswitch::ids::Vni::from_const(5001),
+                vni: V5001,
                 ip: b().1
             })
             .unwrap()
@@ -204,7 +201,7 @@ fn miss_asks_the_controller_and_answers_when_it_replies() {
     assert_eq!(
         snap.macs
             .get(&MacKey {
-                vni: vxswitch::ids::Vni::from_const(5001),
+                vni: V5001,
                 mac: b().0
             })
             .unwrap()
@@ -228,7 +225,7 @@ fn nobody_knows_or_too_late_floods_the_request() {
     r.manage();
     r.m.control(
         ControlUpdate::ArpAnswer {
-            vni: vxswitch::ids::Vni::from_const(5001),
+            vni: V5001,
             ip: b().1,
             found: None,
         },
@@ -281,12 +278,12 @@ fn garp_passes_and_is_snooped_dhcp_ack_is_snooped() {
     assert_eq!(r.io.sent_on(UPLINK).len(), 1, "gratuitous ARP is flooded");
     r.manage();
     assert!(r.m.out.agent.contains(&AgentCmd::Ip {
-        vni: vxswitch::ids::Vni::from_const(5001),
+        vni: V5001,
         ip: a().1,
         mac: a().0
     }));
     assert!(r.m.out.agent.contains(&AgentCmd::Mac {
-        vni: vxswitch::ids::Vni::from_const(5001),
+        vni: V5001,
         mac: a().0,
         withdrawn: false
     }));
@@ -316,7 +313,7 @@ fn garp_passes_and_is_snooped_dhcp_ack_is_snooped() {
         r.snap()
             .arps
             .get(&ArpKey {
-                vni: vxswitch::ids::Vni::from_const(5001),
+                vni: V5001,
                 ip: Ipv4Addr::new(172, 16, 10, 50)
             })
             .map(|e| e.mac),
@@ -332,7 +329,7 @@ fn suppression_off_neither_snoops_nor_answers() {
     r.connected();
     r.m.control(
         ControlUpdate::LogicalSwitch {
-            vni: vxswitch::ids::Vni::from_const(5001),
+            vni: V5001,
             arp_suppression: false,
         },
         1,
@@ -362,12 +359,12 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
     );
     r.manage();
     assert!(r.m.out.agent.contains(&AgentCmd::MacQuery {
-        vni: vxswitch::ids::Vni::from_const(5001),
+        vni: V5001,
         mac: b().0
     }));
     r.m.control(
         ControlUpdate::MacAnswer {
-            vni: vxswitch::ids::Vni::from_const(5001),
+            vni: V5001,
             mac: b().0,
             vtep: Some(vtep2()),
         },
@@ -377,7 +374,7 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
         .snap()
         .macs
         .get(&MacKey {
-            vni: vxswitch::ids::Vni::from_const(5001),
+            vni: V5001,
             mac: b().0
         })
         .is_some());
@@ -385,7 +382,7 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
     let v3 = Ipv4Addr::new(192, 168, 250, 53);
     r.m.control(
         ControlUpdate::MacAnswer {
-            vni: vxswitch::ids::Vni::from_const(5001),
+            vni: V5001,
             mac: b().0,
             vtep: Some(v3),
         },
@@ -396,7 +393,7 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
     assert_eq!(
         snap.macs
             .get(&MacKey {
-                vni: vxswitch::ids::Vni::from_const(5001),
+                vni: V5001,
                 mac: b().0
             })
             .unwrap()
@@ -408,19 +405,13 @@ fn unknown_unicast_is_flooded_and_asked_about_then_followed() {
 #[test]
 fn vm_ports_join_and_leave_their_vni() {
     let mut r = Rig::new(CONFIG);
-    r.m.port_link(vxswitch::ids::Vni::from_const(5001), true);
-    r.m.port_link(vxswitch::ids::Vni::from_const(5001), true);
-    r.m.port_link(vxswitch::ids::Vni::from_const(5001), false);
+    r.m.port_link(V5001, true);
+    r.m.port_link(V5001, true);
+    r.m.port_link(V5001, false);
+    assert_eq!(r.m.out.agent, vec![AgentCmd::Join(V5001)]);
+    r.m.port_link(V5001, false);
     assert_eq!(
         r.m.out.agent,
-        vec![AgentCmd::Join(vxswitch::ids::Vni::from_const(5001))]
-    );
-    r.m.port_link(vxswitch::ids::Vni::from_const(5001), false);
-    assert_eq!(
-        r.m.out.agent,
-        vec![
-            AgentCmd::Join(vxswitch::ids::Vni::from_const(5001)),
-            AgentCmd::Leave(vxswitch::ids::Vni::from_const(5001))
-        ]
+        vec![AgentCmd::Join(V5001), AgentCmd::Leave(V5001)]
     );
 }

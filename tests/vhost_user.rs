@@ -14,6 +14,8 @@ use vxswitch::testkit::pcap;
 use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::{ArpOperation, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
 
+const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
+
 fn mac(s: &str) -> MacAddr {
     s.parse().unwrap()
 }
@@ -71,14 +73,7 @@ fn testpmd_virtio_user_vm_talks_through_vxswitch_over_vhost_user() {
     let ul_in: Vec<Vec<u8>> = to_a
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            traffic::vxlan(
-                &outer,
-                vxswitch::ids::Vni::from_const(5001),
-                50000 + i as u16,
-                f,
-            )
-        })
+        .map(|(i, f)| traffic::vxlan(&outer, V5001, 50000 + i as u16, f))
         .collect();
     pcap::write(
         std::fs::File::create(dir.join("vm_in.pcap")).unwrap(),

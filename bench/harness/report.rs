@@ -182,6 +182,12 @@ pub struct Settings {
 }
 
 #[derive(Serialize)]
+struct SamplesFile<'a> {
+    machine: &'a Machine,
+    samples: &'a [Sample],
+}
+
+#[derive(Serialize)]
 struct Summary<'a> {
     machine: &'a Machine,
     settings: &'a Settings,
@@ -224,8 +230,7 @@ pub fn write(
     w("samples.csv", csv)?;
     w(
         "samples.json",
-        serde_json::to_string_pretty(&serde_json::json!({"machine": machine, "samples": samples}))
-            .unwrap_or_default(),
+        serde_json::to_string_pretty(&SamplesFile { machine, samples }).unwrap_or_default(),
     )?;
     w(
         "summary.json",

@@ -241,30 +241,32 @@ pub fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const V5001: crate::ids::Vni = crate::ids::Vni::from_const(5001);
+    const V5002: crate::ids::Vni = crate::ids::Vni::from_const(5002);
 
     #[test]
     fn full_sync_reports_joins_macs_and_ips_of_owned_vnis_only() {
         let mut s = LocalState::default();
         let a: MacAddr = "02:aa:aa:aa:aa:aa".parse().unwrap();
         for c in [
-            AgentCmd::Join(crate::ids::Vni::from_const(5001)),
-            AgentCmd::Join(crate::ids::Vni::from_const(5002)),
+            AgentCmd::Join(V5001),
+            AgentCmd::Join(V5002),
             AgentCmd::Mac {
-                vni: crate::ids::Vni::from_const(5001),
+                vni: V5001,
                 mac: a,
                 withdrawn: false,
             },
             AgentCmd::Ip {
-                vni: crate::ids::Vni::from_const(5001),
+                vni: V5001,
                 ip: Ipv4Addr::new(172, 16, 10, 11),
                 mac: a,
             },
             AgentCmd::Mac {
-                vni: crate::ids::Vni::from_const(5002),
+                vni: V5002,
                 mac: a,
                 withdrawn: false,
             },
-            AgentCmd::Leave(crate::ids::Vni::from_const(5002)),
+            AgentCmd::Leave(V5002),
         ] {
             s.apply(&c);
         }
@@ -276,11 +278,9 @@ mod tests {
         ));
         assert!(matches!(m[1].body, Some(Body::Mac(_))));
         assert!(matches!(m[2].body, Some(Body::Ip(_))));
-        assert!(s
-            .sync_messages(|v| v != crate::ids::Vni::from_const(5001))
-            .is_empty());
+        assert!(s.sync_messages(|v| v != V5001).is_empty());
         s.apply(&AgentCmd::Mac {
-            vni: crate::ids::Vni::from_const(5001),
+            vni: V5001,
             mac: a,
             withdrawn: true,
         });

@@ -197,6 +197,8 @@ impl Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const V5001: crate::ids::Vni = crate::ids::Vni::from_const(5001);
+    const V5002: crate::ids::Vni = crate::ids::Vni::from_const(5002);
 
     fn vtep(last: u8, session: SessionId) -> VtepInfo {
         VtepInfo {
@@ -212,13 +214,13 @@ mod tests {
     #[test]
     fn join_builds_the_vtep_table_with_segments() {
         let mut t = Tables::default();
-        assert!(t.join(crate::ids::Vni::from_const(5001), vtep(51, 1)));
-        assert!(!t.join(crate::ids::Vni::from_const(5001), vtep(51, 1)));
-        assert!(t.join(crate::ids::Vni::from_const(5001), vtep(52, 2)));
-        let v = t.vteps(crate::ids::Vni::from_const(5001));
+        assert!(t.join(V5001, vtep(51, 1)));
+        assert!(!t.join(V5001, vtep(51, 1)));
+        assert!(t.join(V5001, vtep(52, 2)));
+        let v = t.vteps(V5001);
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].segment(), Ipv4Addr::new(192, 168, 250, 0));
-        assert_eq!(t.members(crate::ids::Vni::from_const(5001)).len(), 2);
+        assert_eq!(t.members(V5001).len(), 2);
     }
 
     #[test]
@@ -226,99 +228,64 @@ mod tests {
         let mut t = Tables::default();
         let ip = Ipv4Addr::new(192, 168, 250, 51);
         assert_eq!(
-            t.report_mac(crate::ids::Vni::from_const(5001), A, ip),
-            Err(TableError::NotJoined(crate::ids::Vni::from_const(5001)))
+            t.report_mac(V5001, A, ip),
+            Err(TableError::NotJoined(V5001))
         );
-        t.join(crate::ids::Vni::from_const(5001), vtep(51, 1));
-        assert_eq!(
-            t.report_mac(crate::ids::Vni::from_const(5001), A, ip),
-            Ok(MacChange::New)
-        );
-        assert_eq!(
-            t.report_mac(crate::ids::Vni::from_const(5001), A, ip),
-            Ok(MacChange::Unchanged)
-        );
+        t.join(V5001, vtep(51, 1));
+        assert_eq!(t.report_mac(V5001, A, ip), Ok(MacChange::New));
+        assert_eq!(t.report_mac(V5001, A, ip), Ok(MacChange::Unchanged));
     }
 
     #[test]
     fn a_moved_vm_is_followed_newest_report_wins() {
         let mut t = Tables::default();
         let (v1, v2) = (vtep(51, 1), vtep(52, 2));
-        t.join(crate::ids::Vni::from_const(5001), v1.clone());
-        t.join(crate::ids::Vni::from_const(5001), v2.clone());
-        t.report_mac(crate::ids::Vni::from_const(5001), A, v1.ip)
-            .unwrap();
+        t.join(V5001, v1.clone());
+        t.join(V5001, v2.clone());
+        t.report_mac(V5001, A, v1.ip).unwrap();
         let ip = Ipv4Addr::new(172, 16, 10, 11);
-        t.report_ip(crate::ids::Vni::from_const(5001), ip, A, v1.ip)
-            .unwrap();
+        t.report_ip(V5001, ip, A, v1.ip).unwrap();
         assert_eq!(
-            t.report_mac(crate::ids::Vni::from_const(5001), A, v2.ip),
+            t.report_mac(V5001, A, v2.ip),
             Ok(MacChange::Moved { from: v1.ip })
         );
-        assert_eq!(
-            t.lookup_mac(crate::ids::Vni::from_const(5001), A),
-            Some(v2.ip)
-        );
-        assert_eq!(
-            t.lookup_ip(crate::ids::Vni::from_const(5001), ip),
-            Some((A, Some(v2.ip)))
-        );
+        assert_eq!(t.lookup_mac(V5001, A), Some(v2.ip));
+        assert_eq!(t.lookup_ip(V5001, ip), Some((A, Some(v2.ip))));
         // The old host's late withdrawal does not remove the new location.
-        assert!(!t.withdraw_mac(crate::ids::Vni::from_const(5001), A, v1.ip));
-        assert!(t.withdraw_mac(crate::ids::Vni::from_const(5001), A, v2.ip));
-        assert_eq!(t.lookup_mac(crate::ids::Vni::from_const(5001), A), None);
+        assert!(!t.withdraw_mac(V5001, A, v1.ip));
+        assert!(t.withdraw_mac(V5001, A, v2.ip));
+        assert_eq!(t.lookup_mac(V5001, A), None);
     }
 
     #[test]
     fn leave_and_disconnect_remove_what_the_vtep_reported() {
         let mut t = Tables::default();
         let v1 = vtep(51, 1);
-        t.join(crate::ids::Vni::from_const(5001), v1.clone());
-        t.join(crate::ids::Vni::from_const(5002), v1.clone());
-        t.join(crate::ids::Vni::from_const(5001), vtep(52, 2));
-        t.report_mac(crate::ids::Vni::from_const(5001), A, v1.ip)
+        t.join(V5001, v1.clone());
+        t.join(V5002, v1.clone());
+        t.join(V5001, vtep(52, 2));
+        t.report_mac(V5001, A, v1.ip).unwrap();
+        t.report_ip(V5001, Ipv4Addr::new(172, 16, 10, 11), A, v1.ip)
             .unwrap();
-        t.report_ip(
-            crate::ids::Vni::from_const(5001),
-            Ipv4Addr::new(172, 16, 10, 11),
-            A,
-            v1.ip,
-        )
-        .unwrap();
-        assert!(t.leave(crate::ids::Vni::from_const(5001), v1.ip));
-        assert!(t.macs(crate::ids::Vni::from_const(5001)).is_empty());
-        assert!(t.arps(crate::ids::Vni::from_const(5001)).is_empty());
-        assert_eq!(t.vteps(crate::ids::Vni::from_const(5001)).len(), 1);
+        assert!(t.leave(V5001, v1.ip));
+        assert!(t.macs(V5001).is_empty());
+        assert!(t.arps(V5001).is_empty());
+        assert_eq!(t.vteps(V5001).len(), 1);
         assert_eq!(t.joined_by(1), vec![Vni::from_const(5002)]);
         assert_eq!(t.drop_session(1), vec![Vni::from_const(5002)]);
-        assert!(t.vteps(crate::ids::Vni::from_const(5002)).is_empty());
-        assert_eq!(t.vteps(crate::ids::Vni::from_const(5001)).len(), 1);
+        assert!(t.vteps(V5002).is_empty());
+        assert_eq!(t.vteps(V5001).len(), 1);
     }
 
     #[test]
     fn ip_report_changes_only_on_a_new_mac() {
         let mut t = Tables::default();
         let v1 = vtep(51, 1);
-        t.join(crate::ids::Vni::from_const(5001), v1.clone());
+        t.join(V5001, v1.clone());
         let ip = Ipv4Addr::new(172, 16, 10, 11);
-        assert_eq!(
-            t.report_ip(crate::ids::Vni::from_const(5001), ip, A, v1.ip),
-            Ok(true)
-        );
-        assert_eq!(
-            t.report_ip(crate::ids::Vni::from_const(5001), ip, A, v1.ip),
-            Ok(false)
-        );
-        assert_eq!(
-            t.lookup_ip(crate::ids::Vni::from_const(5001), ip),
-            Some((A, None))
-        );
-        assert_eq!(
-            t.lookup_ip(
-                crate::ids::Vni::from_const(5001),
-                Ipv4Addr::new(172, 16, 10, 99)
-            ),
-            None
-        );
+        assert_eq!(t.report_ip(V5001, ip, A, v1.ip), Ok(true));
+        assert_eq!(t.report_ip(V5001, ip, A, v1.ip), Ok(false));
+        assert_eq!(t.lookup_ip(V5001, ip), Some((A, None)));
+        assert_eq!(t.lookup_ip(V5001, Ipv4Addr::new(172, 16, 10, 99)), None);
     }
 }

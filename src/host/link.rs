@@ -67,6 +67,7 @@ impl LinkWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const V5001: crate::ids::Vni = crate::ids::Vni::from_const(5001);
 
     #[test]
     fn finds_the_af_packet_interface() {
@@ -92,10 +93,7 @@ mod tests {
 
     #[test]
     fn reports_transitions_only() {
-        let mut w = LinkWatch::new(vec![
-            (1, crate::ids::Vni::from_const(5001), None),
-            (2, crate::ids::Vni::from_const(5001), None),
-        ]);
+        let mut w = LinkWatch::new(vec![(1, V5001, None), (2, V5001, None)]);
         let v = Vni::from_const(5001);
         assert_eq!(w.poll(|_| true), vec![(v, true), (v, true)]);
         assert!(w.poll(|_| true).is_empty());

@@ -129,6 +129,7 @@ impl TableManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const V5001: crate::ids::Vni = crate::ids::Vni::from_const(5001);
     use crate::config::Config;
     use crate::host::manager::initial_snapshot;
     use crate::tables::SnapshotCell;
@@ -159,20 +160,14 @@ mod tests {
         let (cell, mut m) = manager();
         let vtep = MacEditTarget::Vtep(Ipv4Addr::new(10, 0, 0, 2));
         let done = m
-            .edit_macs(
-                crate::ids::Vni::from_const(5001),
-                first(),
-                300,
-                Some(vtep.clone()),
-                0,
-            )
+            .edit_macs(V5001, first(), 300, Some(vtep.clone()), 0)
             .unwrap();
         assert_eq!(done.changed, 300);
         let snap = cell.load();
         assert_eq!(snap.generation, 1);
         assert_eq!(snap.macs.len(), 300);
         let last = MacKey {
-            vni: crate::ids::Vni::from_const(5001),
+            vni: V5001,
             mac: first().offset(299),
         };
         assert!(matches!(
@@ -181,22 +176,14 @@ mod tests {
         ));
         // The same edit again changes nothing and publishes nothing.
         assert_eq!(
-            m.edit_macs(
-                crate::ids::Vni::from_const(5001),
-                first(),
-                300,
-                Some(vtep),
-                0
-            )
-            .unwrap()
-            .changed,
+            m.edit_macs(V5001, first(), 300, Some(vtep), 0)
+                .unwrap()
+                .changed,
             0
         );
         assert_eq!(cell.load().generation, 1);
         assert_eq!(
-            m.edit_macs(crate::ids::Vni::from_const(5001), first(), 100, None, 0)
-                .unwrap()
-                .changed,
+            m.edit_macs(V5001, first(), 100, None, 0).unwrap().changed,
             100
         );
         assert_eq!(cell.load().macs.len(), 200);

@@ -2,7 +2,8 @@
 //! frames, and the ARP requests that crossed inside VXLAN (the proof of ARP suppression).
 
 use crate::wire::{
-    ArpOperation, ArpPacket, EtherType, EthernetFrame, Ipv4Packet, UdpPacket, VxlanHeader,
+    udp, vxlan, ArpOperation, ArpPacket, EtherType, EthernetFrame, Ipv4Packet, UdpPacket,
+    VxlanHeader,
 };
 use std::io::{self, Read};
 use std::net::Ipv4Addr;
@@ -44,40 +45,102 @@ pub fn read<R: Read>(mut r: R) -> io::Result<Vec<Vec<u8>>> {
     Ok(frames)
 }
 
-/// Counts VXLAN packets in a capture that carry an ARP request (not gratuitous) for `target`.
-pub fn arp_requests_in_vxlan(pcap_path: &Path, target: Ipv4Addr) -> usize {
-    let Ok(f) = std::fs::File::open(pcap_path) else {
-        return 0;
-    };
-    let Ok(frames) = read(f) else {
-        return 0;
-    };
-    frames
-        .iter()
-        .filter(|b| {
-            let Ok(eth) = EthernetFrame::new_checked(&b[..]) else {
-                return false;
-            };
-            let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
-                return false;
-            };
-            let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
-                return false;
-            };
-            let Ok(vx) = VxlanHeader::new_checked(udp.payload()) else {
-                return false;
-            };
-            let Ok(inner) = EthernetFrame::new_checked(vx.payload()) else {
-                return false;
-            };
-            if inner.ethertype() != EtherType::Arp {
-                return false;
-            }
-            ArpPacket::new_checked(inner.payload()).is_ok_and(|a| {
+/// What crossed the underlay inside VXLAN, as a capture shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VxlanCapture {
+    /// VXLAN frames seen at all (a capture that saw none proves nothing).
+    pub frames: usize,
+    /// Those carrying an ARP request (not gratuitous) for the target.
+    pub arp_requests: usize,
+}
+
+/// Reads a capture of the underlay and counts its VXLAN frames and the ARP requests for
+/// `target` inside them; an unreadable capture counts nothing.
+pub fn vxlan_capture(pcap_path: &Path, target: Ipv4Addr) -> VxlanCapture {
+    let frames = std::fs::File::open(pcap_path)
+        .and_then(read)
+        .unwrap_or_default();
+    let mut c = VxlanCapture::default();
+    for b in &frames {
+        let Some(inner) = vxlan_inner(b) else {
+            continue;
+        };
+        c.frames += 1;
+        let Ok(eth) = EthernetFrame::new_checked(inner) else {
+            continue;
+        };
+        if eth.ethertype() == EtherType::Arp
+            && ArpPacket::new_checked(eth.payload()).is_ok_and(|a| {
                 a.operation() == ArpOperation::Request
                     && a.target_ip() == target
                     && !a.is_gratuitous()
             })
-        })
-        .count()
+        {
+            c.arp_requests += 1;
+        }
+    }
+    c
+}
+
+/// The inner frame of a VXLAN packet.
+fn vxlan_inner(b: &[u8]) -> Option<&[u8]> {
+    let eth = EthernetFrame::new_checked(b).ok()?;
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    let inner_len = VxlanHeader::new_checked(udp.payload())
+        .ok()?
+        .payload()
+        .len();
+    let at = eth.header_len() + ip.header_len() + udp::HEADER_LEN + vxlan::HEADER_LEN;
+    b.get(at..at + inner_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Vni;
+    use crate::testkit::{pcap, traffic};
+    use crate::wire::MacAddr;
+
+    #[test]
+    fn counts_vxlan_frames_and_the_arp_requests_for_the_target_inside() {
+        let (a, b) = (
+            MacAddr([2, 0xaa, 0, 0, 0, 1]),
+            MacAddr([2, 0xbb, 0, 0, 0, 2]),
+        );
+        let (ia, ib) = (
+            Ipv4Addr::new(172, 16, 10, 11),
+            Ipv4Addr::new(172, 16, 10, 12),
+        );
+        let outer = traffic::Outer {
+            dst_mac: MacAddr([2; 6]),
+            src_mac: MacAddr([4; 6]),
+            src_ip: Ipv4Addr::new(192, 168, 250, 51),
+            dst_ip: Ipv4Addr::new(192, 168, 250, 52),
+            udp_port: 4789,
+        };
+        let vni = Vni::from_const(5001);
+        let request = traffic::arp(ArpOperation::Request, a, ia, MacAddr::ZERO, ib);
+        let garp = traffic::arp(ArpOperation::Request, b, ib, MacAddr::ZERO, ib);
+        let echo = traffic::ping(b, a, ia, ib, 1, 56);
+        let frames = vec![
+            traffic::vxlan(&outer, vni, 50000, &request),
+            traffic::vxlan(&outer, vni, 50001, &garp),
+            traffic::vxlan(&outer, vni, 50002, &echo),
+            request.clone(),
+        ];
+        let path = std::env::temp_dir().join(format!("vxs-capture-{}.pcap", std::process::id()));
+        pcap::write(std::fs::File::create(&path).unwrap(), &frames).unwrap();
+        let c = vxlan_capture(&path, ib);
+        assert_eq!(
+            c,
+            VxlanCapture {
+                frames: 3,
+                arp_requests: 1
+            }
+        );
+        assert_eq!(vxlan_capture(&path, ia).arp_requests, 0);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(vxlan_capture(&path, ib), VxlanCapture::default());
+    }
 }

@@ -2,7 +2,7 @@
 //! hypervisors and VMs A and B, printing at each step the tables the document shows, as an
 //! operator would see them with `vxswitch show ...`.
 
-use super::capture::arp_requests_in_vxlan;
+use super::capture::{vxlan_capture, VxlanCapture};
 use super::process::Process;
 use super::sh::{self, LabError};
 use super::topology::{Hypervisor, Options, Topology, CONTROLLER_IP};
@@ -205,19 +205,32 @@ impl ControlledLab {
     }
 
     /// VM A flushes its ARP cache and pings B `count` times while esxi01's side of the
-    /// underlay is captured. Returns (ping ok, ping output) and the ARP requests for B that
-    /// crossed inside VXLAN.
+    /// underlay is captured (tcpdump in immediate mode: every packet is written as it comes,
+    /// none waits in a buffer when tcpdump stops). Returns (ping ok, ping output) and what
+    /// crossed inside VXLAN: the frames, and the ARP requests for B among them.
     pub fn ping_a_to_b_captured(
         &self,
         tag: &str,
         count: u32,
-    ) -> Result<((bool, String), usize), LabError> {
+    ) -> Result<((bool, String), VxlanCapture), LabError> {
         let cap = self.dir.join(format!("{tag}.pcap"));
         let cap_s = cap.display().to_string();
         let ul = self.topo.underlay_ns.as_str();
         let mut cmd = Command::new("ip");
         cmd.args([
-            "netns", "exec", ul, "tcpdump", "-i", "hv1", "-U", "-w", &cap_s, "udp", "port", "4789",
+            "netns",
+            "exec",
+            ul,
+            "tcpdump",
+            "--immediate-mode",
+            "-i",
+            "hv1",
+            "-U",
+            "-w",
+            &cap_s,
+            "udp",
+            "port",
+            "4789",
         ]);
         let mut dump = Process::spawn("tcpdump", cmd, &self.dir.join(format!("{tag}.log")))?;
         dump.wait_for("listening on", 1, Duration::from_secs(10))?;
@@ -239,7 +252,7 @@ impl ControlledLab {
         std::thread::sleep(Duration::from_millis(300));
         dump.stop(STOP_GRACE);
         let target = VM_B.1.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
-        Ok((ping, arp_requests_in_vxlan(&cap, target)))
+        Ok((ping, vxlan_capture(&cap, target)))
     }
 
     /// Waits until `f` holds (polling every 100 ms) or `timeout` passes.
@@ -406,10 +419,13 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         delta(Stat::ArpRequestsFlooded)
     );
     println!(
-        "underlay capture on esxi01's uplink: {crossed} ARP request(s) for {} inside VXLAN",
-        VM_B.1
+        "underlay capture on esxi01's uplink: {} VXLAN frame(s), {} ARP request(s) for {} inside",
+        crossed.frames, crossed.arp_requests, VM_B.1
     );
-    ok &= crossed == 0 && delta(Stat::ArpProxyReplies) >= 1 && delta(Stat::ArpRequestsFlooded) == 0;
+    ok &= crossed.frames > 0
+        && crossed.arp_requests == 0
+        && delta(Stat::ArpProxyReplies) >= 1
+        && delta(Stat::ArpRequestsFlooded) == 0;
 
     step("STEP5: esxi01 knows from the controller that B is behind 192.168.250.52");
     lab.print_host(0, &["show", "mac", "list", "--vni", vni]);
