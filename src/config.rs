@@ -324,6 +324,9 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     if d.rx_desc == 0 || d.tx_desc == 0 {
         return Err(invalid("dataplane.rx_desc/tx_desc", "must be > 0"));
     }
+    if raw.vtep.ip.prefix_len == 0 {
+        return Err(invalid("vtep.ip", "prefix length 0 is not 1-32"));
+    }
     if let Some(m) = raw.vtep.mac.filter(|m| !m.is_unicast()) {
         return Err(invalid("vtep.mac", format!("{m} is not a unicast address")));
     }
@@ -545,6 +548,7 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         assert!(err(&GOOD.replace("192.168.250.51/24", "192.168.250.51")).starts_with("vtep.ip:"));
+        assert!(err(&GOOD.replace("192.168.250.51/24", "192.168.250.51/0")).starts_with("vtep.ip:"));
         assert!(
             err(&GOOD.replace("vni = 5001\n        [[vni]]", "vni = 0\n        [[vni]]"))
                 .starts_with("access_port[0].vni:")

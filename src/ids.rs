@@ -213,8 +213,8 @@ impl FromStr for Ipv4Net {
         let prefix_len = len
             .parse::<u8>()
             .ok()
-            .filter(|l| (1..=32).contains(l))
-            .ok_or_else(|| format!("prefix length {len:?} is not 1-32"))?;
+            .filter(|l| *l <= 32)
+            .ok_or_else(|| format!("prefix length {len:?} is not 0-32"))?;
         Ok(Ipv4Net { addr, prefix_len })
     }
 }
@@ -274,7 +274,11 @@ mod tests {
         assert_eq!(n.to_string(), "192.168.250.51/24");
         assert!("192.168.250.51".parse::<Ipv4Net>().is_err());
         assert!("192.168.250.51/33".parse::<Ipv4Net>().is_err());
-        let all = Ipv4Net::new(Ipv4Addr::new(10, 0, 0, 1), 0).unwrap();
+        let all: Ipv4Net = "10.0.0.1/0".parse().unwrap();
+        assert_eq!(
+            serde_json::from_value::<Ipv4Net>(serde_json::to_value(all).unwrap()).unwrap(),
+            all
+        );
         assert_eq!(all.netmask(), Ipv4Addr::UNSPECIFIED);
         assert!(all.contains(Ipv4Addr::new(1, 2, 3, 4)));
     }

@@ -342,6 +342,105 @@ mod tests {
         assert!(e.starts_with("mac_del.mac"), "{e}");
     }
 
+    /// Every kind of answer, with its optional parts present, comes back as it went.
+    #[test]
+    fn every_answer_round_trips() {
+        let ip = Ipv4Addr::new(192, 168, 250, 52);
+        let mac = MacAddr([2, 0, 0, 0, 0, 0x52]);
+        let answers = [
+            Response::VtepList(vec![VtepRow {
+                ip,
+                segment: Some(Ipv4Addr::new(192, 168, 250, 0)),
+                is_mtep: false,
+                next_hop: Some(ip),
+                resolved: true,
+            }]),
+            Response::MacList(vec![MacRow {
+                inner_mac: mac,
+                outer_mac: Some(mac),
+                outer_ip: Some(ip),
+                port: Some("vm".into()),
+                kind: MacKind::Learned,
+            }]),
+            Response::ArpList(vec![ArpRow { ip, mac }]),
+            Response::Connections(vec![Connection {
+                controller: "192.168.110.201:1234".parse().unwrap(),
+                local: Some("192.168.110.51:40000".parse().unwrap()),
+                state: SessionState::Established,
+                id: Some("c1".into()),
+                since: 1,
+                last_error: Some("e".into()),
+            }]),
+            Response::Routes(vec![
+                Route {
+                    destination: "192.168.250.0/24".parse().unwrap(),
+                    gateway: None,
+                    interface: "uplink".into(),
+                    source: ip,
+                },
+                Route {
+                    destination: "0.0.0.0/0".parse().unwrap(),
+                    gateway: Some(Ipv4Addr::new(192, 168, 250, 1)),
+                    interface: "uplink".into(),
+                    source: ip,
+                },
+            ]),
+            Response::Neighbors(vec![Neighbor {
+                ip,
+                mac,
+                interface: "uplink".into(),
+            }]),
+            Response::Stats(Stats {
+                stats: Stat::ALL.iter().map(|s| (*s, 1)).collect(),
+                drops: DropReason::ALL.iter().map(|r| (*r, 2)).collect(),
+                generation: 3,
+                controller_up: true,
+                macs: 4,
+                arps: 5,
+                busy_cycles: 6,
+                busy_frames: 7,
+                tsc_hz: 8,
+            }),
+            Response::Ports(vec![PortRow {
+                name: "uplink".into(),
+                port_id: 0,
+                rx_packets: 1,
+                tx_packets: 2,
+                rx_missed: 3,
+                rx_errors: 4,
+                tx_errors: 5,
+                rx_nombuf: 6,
+            }]),
+            Response::Ping(PingReport {
+                dst: ip,
+                src: ip,
+                size: 56,
+                dont_fragment: true,
+                sent: 2,
+                received: 1,
+                replies: vec![
+                    PingReply::Reply {
+                        seq: 0,
+                        from: ip,
+                        bytes: 64,
+                        rtt_ms: 0.5,
+                    },
+                    PingReply::Timeout { seq: 1 },
+                ],
+            }),
+            Response::MacEdit(MacEditDone {
+                changed: 1,
+                publish_us: 2.5,
+            }),
+        ];
+        for r in answers {
+            let line = serde_json::to_string(&Answer::Ok(r.clone())).unwrap();
+            let back: Answer =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(back, Answer::Ok(r));
+        }
+    }
+
     #[test]
     fn an_answer_gives_its_own_type_only() {
         let r = Response::MacEdit(MacEditDone {

@@ -134,19 +134,22 @@ impl ControlledLab {
         self.vni_table("arp-table")
     }
 
-    /// A host view, as `vxswitch show ... --socket` prints it.
-    pub fn host(&self, i: usize, args: &[&str]) -> String {
+    /// Runs `vxswitch <args> --socket <hypervisor i's socket>` as an operator on the host
+    /// would; returns (success, what it printed).
+    pub fn host(&self, i: usize, args: &[&str]) -> (bool, String) {
         let socket = self.socket(i).display().to_string();
         let mut a: Vec<&str> = args.to_vec();
         a.extend(["--socket", &socket]);
-        let out = Command::new(&self.exe).args(&a).output();
-        match out {
-            Ok(o) => format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
+        match Command::new(&self.exe).args(&a).output() {
+            Ok(o) => (
+                o.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
             ),
-            Err(e) => e.to_string(),
+            Err(e) => (false, e.to_string()),
         }
     }
 
@@ -197,11 +200,11 @@ impl ControlledLab {
         r
     }
 
-    /// Runs and prints a host command on esxi0<i+1>; returns its output.
-    pub fn print_host(&self, i: usize, args: &[&str]) -> String {
-        let out = self.host(i, args);
-        print_cmd(&format!("esxi0{}", i + 1), args, &out);
-        out
+    /// Runs and prints a host command on esxi0<i+1>; returns its result.
+    pub fn print_host(&self, i: usize, args: &[&str]) -> (bool, String) {
+        let r = self.host(i, args);
+        print_cmd(&format!("esxi0{}", i + 1), args, &r.1);
+        r
     }
 
     /// VM A flushes its ARP cache and pings B `count` times while esxi01's side of the
@@ -352,17 +355,20 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         Duration::from_secs(15),
         ControlledLab::connected,
     )?;
-    lab.print_host(0, &["show", "connections"]);
-    lab.print_ctl("controller", &["show", "logical-switches", "vni", vni]);
-    lab.print_host(0, &["show", "routes"]);
+    ok &= lab.print_host(0, &["show", "connections"]).0;
     ok &= lab
-        .print_host(0, &["ping", "-d", "-s", "1572", "-c", "2", VM_B.0])
-        .contains("2 received");
-    lab.print_host(0, &["show", "neighbors"]);
-    lab.print_ctl(
-        "controller",
-        &["show", "logical-switches", "vtep-table", vni],
-    );
+        .print_ctl("controller", &["show", "logical-switches", "vni", vni])
+        .0;
+    ok &= lab.print_host(0, &["show", "routes"]).0;
+    let (good, out) = lab.print_host(0, &["ping", "-d", "-s", "1572", "-c", "2", VM_B.0]);
+    ok &= good && out.contains("2 received");
+    ok &= lab.print_host(0, &["show", "neighbors"]).0;
+    ok &= lab
+        .print_ctl(
+            "controller",
+            &["show", "logical-switches", "vtep-table", vni],
+        )
+        .0;
 
     step("STEP1: VMs power on; each host reports that its VTEP joins VNI 5001, the controller sends the VTEP table back");
     lab.topo.power_on(0)?;
@@ -375,11 +381,13 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     lab.wait("each host's VTEP list", Duration::from_secs(10), |l| {
         (0..2).all(|i| l.vtep_list(i).len() == 1)
     })?;
-    lab.print_ctl(
-        "controller",
-        &["show", "logical-switches", "vtep-table", vni],
-    );
-    lab.print_host(0, &["show", "vtep", "list", "--vni", vni]);
+    ok &= lab
+        .print_ctl(
+            "controller",
+            &["show", "logical-switches", "vtep-table", vni],
+        )
+        .0;
+    ok &= lab.print_host(0, &["show", "vtep", "list", "--vni", vni]).0;
 
     step("STEP2: the VMs' first frames (their gratuitous ARP) teach each host their MACs, reported to the controller");
     lab.wait(
@@ -387,10 +395,12 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         Duration::from_secs(10),
         |l| l.mac_table().len() == 2,
     )?;
-    lab.print_ctl(
-        "controller",
-        &["show", "logical-switches", "mac-table", vni],
-    );
+    ok &= lab
+        .print_ctl(
+            "controller",
+            &["show", "logical-switches", "mac-table", vni],
+        )
+        .0;
 
     step("STEP3: IP/MAC bindings snooped from ARP/GARP (ARP suppression is on), reported to the controller");
     lab.wait(
@@ -398,10 +408,12 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         Duration::from_secs(10),
         |l| l.arp_table().len() == 2,
     )?;
-    lab.print_ctl(
-        "controller",
-        &["show", "logical-switches", "arp-table", vni],
-    );
+    ok &= lab
+        .print_ctl(
+            "controller",
+            &["show", "logical-switches", "arp-table", vni],
+        )
+        .0;
 
     step("STEP4: VM A ARPs for 172.16.10.12; esxi01 asks the controller and answers A itself");
     let before = lab.stats(0)?;
@@ -411,7 +423,7 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     let delta = |s: Stat| after.stat(s).saturating_sub(before.stat(s));
     let (_, neigh) = sh::try_in_ns(&lab.topo.vms[0].ns, &["ip", "neigh", "show", VM_B.1]);
     println!("VM A# ip neigh show {}\n  {}", VM_B.1, neigh.trim());
-    lab.print_host(0, &["show", "arp", "list", "--vni", vni]);
+    ok &= lab.print_host(0, &["show", "arp", "list", "--vni", vni]).0;
     println!(
         "esxi01 counters during STEP4: arp_controller_queries +{}, arp_proxy_replies +{}, arp_requests_flooded +{}",
         delta(Stat::ArpQueries),
@@ -428,7 +440,7 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         && delta(Stat::ArpRequestsFlooded) == 0;
 
     step("STEP5: esxi01 knows from the controller that B is behind 192.168.250.52");
-    lab.print_host(0, &["show", "mac", "list", "--vni", vni]);
+    ok &= lab.print_host(0, &["show", "mac", "list", "--vni", vni]).0;
 
     step("STEP6: A's frames are VXLAN-encapsulated to 192.168.250.52; esxi02 learns A behind 192.168.250.51");
     println!("VM A# ping -c {} {}", args.count, VM_B.1);
@@ -438,9 +450,9 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     {
         println!("  {l}");
     }
-    lab.print_host(1, &["show", "mac", "list", "--vni", vni]);
+    ok &= lab.print_host(1, &["show", "mac", "list", "--vni", vni]).0;
     ok &= lab.learned_behind(1, VM_A.2, VM_A.0);
-    lab.print_host(0, &["show", "stats"]);
+    ok &= lab.print_host(0, &["show", "stats"]).0;
     if ok {
         Ok(())
     } else {
