@@ -104,14 +104,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn vtep() -> VtepIdentity {
-        VtepIdentity {
-            ip: Ipv4Addr::new(192, 168, 250, 51),
-            prefix_len: 24,
-            mac: "02:00:00:00:00:51".parse().unwrap(),
-            gateway: Some(Ipv4Addr::new(192, 168, 250, 1)),
-            udp_port: 4789,
-            mtu: 1600,
-        }
+        VtepIdentity::example()
     }
 
     #[test]

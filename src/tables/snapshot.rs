@@ -34,6 +34,18 @@ impl VtepIdentity {
     pub fn on_segment(&self, ip: Ipv4Addr) -> bool {
         self.net().contains(ip)
     }
+    /// The VTEP the unit tests use: 192.168.250.51/24 via 192.168.250.1, MTU 1600.
+    #[cfg(test)]
+    pub(crate) fn example() -> VtepIdentity {
+        VtepIdentity {
+            ip: Ipv4Addr::new(192, 168, 250, 51),
+            prefix_len: 24,
+            mac: MacAddr([2, 0, 0, 0, 0, 0x51]),
+            gateway: Some(Ipv4Addr::new(192, 168, 250, 1)),
+            udp_port: 4789,
+            mtu: 1600,
+        }
+    }
     /// Where to send a packet for `dst`: itself on the segment, else the gateway.
     pub fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         if self.on_segment(dst) {
