@@ -8,7 +8,7 @@ use super::pipeline::Ctx;
 use super::{flood, learn, suppress};
 use crate::ids::Vni;
 use crate::tables::{Dest, MacKey, UPLINK};
-use crate::wire::{vxlan, EtherType, EthernetFrame, VxlanHeader};
+use crate::wire::{vxlan, EthernetFrame, VxlanHeader};
 use std::net::Ipv4Addr;
 
 /// Where a VXLAN datagram sits in an uplink frame, as the uplink stage found it.
@@ -46,13 +46,8 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
         Some(t) if info.vteps.contains(&t) => t,
         _ => return cx.drop_frame(frame, DropReason::UnknownVtep),
     };
-    let (src, dst, ethertype, payload_at) = match EthernetFrame::new_checked(vx.payload()) {
-        Ok(inner) => (
-            inner.src(),
-            inner.dst(),
-            inner.ethertype(),
-            inner.header_len(),
-        ),
+    let (src, dst) = match EthernetFrame::new_checked(vx.payload()) {
+        Ok(inner) => (inner.src(), inner.dst()),
         Err(_) => return cx.drop_frame(frame, DropReason::BadInnerFrame),
     };
     if !src.is_unicast() {
@@ -64,11 +59,7 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
         return cx.drop_frame(frame, DropReason::BadVxlan);
     }
     cx.p.counters.add(Stat::Decapsulated, 1);
-    if ethertype == EtherType::Ipv4 {
-        if let Some(ip) = frame.data().get(payload_at..) {
-            suppress::dhcp_ack(cx, vni, ip);
-        }
-    }
+    suppress::dhcp_ack_in_frame(cx, vni, frame.data());
     if dst.is_multicast() {
         return flood::flood(cx, vni, UPLINK, frame, false);
     }

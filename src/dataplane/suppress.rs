@@ -12,7 +12,7 @@ use crate::ids::Vni;
 use crate::tables::{ArpKey, MacKey};
 use crate::wire::dhcp::{self, DhcpPacket};
 use crate::wire::{
-    ArpOperation, ArpPacket, EthernetFrame, IpProtocol, Ipv4Packet, MacAddr, UdpPacket,
+    ArpOperation, ArpPacket, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, MacAddr, UdpPacket,
 };
 use std::net::Ipv4Addr;
 
@@ -105,13 +105,30 @@ pub fn arp_from_vm<IO: FrameIo>(
     }
 }
 
+/// Ethernet + IPv4 + UDP + DHCP's fixed part and cookie: a shorter frame is not DHCP.
+const DHCP_MIN_FRAME: usize = 14 + DHCP_MIN_PACKET;
+const DHCP_MIN_PACKET: usize = 20 + 8 + 240;
+
+/// Snoops a DHCP ACK in a whole frame (decapsulated from a tunnel): most frames are turned
+/// away by their length before their header is read.
+#[inline]
+pub fn dhcp_ack_in_frame<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, frame: &[u8]) {
+    if frame.len() < DHCP_MIN_FRAME {
+        return;
+    }
+    if let Ok(eth) = EthernetFrame::new_checked(frame) {
+        if eth.ethertype() == EtherType::Ipv4 {
+            dhcp_ack(cx, vni, eth.payload());
+        }
+    }
+}
+
 /// Snoops the binding a DHCP ACK hands out (from a local DHCP server or through a tunnel);
 /// `packet` is the IPv4 packet of a frame whose type is IPv4.
 #[inline]
 pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, packet: &[u8]) {
-    // IPv4 + UDP + DHCP's fixed part and cookie: anything shorter is not DHCP, and most
-    // traffic is turned away here without being parsed.
-    if packet.len() < 20 + 8 + 240 {
+    // Most traffic is turned away here without being parsed.
+    if packet.len() < DHCP_MIN_PACKET {
         return;
     }
     let Ok(ip) = Ipv4Packet::new_checked(packet) else {
