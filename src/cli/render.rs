@@ -1,0 +1,255 @@
+//! How the CLI prints answers for people: aligned tables of the typed rows, ping's lines.
+
+use crate::api::host::{MacKind, PingReply, PingReport, Response, SessionState};
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+/// A host answer as the table an operator reads.
+pub fn render_host(r: &Response) -> String {
+    match r {
+        Response::VtepList(rows) => table(
+            &["IP", "Segment", "Is MTEP", "Next hop", "Resolved"],
+            &rows
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.ip.to_string(),
+                        opt(v.segment),
+                        v.is_mtep.to_string(),
+                        opt(v.next_hop),
+                        if v.resolved { "yes" } else { "no" }.into(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::MacList(rows) => table(
+            &["Inner MAC", "Outer MAC", "Outer IP", "Port", "Kind"],
+            &rows
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.inner_mac.to_string(),
+                        opt(m.outer_mac),
+                        opt(m.outer_ip),
+                        opt(m.port.as_ref()),
+                        match m.kind {
+                            MacKind::Static => "static",
+                            MacKind::Learned => "learned",
+                        }
+                        .into(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::ArpList(rows) => table(
+            &["IP", "MAC"],
+            &rows
+                .iter()
+                .map(|a| vec![a.ip.to_string(), a.mac.to_string()])
+                .collect::<Vec<_>>(),
+        ),
+        Response::Connections(rows) => table(
+            &[
+                "Proto",
+                "Local Address",
+                "Foreign Address",
+                "State",
+                "Controller",
+                "Last error",
+            ],
+            &rows
+                .iter()
+                .map(|c| {
+                    vec![
+                        "tcp".into(),
+                        opt(c.local),
+                        c.controller.to_string(),
+                        match c.state {
+                            SessionState::Connecting => "CONNECTING",
+                            SessionState::Established => "ESTABLISHED",
+                            SessionState::Down => "DOWN",
+                        }
+                        .into(),
+                        opt(c.id.as_ref()),
+                        opt(c.last_error.as_ref()),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::Routes(rows) => table(
+            &["Network", "Netmask", "Gateway", "Interface", "Source"],
+            &rows
+                .iter()
+                .map(|r| {
+                    let network = if r.destination.prefix_len == 0 {
+                        "default".to_string()
+                    } else {
+                        r.destination.addr.to_string()
+                    };
+                    vec![
+                        network,
+                        r.destination.netmask().to_string(),
+                        r.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
+                        r.interface.clone(),
+                        r.source.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::Neighbors(rows) => table(
+            &["Neighbor", "Mac Address", "Interface"],
+            &rows
+                .iter()
+                .map(|n| vec![n.ip.to_string(), n.mac.to_string(), n.interface.clone()])
+                .collect::<Vec<_>>(),
+        ),
+        Response::Stats(s) => {
+            let mut rows: Vec<Vec<String>> = s
+                .stats
+                .iter()
+                .filter(|(_, v)| **v != 0)
+                .map(|(k, v)| vec![k.name().to_string(), v.to_string()])
+                .collect();
+            rows.extend(
+                s.drops
+                    .iter()
+                    .filter(|(_, v)| **v != 0)
+                    .map(|(k, v)| vec![format!("drop {}", k.name()), v.to_string()]),
+            );
+            table(&["Counter", "Value"], &rows)
+        }
+        Response::Ports(rows) => table(
+            &[
+                "Port",
+                "Rx Packets",
+                "Tx Packets",
+                "Rx Missed",
+                "Rx Errors",
+                "Tx Errors",
+                "Rx No Mbuf",
+            ],
+            &rows
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.name.clone(),
+                        p.rx_packets.to_string(),
+                        p.tx_packets.to_string(),
+                        p.rx_missed.to_string(),
+                        p.rx_errors.to_string(),
+                        p.tx_errors.to_string(),
+                        p.rx_nombuf.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::Ping(p) => render_ping(p),
+        Response::MacEdit(d) => format!(
+            "{} MAC entries changed, published in {:.1} us\n",
+            d.changed, d.publish_us
+        ),
+    }
+}
+
+pub fn render_ping(v: &PingReport) -> String {
+    let mut out = format!(
+        "PING {} ({}) from {}: {} data bytes (DF)\n",
+        v.dst, v.dst, v.src, v.size
+    );
+    for r in &v.replies {
+        match r {
+            PingReply::Timeout { seq } => {
+                let _ = writeln!(out, "icmp_seq={seq} timeout");
+            }
+            PingReply::Reply {
+                seq,
+                from,
+                bytes,
+                rtt_ms,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "{bytes} bytes from {from}: icmp_seq={seq} time={rtt_ms:.3} ms"
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} packets transmitted, {} received",
+        v.sent, v.received
+    );
+    out
+}
+
+/// A left-aligned text table.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.len());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let l: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = w[i]))
+            .collect();
+        let _ = writeln!(out, "{}", l.join("  ").trim_end());
+    };
+    line(&mut out, headers.to_vec());
+    let rules: Vec<String> = w.iter().map(|n| "-".repeat(*n)).collect();
+    line(&mut out, rules.iter().map(String::as_str).collect());
+    for r in rows {
+        line(&mut out, r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::host;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(
+            &["VNI", "IP"],
+            &[vec!["5001".into(), "192.168.250.51".into()]],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "VNI   IP");
+        assert_eq!(lines[1], "----  --------------");
+        assert_eq!(lines[2], "5001  192.168.250.51");
+    }
+
+    #[test]
+    fn routes_render_as_an_operator_reads_them() {
+        let r = Response::Routes(vec![
+            host::Route {
+                destination: "192.168.250.0/24".parse().unwrap(),
+                gateway: None,
+                interface: "uplink".into(),
+                source: Ipv4Addr::new(192, 168, 250, 51),
+            },
+            host::Route {
+                destination: crate::ids::Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).unwrap(),
+                gateway: Some(Ipv4Addr::new(192, 168, 250, 1)),
+                interface: "uplink".into(),
+                source: Ipv4Addr::new(192, 168, 250, 51),
+            },
+        ]);
+        let t = render_host(&r);
+        assert!(t.contains("192.168.250.0  255.255.255.0  0.0.0.0"), "{t}");
+        assert!(
+            t.contains("default        0.0.0.0        192.168.250.1"),
+            "{t}"
+        );
+    }
+}
