@@ -274,20 +274,29 @@ pub struct StaticMac {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: p.clone(),
-            source,
-        })?;
-        Config::parse(&text).map_err(|e| match e {
-            ConfigError::Syntax { source, .. } => ConfigError::Syntax { path: p, source },
-            other => other,
-        })
+        load_toml(path, Config::parse)
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         validate(parse_toml(text)?)
     }
+}
+
+/// Reads the file at `path` and parses it with `parse`; a read error or broken TOML names
+/// the file.
+pub fn load_toml<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: p.clone(),
+        source,
+    })?;
+    parse(&text).map_err(|e| match e {
+        ConfigError::Syntax { source, .. } => ConfigError::Syntax { path: p, source },
+        other => other,
+    })
 }
 
 /// TOML text as `T`: a value that does not fit names its key (`vni[0].mac[1].mac: ...`),

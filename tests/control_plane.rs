@@ -187,21 +187,28 @@ fn error_code(m: &Option<ControllerMessage>) -> Option<ErrorCode> {
     }
 }
 
-#[test]
-fn controller_answers_bad_protocol_input_and_keeps_running() {
-    let dir = std::env::temp_dir().join(format!("vxs-ctl-proto-{}", std::process::id()));
+/// A controller on loopback (agents on `agent_port`, API on `api_port`) with its state in a
+/// fresh folder; returns it and the folder.
+fn controller(tag: &str, agent_port: u16, api_port: u16) -> (common::Daemon, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("vxs-ctl-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("c.toml");
     std::fs::write(
         &cfg,
-        format!("[controller]\nlisten = \"127.0.0.1:21234\"\napi = \"127.0.0.1:28080\"\nstate_dir = \"{}\"\n", dir.join("state").display()),
+        format!("[controller]\nlisten = \"127.0.0.1:{agent_port}\"\napi = \"127.0.0.1:{api_port}\"\nstate_dir = \"{}\"\n", dir.join("state").display()),
     )
     .unwrap();
-    let mut d = common::Daemon::spawn_args(
+    let d = common::Daemon::spawn_args(
         &["controller", "--config", &cfg.display().to_string()],
         "vxswitch controller ready",
     );
+    (d, dir)
+}
+
+#[test]
+fn controller_answers_bad_protocol_input_and_keeps_running() {
+    let (mut d, dir) = controller("proto", 21234, 28080);
     let connect = || {
         let s = TcpStream::connect("127.0.0.1:21234").unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -293,19 +300,7 @@ fn controller_answers_bad_protocol_input_and_keeps_running() {
 
 #[test]
 fn rest_api_takes_typed_json_writes_only_and_names_the_field() {
-    let dir = std::env::temp_dir().join(format!("vxs-ctl-rest-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("c.toml");
-    std::fs::write(
-        &cfg,
-        format!("[controller]\nlisten = \"127.0.0.1:21235\"\napi = \"127.0.0.1:28081\"\nstate_dir = \"{}\"\n", dir.join("state").display()),
-    )
-    .unwrap();
-    let mut d = common::Daemon::spawn_args(
-        &["controller", "--config", &cfg.display().to_string()],
-        "vxswitch controller ready",
-    );
+    let (mut d, dir) = controller("rest", 21235, 28081);
     let url = "http://127.0.0.1:28081/api/v1/logical-switches";
     // (status, field named) of a refused request.
     let refused = |r: Result<ureq::Response, ureq::Error>| match r {

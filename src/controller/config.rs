@@ -1,6 +1,6 @@
 //! The controller's TOML configuration.
 
-use crate::config::{parse_toml, ConfigError};
+use crate::config::{load_toml, parse_toml, ConfigError};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,15 +43,7 @@ pub struct ControllerConfig {
 
 impl ControllerConfig {
     pub fn load(path: &Path) -> Result<ControllerConfig, ConfigError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: p.clone(),
-            source,
-        })?;
-        ControllerConfig::parse(&text).map_err(|e| match e {
-            ConfigError::Syntax { source, .. } => ConfigError::Syntax { path: p, source },
-            other => other,
-        })
+        load_toml(path, ControllerConfig::parse)
     }
 
     pub fn parse(text: &str) -> Result<ControllerConfig, ConfigError> {
