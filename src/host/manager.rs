@@ -67,6 +67,9 @@ pub struct TableManager {
     pub out: Outbox,
     /// Next hop -> when we last asked for it.
     asked: HashMap<Ipv4Addr, u32>,
+    /// The second and tunnel table `resolve` last scanned: nothing new to ask until either
+    /// changes.
+    scanned: Option<(u32, Arc<TunnelTable>)>,
     /// Neighbours configured statically: never asked for, never overwritten.
     static_neighbors: Vec<Ipv4Addr>,
     /// Published versions workers may still hold (see `reclaim`).
@@ -162,6 +165,7 @@ impl TableManager {
             mac_asked: HashMap::new(),
             out: Outbox::default(),
             asked: HashMap::new(),
+            scanned: None,
             static_neighbors,
             retired: Vec::new(),
             stats: ManagerStats::default(),
@@ -331,8 +335,18 @@ impl TableManager {
 
     /// ARP requests to send now: for a next hop never asked about (a new tunnel's first
     /// frames wait on it), again every second while it is unresolved, every minute once
-    /// known. Called every tick; allocates only when it has something to send.
+    /// known. Called every tick: it scans the tunnels only when the second or the tunnel
+    /// table changed, and allocates only when it has something to send.
     pub fn resolve(&mut self, now: u32) -> Vec<Vec<u8>> {
+        let tunnels = &self.snap.tunnels;
+        if self
+            .scanned
+            .as_ref()
+            .is_some_and(|(s, t)| *s == now && Arc::ptr_eq(t, tunnels))
+        {
+            return Vec::new();
+        }
+        self.scanned = Some((now, Arc::clone(tunnels)));
         let mut frames = Vec::new();
         for (_, t) in self.snap.tunnels.iter() {
             let Some(hop) = t.next_hop.filter(|h| !self.static_neighbors.contains(h)) else {
@@ -380,4 +394,40 @@ pub fn arp_request(vtep: &VtepIdentity, target: Ipv4Addr) -> Vec<u8> {
         MacAddr::ZERO,
         target,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_next_hop_is_asked_at_once_then_every_second_until_it_answers() {
+        let cfg = Config::parse(
+            "[eal]\nargs = []\n[vtep]\nip = \"10.0.0.1/24\"\n[uplink]\ndevice = \"up\"\n\
+             [[access_port]]\nname = \"vm\"\ndevice = \"a\"\nvni = 5001\n\
+             [[vni]]\nvni = 5001\nvteps = [\"10.0.0.2\"]\n",
+        )
+        .unwrap();
+        let vtep = cfg.vtep.identity(MacAddr([2, 0, 0, 0, 0, 1]));
+        let cell = Arc::new(SnapshotCell::new(initial_snapshot(&cfg, vtep, 0)));
+        let mut m = TableManager::new(cell, &cfg);
+        assert_eq!(m.resolve(0).len(), 1, "the configured VTEP's next hop");
+        assert!(m.resolve(0).is_empty(), "not again within the second");
+        // A tunnel that appears mid-second is asked for on that tick.
+        let (_, created) = m.tunnel_to(Ipv4Addr::new(10, 0, 0, 3)).unwrap();
+        m.snap.tunnels = Arc::new(created.unwrap());
+        assert_eq!(m.resolve(0).len(), 1);
+        assert!(m.resolve(0).is_empty());
+        // Unanswered: both asked again the next second; answered: left alone for a minute.
+        assert_eq!(m.resolve(1).len(), 2);
+        m.apply(
+            &[Event::NeighborSeen {
+                ip: Ipv4Addr::new(10, 0, 0, 2),
+                mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            }],
+            2,
+        );
+        assert_eq!(m.resolve(2).len(), 1, "only the silent one");
+        m.reclaim();
+    }
 }
