@@ -197,9 +197,6 @@ impl Stats {
     pub fn stat(&self, s: Stat) -> u64 {
         self.stats.get(&s).copied().unwrap_or(0)
     }
-    pub fn drop_count(&self, r: DropReason) -> u64 {
-        self.drops.get(&r).copied().unwrap_or(0)
-    }
     pub fn total_drops(&self) -> u64 {
         self.drops.values().sum()
     }

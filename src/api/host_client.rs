@@ -4,7 +4,7 @@
 use super::host::{Answer, Request, Response};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long an answer may take (a ping of 100 echoes, a 1M-entry MAC edit).
@@ -36,10 +36,6 @@ impl HostClient {
         HostClient {
             socket: socket.into(),
         }
-    }
-
-    pub fn socket(&self) -> &Path {
-        &self.socket
     }
 
     /// Sends `req` and returns the host's answer.

@@ -64,10 +64,20 @@ impl RestClient {
         }
     }
 
+    /// A request whose answer has a body.
+    fn fetch<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, RestError> {
+        self.send(method, path, body)?.ok_or_else(|| {
+            RestError::Transport(format!("{}/{path}", self.base), "empty answer".into())
+        })
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RestError> {
-        let url = format!("{}/{path}", self.base);
-        self.send("GET", path, None::<&()>)?
-            .ok_or_else(|| RestError::Transport(url, "empty answer".into()))
+        self.fetch("GET", path, None::<&()>)
     }
 
     pub fn switches(&self) -> Result<Vec<LogicalSwitchView>, RestError> {
@@ -91,14 +101,11 @@ impl RestClient {
 
     /// Creates a logical switch (`spec.vni` required).
     pub fn create(&self, spec: &SwitchSpec) -> Result<LogicalSwitchView, RestError> {
-        let made = self.send("POST", "logical-switches", Some(spec))?;
-        made.ok_or_else(|| RestError::Transport(self.base.clone(), "empty answer".into()))
+        self.fetch("POST", "logical-switches", Some(spec))
     }
     /// Changes what `spec` sets of switch `vni`.
     pub fn update(&self, vni: Vni, spec: &SwitchSpec) -> Result<LogicalSwitchView, RestError> {
-        let path = format!("logical-switches/{vni}");
-        let done = self.send("PUT", &path, Some(spec))?;
-        done.ok_or_else(|| RestError::Transport(self.base.clone(), "empty answer".into()))
+        self.fetch("PUT", &format!("logical-switches/{vni}"), Some(spec))
     }
     pub fn delete(&self, vni: Vni) -> Result<(), RestError> {
         self.send::<serde::de::IgnoredAny>(

@@ -113,10 +113,6 @@ impl Process {
         &self.name
     }
 
-    pub fn log(&self) -> &Path {
-        &self.log
-    }
-
     /// Everything the process printed so far.
     pub fn output(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
