@@ -512,3 +512,66 @@ fn malformed_frames_never_panic_and_are_counted() {
     // Every received frame was either sent somewhere or released: nothing leaks.
     assert!(r.io.freed as u64 + r.io.sent.len() as u64 >= rx);
 }
+
+/// The L4 checksum of the IPv4 packet in `frame` verifies (pseudo-header included).
+fn l4_checksum_verifies(frame: &[u8]) -> bool {
+    use vxswitch::wire::checksum::{fold, sum};
+    let ip = &frame[14..];
+    let len = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let pseudo = sum(&ip[12..20]) + u32::from(ip[9]) + (len - 20) as u32;
+    fold(pseudo + sum(&ip[20..len])) == 0xffff
+}
+
+/// A UDP frame from A to B as a sender with checksum offload hands it over: the checksum
+/// field holds the pseudo-header sum only.
+fn partial_udp(payload_len: usize) -> Vec<u8> {
+    use vxswitch::wire::checksum::{fold, sum};
+    let mut f = traffic::udp(b_mac(), a_mac(), a_ip(), b_ip(), 1000, 2000, payload_len);
+    let l4_len = (8 + payload_len) as u32;
+    let pseudo = fold(sum(&f[26..34]) + 17 + l4_len);
+    f[40..42].copy_from_slice(&pseudo.to_be_bytes());
+    f
+}
+
+#[test]
+fn partial_checksums_from_a_kernel_port_are_completed_before_encapsulation() {
+    let mut r = Rig::new(CONFIG);
+    r.pipeline = Pipeline::new(Arc::new(Counters::default()), Arc::clone(&r.events))
+        .with_kernel_ports(&[VM_A]);
+    let f = partial_udp(100);
+    assert!(!l4_checksum_verifies(&f));
+    r.send(VM_A, &f);
+    let out = r.io.sent_on(UPLINK);
+    assert_eq!(out.len(), 1);
+    let (_, _, _, inner) = open_vxlan(out[0]);
+    assert!(l4_checksum_verifies(&inner), "inner UDP checksum completed");
+    assert_eq!(&inner[..40], &f[..40], "nothing but the checksum changed");
+    assert_eq!(&inner[42..], &f[42..]);
+    assert_eq!(r.stat(Stat::ChecksumsCompleted), 1);
+
+    // A complete checksum is left as it is; other ports are not touched at all.
+    let full = inner.clone();
+    r.send(VM_A, &full);
+    r.send(VM_C, &f);
+    let out = r.io.sent_on(UPLINK);
+    assert_eq!(open_vxlan(out[1]).3, full);
+    assert_eq!(
+        open_vxlan(out[2]).3,
+        f,
+        "not a kernel port: forwarded as it came"
+    );
+    assert_eq!(r.stat(Stat::ChecksumsCompleted), 1);
+}
+
+#[test]
+fn a_frame_cut_by_a_kernel_port_ring_is_dropped_as_truncated() {
+    let mut r = Rig::new(CONFIG);
+    r.pipeline = Pipeline::new(Arc::new(Counters::default()), Arc::clone(&r.events))
+        .with_kernel_ports(&[VM_A]);
+    let mut f = partial_udp(1400);
+    // What a 2 KiB af_packet slot keeps of a 64 KiB GSO frame: the IP length says more.
+    f[16..18].copy_from_slice(&60000u16.to_be_bytes());
+    r.send(VM_A, &f);
+    assert!(r.io.sent_on(UPLINK).is_empty());
+    assert_eq!(r.drops(DropReason::Truncated), 1);
+}

@@ -47,6 +47,7 @@ counter_enum! {
         UnknownVtep => "unknown_source_vtep",
         BadInnerFrame => "bad_inner_frame",
         SplitHorizon => "split_horizon",
+        Truncated => "truncated",
     }
 }
 
@@ -73,6 +74,7 @@ counter_enum! {
         EchoRepliesReceived => "vtep_echo_replies_received",
         EventsQueued => "events_queued",
         EventsLost => "events_lost",
+        ChecksumsCompleted => "l4_checksums_completed",
     }
 }
 

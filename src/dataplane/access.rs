@@ -4,7 +4,7 @@
 use super::counters::{DropReason, Stat};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
-use super::{encap, flood, learn, suppress};
+use super::{encap, flood, learn, offload, suppress};
 use crate::ids::Vni;
 use crate::tables::{Dest, MacKey, PortIdx};
 use crate::wire::{EtherType, EthernetFrame, MacAddr};
@@ -42,6 +42,9 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
     if !vm.src.is_unicast() {
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
+    let Some(frame) = offload::finish(cx, &vm, frame) else {
+        return;
+    };
     learn::learn(cx, vni, vm.src, Dest::Local(port));
     let frame = match vm.ethertype {
         EtherType::Arp => match suppress::arp_from_vm(cx, &vm, frame) {

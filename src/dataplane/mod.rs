@@ -12,6 +12,7 @@ pub mod events;
 mod flood;
 pub mod frame;
 mod learn;
+mod offload;
 pub mod pipeline;
 pub mod slow_path;
 mod stack;

@@ -22,6 +22,9 @@ pub struct Pipeline {
     pub(super) missed: ReportCache<MacKey>,
     /// Seconds clock for aging, set by the worker once per burst.
     pub now: u32,
+    /// Ports (by PortIdx) whose frames come from a kernel that may leave NIC offload work
+    /// undone (see `offload`).
+    kernel_ports: Vec<bool>,
 }
 
 impl Pipeline {
@@ -33,7 +36,29 @@ impl Pipeline {
             snooped: ReportCache::default(),
             missed: ReportCache::default(),
             now: 0,
+            kernel_ports: Vec::new(),
         }
+    }
+
+    /// Marks `ports` as kernel-backed VM ports (net_af_packet): their frames get the
+    /// checksums a NIC offload would have finished.
+    pub fn with_kernel_ports(mut self, ports: &[PortIdx]) -> Pipeline {
+        for &p in ports {
+            let i = usize::from(p);
+            if self.kernel_ports.len() <= i {
+                self.kernel_ports.resize(i + 1, false);
+            }
+            self.kernel_ports[i] = true;
+        }
+        self
+    }
+
+    #[inline]
+    pub fn is_kernel_port(&self, port: PortIdx) -> bool {
+        self.kernel_ports
+            .get(usize::from(port))
+            .copied()
+            .unwrap_or(false)
     }
 }
 

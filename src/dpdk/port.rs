@@ -222,6 +222,17 @@ impl<'eal> Port<'eal> {
         Ok(started)
     }
 
+    /// The driver's name, e.g. `net_af_packet` or `net_vhost`.
+    pub fn driver(&self) -> String {
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: info is a valid out-struct for this port id.
+        if unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) } != 0 {
+            return "?".into();
+        }
+        // SAFETY: driver_name is a static C string set by the driver, or null.
+        unsafe { opt_cstr(info.driver_name) }
+    }
+
     /// The port's own MAC address.
     pub fn mac(&self) -> MacAddr {
         let mut a = sys::rte_ether_addr::default();

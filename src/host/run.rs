@@ -35,6 +35,8 @@ pub enum RunError {
 
 /// Mbuf data room: 2 KiB of frame behind DPDK's 128-byte headroom.
 const DATA_ROOM: u16 = 2048 + 128;
+/// The driver of kernel-backed ports (see `dataplane::offload`).
+const KERNEL_PORT_DRIVER: &str = "net_af_packet";
 /// Frames the management thread may have queued for worker 0.
 const SLOW_PATH_QUEUE: usize = 256;
 
@@ -110,6 +112,11 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             })
             .collect(),
     );
+    // VM ports on a kernel interface: their frames may carry partial checksums.
+    let kernel_ports: Vec<PortIdx> = (1..ports.len())
+        .filter(|&i| ports[i].driver() == KERNEL_PORT_DRIVER)
+        .map(|i| i as PortIdx)
+        .collect();
     let port_refs: Vec<_> = ports.iter().collect();
     let env = WorkerEnv {
         pool: &pool,
@@ -139,7 +146,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             .zip(&queues)
             .map(|((plan, c), q)| {
                 let (env, eal) = (&env, &eal);
-                let pipeline = Pipeline::new(Arc::clone(c), Arc::clone(q));
+                let pipeline =
+                    Pipeline::new(Arc::clone(c), Arc::clone(q)).with_kernel_ports(&kernel_ports);
                 s.spawn(move || {
                     if !core_affinity::set_for_current(core_affinity::CoreId { id: plan.core }) {
                         eprintln!("vxswitch: could not pin a worker to core {}", plan.core);

@@ -11,6 +11,7 @@ pub mod dhcp;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
+pub mod partial_checksum;
 pub mod udp;
 pub mod vxlan;
 
