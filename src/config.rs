@@ -100,6 +100,7 @@ struct RawDataplane {
     arp_capacity: usize,
     rx_desc: u16,
     tx_desc: u16,
+    large_mbufs: u32,
 }
 
 impl Default for RawDataplane {
@@ -113,6 +114,7 @@ impl Default for RawDataplane {
             arp_capacity: 1 << 20,
             rx_desc: 1024,
             tx_desc: 1024,
+            large_mbufs: 4095,
         }
     }
 }
@@ -149,6 +151,13 @@ struct RawAccessPort {
     name: String,
     device: String,
     vni: Vni,
+    /// The VM's MTU: the largest IP packet it sends and receives.
+    #[serde(default = "default_vm_mtu")]
+    mtu: u16,
+}
+
+fn default_vm_mtu() -> u16 {
+    1500
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +207,9 @@ pub struct Config {
     pub arp_capacity: usize,
     pub rx_desc: u16,
     pub tx_desc: u16,
+    /// Mbufs of the pool for ports whose frames do not fit a standard 2 KiB mbuf (jumbo
+    /// MTUs, af_packet rings with large slots); made only when such a port exists.
+    pub large_mbufs: u32,
     pub vtep: VtepConfig,
     pub uplink_device: String,
     pub access_ports: Vec<AccessPort>,
@@ -249,6 +261,7 @@ pub struct AccessPort {
     pub name: String,
     pub device: String,
     pub vni: Vni,
+    pub mtu: u16,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -273,6 +286,12 @@ pub struct StaticMac {
 }
 
 impl Config {
+    /// The value of `key` in the `--vdev` arguments of `device`, e.g. `iface` of
+    /// `net_af_packet0,iface=up0`.
+    pub fn vdev_arg(&self, device: &str, key: &str) -> Option<&str> {
+        vdev_arg(&self.eal_args, device, key)
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         load_toml(path, Config::parse)
     }
@@ -316,6 +335,20 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Confi
     })
 }
 
+/// The value of `key` in the `--vdev` argument of `device` among EAL arguments.
+pub fn vdev_arg<'a>(eal_args: &'a [String], device: &str, key: &str) -> Option<&'a str> {
+    eal_args
+        .iter()
+        .filter_map(|a| a.strip_prefix(device)?.strip_prefix(','))
+        .flat_map(|kv| kv.split(','))
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// The largest MTU of any port (the underlay's jumbo frames).
+pub const MAX_MTU: u16 = 9216;
+/// What VXLAN adds to an inner frame's IP packet: outer IPv4, UDP, VXLAN, inner Ethernet.
+const ENCAP_OVERHEAD: u16 = 50;
+
 fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let d = raw.dataplane;
     if d.workers.is_empty() {
@@ -339,11 +372,14 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     if let Some(m) = raw.vtep.mac.filter(|m| !m.is_unicast()) {
         return Err(invalid("vtep.mac", format!("{m} is not a unicast address")));
     }
-    if raw.vtep.mtu < 576 || raw.vtep.mtu > 9000 {
+    if raw.vtep.mtu < 576 || raw.vtep.mtu > MAX_MTU {
         return Err(invalid(
             "vtep.mtu",
-            format!("{} is outside 576-9000", raw.vtep.mtu),
+            format!("{} is outside 576-{MAX_MTU}", raw.vtep.mtu),
         ));
+    }
+    if d.large_mbufs < 256 {
+        return Err(invalid("dataplane.large_mbufs", "at least 256"));
     }
     if raw.vtep.udp_port == 0 {
         return Err(invalid("vtep.udp_port", "must not be 0"));
@@ -377,10 +413,30 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 format!("{:?} is used twice", p.device),
             ));
         }
+        // A full-size VM frame plus the 50 bytes of VXLAN must fit the underlay: NSX
+        // asks the same (underlay MTU >= VM MTU + 50), since VXLAN never fragments.
+        if p.mtu < 576 || p.mtu > MAX_MTU - ENCAP_OVERHEAD {
+            return Err(invalid(
+                format!("{key}.mtu"),
+                format!("{} is outside 576-{}", p.mtu, MAX_MTU - ENCAP_OVERHEAD),
+            ));
+        }
+        if p.mtu + ENCAP_OVERHEAD > raw.vtep.mtu {
+            return Err(invalid(
+                format!("{key}.mtu"),
+                format!(
+                    "{} needs vtep.mtu >= {} (VXLAN adds {ENCAP_OVERHEAD} bytes), vtep.mtu is {}",
+                    p.mtu,
+                    p.mtu + ENCAP_OVERHEAD,
+                    raw.vtep.mtu
+                ),
+            ));
+        }
         access_ports.push(AccessPort {
             name: p.name,
             device: p.device,
             vni: p.vni,
+            mtu: p.mtu,
         });
     }
     let mut vnis: Vec<VniConfig> = Vec::new();
@@ -497,6 +553,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         arp_capacity: d.arp_capacity,
         rx_desc: d.rx_desc,
         tx_desc: d.tx_desc,
+        large_mbufs: d.large_mbufs,
         vtep,
         uplink_device: raw.uplink.device,
         access_ports,

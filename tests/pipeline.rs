@@ -537,7 +537,7 @@ fn partial_udp(payload_len: usize) -> Vec<u8> {
 fn partial_checksums_from_a_kernel_port_are_completed_before_encapsulation() {
     let mut r = Rig::new(CONFIG);
     r.pipeline = Pipeline::new(Arc::new(Counters::default()), Arc::clone(&r.events))
-        .with_kernel_ports(&[VM_A]);
+        .with_kernel_ports(&[(VM_A, 1500)]);
     let f = partial_udp(100);
     assert!(!l4_checksum_verifies(&f));
     r.send(VM_A, &f);
@@ -567,11 +567,46 @@ fn partial_checksums_from_a_kernel_port_are_completed_before_encapsulation() {
 fn a_frame_cut_by_a_kernel_port_ring_is_dropped_as_truncated() {
     let mut r = Rig::new(CONFIG);
     r.pipeline = Pipeline::new(Arc::new(Counters::default()), Arc::clone(&r.events))
-        .with_kernel_ports(&[VM_A]);
+        .with_kernel_ports(&[(VM_A, 1500)]);
     let mut f = partial_udp(1400);
     // What a 2 KiB af_packet slot keeps of a 64 KiB GSO frame: the IP length says more.
     f[16..18].copy_from_slice(&60000u16.to_be_bytes());
     r.send(VM_A, &f);
     assert!(r.io.sent_on(UPLINK).is_empty());
     assert_eq!(r.drops(DropReason::Truncated), 1);
+}
+
+#[test]
+fn a_tcp_gso_frame_from_a_kernel_port_leaves_as_mtu_sized_segments() {
+    let mut r = Rig::new(CONFIG);
+    r.pipeline = Pipeline::new(Arc::new(Counters::default()), Arc::clone(&r.events))
+        .with_kernel_ports(&[(VM_A, 1500)]);
+    // 20 KB of TCP payload in one frame, as a VM with TSO on hands it over.
+    let mut tcp = vec![0u8; 20 + 20_000];
+    tcp[12] = 0x50;
+    tcp[13] = 0x18;
+    for (i, b) in tcp[20..].iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    let f = traffic::ipv4(
+        b_mac(),
+        a_mac(),
+        a_ip(),
+        b_ip(),
+        vxswitch::wire::IpProtocol::Tcp,
+        &tcp,
+    );
+    r.send(VM_A, &f);
+    let out = r.io.sent_on(UPLINK);
+    assert_eq!(out.len(), 20_000usize.div_ceil(1460));
+    let mut payload = Vec::new();
+    for o in &out {
+        let (_, _, _, inner) = open_vxlan(o);
+        assert!(inner.len() - 14 <= 1500);
+        assert!(l4_checksum_verifies(&inner));
+        payload.extend_from_slice(&inner[54..]);
+    }
+    assert_eq!(payload, tcp[20..]);
+    assert_eq!(r.stat(Stat::GsoSegments), out.len() as u64);
+    assert_eq!(r.stat(Stat::Encapsulated), out.len() as u64);
 }

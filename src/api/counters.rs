@@ -75,6 +75,7 @@ counter_enum! {
         EventsQueued => "events_queued",
         EventsLost => "events_lost",
         ChecksumsCompleted => "l4_checksums_completed",
+        GsoSegments => "gso_segments",
     }
 }
 

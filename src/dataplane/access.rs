@@ -42,12 +42,16 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
     if !vm.src.is_unicast() {
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
-    let Some(frame) = offload::finish(cx, &vm, frame) else {
-        return;
-    };
     learn::learn(cx, vni, vm.src, Dest::Local(port));
+    offload::finish(cx, &vm, frame, forward::<IO>);
+}
+
+/// ARP suppression, DHCP snooping, then local delivery, encapsulation or flooding.
+#[inline]
+fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
+    let (port, vni) = (vm.port, vm.vni);
     let frame = match vm.ethertype {
-        EtherType::Arp => match suppress::arp_from_vm(cx, &vm, frame) {
+        EtherType::Arp => match suppress::arp_from_vm(cx, vm, frame) {
             Some(f) => f,
             None => return,
         },

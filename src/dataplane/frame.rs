@@ -29,6 +29,7 @@ pub trait FrameIo {
     fn share(&mut self, frame: &Self::Frame) -> Self::Frame;
     /// A new frame made of `header` followed by `payload`'s bytes, sharing the payload.
     fn with_header(&mut self, payload: &Self::Frame, header: &[u8]) -> Option<Self::Frame>;
-    /// A new frame holding a copy of `bytes` (slow path: the VTEP stack's own frames).
-    fn alloc(&mut self, bytes: &[u8]) -> Option<Self::Frame>;
+    /// A new frame of `len` bytes whose contents the caller writes (the VTEP stack's own
+    /// frames, segments of a GSO frame).
+    fn alloc(&mut self, len: usize) -> Option<Self::Frame>;
 }

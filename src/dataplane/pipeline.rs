@@ -22,9 +22,9 @@ pub struct Pipeline {
     pub(super) missed: ReportCache<MacKey>,
     /// Seconds clock for aging, set by the worker once per burst.
     pub now: u32,
-    /// Ports (by PortIdx) whose frames come from a kernel that may leave NIC offload work
-    /// undone (see `offload`).
-    kernel_ports: Vec<bool>,
+    /// MTU of each kernel-backed VM port by PortIdx (0: not one): their frames may come
+    /// with NIC offload work left undone (see `offload`).
+    kernel_ports: Vec<u16>,
 }
 
 impl Pipeline {
@@ -40,25 +40,26 @@ impl Pipeline {
         }
     }
 
-    /// Marks `ports` as kernel-backed VM ports (net_af_packet): their frames get the
-    /// checksums a NIC offload would have finished.
-    pub fn with_kernel_ports(mut self, ports: &[PortIdx]) -> Pipeline {
-        for &p in ports {
+    /// Marks `ports` (port, MTU) as kernel-backed VM ports (net_af_packet): their frames
+    /// get the segmentation and checksums a NIC offload would have done.
+    pub fn with_kernel_ports(mut self, ports: &[(PortIdx, u16)]) -> Pipeline {
+        for &(p, mtu) in ports {
             let i = usize::from(p);
             if self.kernel_ports.len() <= i {
-                self.kernel_ports.resize(i + 1, false);
+                self.kernel_ports.resize(i + 1, 0);
             }
-            self.kernel_ports[i] = true;
+            self.kernel_ports[i] = mtu;
         }
         self
     }
 
+    /// The MTU of `port` if it is a kernel-backed VM port.
     #[inline]
-    pub fn is_kernel_port(&self, port: PortIdx) -> bool {
+    pub fn kernel_port_mtu(&self, port: PortIdx) -> Option<u16> {
         self.kernel_ports
             .get(usize::from(port))
             .copied()
-            .unwrap_or(false)
+            .filter(|&m| m != 0)
     }
 }
 

@@ -3,7 +3,7 @@
 //! how they are built (whole, into a `Vec`: never per packet), and how worker 0 sends them.
 
 use super::counters::{DropReason, Stat};
-use super::frame::FrameIo;
+use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::ids::Vni;
 use crate::tables::PortIdx;
@@ -33,9 +33,10 @@ pub fn inject<IO: FrameIo>(cx: &mut Ctx<'_, IO>, f: &SlowFrame) {
     let (SlowFrame::Send { bytes, .. }
     | SlowFrame::ArpReply { bytes, .. }
     | SlowFrame::Flood { bytes, .. }) = f;
-    let Some(frame) = cx.io.alloc(bytes) else {
+    let Some(mut frame) = cx.io.alloc(bytes.len()) else {
         return cx.p.counters.dropped(DropReason::NoMbuf);
     };
+    frame.data_mut().copy_from_slice(bytes);
     match *f {
         SlowFrame::Send { port, .. } => {
             cx.p.counters.add(Stat::StackFramesSent, 1);

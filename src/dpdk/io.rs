@@ -4,7 +4,7 @@
 
 use super::{sys, Mbuf, Mempool, StartedPort};
 use crate::dataplane::frame::{Frame, FrameIo};
-use crate::tables::PortIdx;
+use crate::tables::{PortIdx, UPLINK};
 use std::sync::atomic::Ordering;
 
 /// Frames per RX burst and per TX flush.
@@ -111,6 +111,10 @@ pub struct TxCounts {
 /// The worker side of `FrameIo` on DPDK.
 pub struct MbufIo<'p> {
     pool: &'p Mempool<'p>,
+    /// Mbufs for frames larger than the standard pool's (jumbo frames, GSO segments).
+    large: Option<&'p Mempool<'p>>,
+    /// The uplink cannot transmit mbuf chains: replicas are copied into one mbuf.
+    linear_replicas: bool,
     tx: Vec<TxBuffer>,
     to_free: [*mut sys::rte_mbuf; BURST_SIZE],
     n_free: usize,
@@ -126,7 +130,15 @@ unsafe impl Send for MbufIo<'_> {}
 
 impl<'p> MbufIo<'p> {
     /// `ports[i]` is the port of PortIdx i; this worker transmits on `tx_queue` of each.
-    pub fn new(pool: &'p Mempool<'p>, ports: &[&StartedPort<'_>], tx_queue: u16) -> MbufIo<'p> {
+    pub fn new(
+        pool: &'p Mempool<'p>,
+        large: Option<&'p Mempool<'p>>,
+        ports: &[&StartedPort<'_>],
+        tx_queue: u16,
+    ) -> MbufIo<'p> {
+        let linear_replicas = ports
+            .get(usize::from(UPLINK))
+            .is_some_and(|p| !p.multi_seg_tx());
         let tx = ports
             .iter()
             .map(|p| TxBuffer {
@@ -140,6 +152,8 @@ impl<'p> MbufIo<'p> {
             .collect();
         MbufIo {
             pool,
+            large,
+            linear_replicas,
             tx,
             to_free: [std::ptr::null_mut(); BURST_SIZE],
             n_free: 0,
@@ -252,6 +266,15 @@ impl FrameIo for MbufIo<'_> {
 
     #[inline]
     fn with_header(&mut self, payload: &Mbuf, header: &[u8]) -> Option<Mbuf> {
+        if self.linear_replicas {
+            // One segment for a port without multi-segment TX: a copy of the payload.
+            let body = payload.data();
+            let mut m = self.alloc(header.len() + body.len())?;
+            let d = m.data_mut();
+            d[..header.len()].copy_from_slice(header);
+            d[header.len()..].copy_from_slice(body);
+            return Some(m);
+        }
         let head = self.take_header_mbuf()?;
         // SAFETY: head is a freshly allocated, reset mbuf we own; the header fits in its
         // data room (checked); payload is a valid mbuf whose refcount we raise for the chain.
@@ -273,27 +296,28 @@ impl FrameIo for MbufIo<'_> {
         }
     }
 
-    fn alloc(&mut self, bytes: &[u8]) -> Option<Mbuf> {
+    fn alloc(&mut self, len: usize) -> Option<Mbuf> {
+        let pool = match self.large {
+            Some(l) if len > self.pool.data_room() => l,
+            _ => self.pool,
+        };
+        if len > pool.data_room() {
+            return None;
+        }
         // SAFETY: the pool is live; a null result is handled.
-        let raw = unsafe { sys::vxs_pktmbuf_alloc(self.pool.as_ptr()) };
+        let raw = unsafe { sys::vxs_pktmbuf_alloc(pool.as_ptr()) };
         if raw.is_null() {
             self.alloc_failures += 1;
             return None;
         }
-        // SAFETY: raw is a fresh mbuf we own.
-        let mut m = unsafe { Mbuf::from_raw(raw) };
-        // Grow the empty frame at its tail: set lengths, then copy.
-        // SAFETY: raw is ours; the length is checked against the buffer size.
+        // SAFETY: raw is a fresh mbuf we own, reset by the allocation (data_off at the
+        // headroom); len fits the data room behind it (checked above).
         unsafe {
             let h = &mut *raw;
-            if bytes.len() > usize::from(h.buf_len) - usize::from(h.data_off) {
-                return None;
-            }
-            h.data_len = bytes.len() as u16;
-            h.pkt_len = bytes.len() as u32;
+            h.data_len = len as u16;
+            h.pkt_len = len as u32;
+            Some(Mbuf::from_raw(raw))
         }
-        m.data_mut().copy_from_slice(bytes);
-        Some(m)
     }
 }
 

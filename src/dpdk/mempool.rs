@@ -9,6 +9,8 @@ use std::ptr::NonNull;
 /// cleaned up under it.
 pub struct Mempool<'eal> {
     raw: NonNull<sys::rte_mempool>,
+    /// Frame bytes of each mbuf, behind the headroom.
+    data_room: usize,
     _eal: PhantomData<&'eal Eal>,
 }
 
@@ -47,9 +49,16 @@ impl<'eal> Mempool<'eal> {
         NonNull::new(raw)
             .map(|raw| Mempool {
                 raw,
+                data_room: usize::from(data_room).saturating_sub(usize::from(headroom())),
                 _eal: PhantomData,
             })
             .ok_or_else(|| err(last_error()))
+    }
+
+    /// Frame bytes an mbuf of this pool holds behind its headroom.
+    #[inline]
+    pub fn data_room(&self) -> usize {
+        self.data_room
     }
 
     /// Mbufs currently taken from the pool (in rings, in flight, or leaked).
@@ -61,6 +70,12 @@ impl<'eal> Mempool<'eal> {
     pub(super) fn as_ptr(&self) -> *mut sys::rte_mempool {
         self.raw.as_ptr()
     }
+}
+
+/// RTE_PKTMBUF_HEADROOM, as DPDK was built.
+fn headroom() -> u16 {
+    // SAFETY: returns a compile-time constant of the C side.
+    unsafe { sys::vxs_pktmbuf_headroom() }
 }
 
 impl Drop for Mempool<'_> {

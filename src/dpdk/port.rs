@@ -10,6 +10,8 @@ use std::ops::Deref;
 const RSS_IPV4: u64 = 1 << 2;
 const RSS_NONFRAG_IPV4_TCP: u64 = 1 << 4;
 const RSS_NONFRAG_IPV4_UDP: u64 = 1 << 5;
+/// RTE_ETH_TX_OFFLOAD_MULTI_SEGS: the port transmits mbuf chains.
+const TX_OFFLOAD_MULTI_SEGS: u64 = 1 << 15;
 // Linux errno values a driver returns for "MTU change not supported".
 const ENOSYS: i32 = 38;
 const ENOTSUP: i32 = 95;
@@ -67,7 +69,16 @@ pub struct Port<'eal> {
 #[derive(Debug)]
 pub struct StartedPort<'p> {
     port: &'p Port<'p>,
+    multi_seg_tx: bool,
     _pool: PhantomData<&'p Mempool<'p>>,
+}
+
+impl StartedPort<'_> {
+    /// Whether the driver declared multi-segment TX (and it was enabled): replicas that
+    /// share their payload are mbuf chains, and go only to such ports as they are.
+    pub fn multi_seg_tx(&self) -> bool {
+        self.multi_seg_tx
+    }
 }
 
 impl<'p> Deref for StartedPort<'p> {
@@ -120,9 +131,9 @@ impl<'eal> Port<'eal> {
         }
     }
 
-    /// Configures queues (RSS over several RX queues), sets the MTU where the driver
-    /// supports it, starts the port and enables promiscuous mode (a switch port must see
-    /// every MAC).
+    /// Configures queues (RSS over several RX queues) and multi-segment TX where the driver
+    /// has it, sets the MTU where the driver supports it, starts the port (its RX rings
+    /// filled from `pool`) and enables promiscuous mode (a switch port must see every MAC).
     pub fn start<'p>(
         &'p self,
         cfg: &PortConfig,
@@ -151,6 +162,10 @@ impl<'eal> Port<'eal> {
             });
         }
         let mut conf = sys::rte_eth_conf::default();
+        let multi_seg_tx = info.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS != 0;
+        if multi_seg_tx {
+            conf.txmode.offloads |= TX_OFFLOAD_MULTI_SEGS;
+        }
         if cfg.rx_queues > 1 {
             conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf =
@@ -214,6 +229,7 @@ impl<'eal> Port<'eal> {
         }
         let started = StartedPort {
             port: self,
+            multi_seg_tx,
             _pool: PhantomData,
         };
         // SAFETY: the port is started. Some virtual drivers do not support promiscuous

@@ -24,11 +24,7 @@ pub fn af_packet_iface(eal_args: &[String], device: &str) -> Option<String> {
     if !device.starts_with("net_af_packet") {
         return None;
     }
-    eal_args
-        .iter()
-        .filter_map(|a| a.strip_prefix(device)?.strip_prefix(','))
-        .flat_map(|kv| kv.split(','))
-        .find_map(|kv| kv.strip_prefix("iface=").map(str::to_string))
+    crate::config::vdev_arg(eal_args, device, "iface").map(str::to_string)
 }
 
 impl LinkWatch {

@@ -5,6 +5,7 @@
 //! the report printed at stop.
 #![forbid(unsafe_code)]
 
+mod buffers;
 mod control_plane;
 mod control_socket;
 mod link;

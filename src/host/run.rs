@@ -2,6 +2,7 @@
 //! starts the control-plane thread and the pinned workers, and runs the management loop
 //! until SIGINT/SIGTERM; then stops everything in order and prints the stop report.
 
+use super::buffers::{self, PortNeeds, HEADROOM, POOL_CACHE, STD_ROOM};
 use super::control_plane::ControlPlane;
 use super::control_socket::{self, ControlEnv};
 use super::link::{af_packet_iface, LinkWatch};
@@ -29,12 +30,12 @@ pub enum RunError {
     Signal(std::io::Error),
     #[error("dataplane.workers: core {0} does not exist on this machine ({1} cores)")]
     NoSuchCore(usize, usize),
+    #[error("{0}")]
+    Buffers(String),
     #[error("control.socket {0}: {1}")]
     ControlSocket(String, std::io::Error),
 }
 
-/// Mbuf data room: 2 KiB of frame behind DPDK's 128-byte headroom.
-const DATA_ROOM: u16 = 2048 + 128;
 /// The driver of kernel-backed ports (see `dataplane::offload`).
 const KERNEL_PORT_DRIVER: &str = "net_af_packet";
 /// Frames the management thread may have queued for worker 0.
@@ -56,20 +57,78 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     for a in &cfg.access_ports {
         probed.push(Port::by_name(&eal, &a.device)?);
     }
-    let pool = Mempool::new(&eal, "vxs_pool", cfg.mbufs, 256, DATA_ROOM)?;
-    let baseline = pool.in_use();
     let n_workers = cfg.workers.len() as u16;
+    let needs: Vec<PortNeeds> = probed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (key, device, mtu) = match i.checked_sub(1) {
+                None => ("uplink".to_string(), &cfg.uplink_device, cfg.vtep.mtu),
+                Some(a) => {
+                    let a_cfg = &cfg.access_ports[a];
+                    (format!("access_port[{a}]"), &a_cfg.device, a_cfg.mtu)
+                }
+            };
+            PortNeeds {
+                key,
+                device: device.clone(),
+                driver: p.driver(),
+                mtu,
+                rx_queues: if i == 0 { n_workers } else { 1 },
+                tx_queues: n_workers,
+            }
+        })
+        .collect();
+    let plan = buffers::plan(cfg, &needs, u32::from(n_workers)).map_err(RunError::Buffers)?;
+    let room = |bytes: u32| (bytes + HEADROOM) as u16;
+    let pool = Mempool::new(&eal, "vxs_pool", cfg.mbufs, POOL_CACHE, room(STD_ROOM))?;
+    let large = match plan.large_room {
+        Some(r) => Some(Mempool::new(
+            &eal,
+            "vxs_large",
+            cfg.large_mbufs,
+            POOL_CACHE,
+            room(r),
+        )?),
+        None => None,
+    };
+    let in_use = || pool.in_use() + large.as_ref().map_or(0, |l| l.in_use());
+    let baseline = in_use();
     let mut ports = Vec::with_capacity(probed.len());
-    for (i, p) in probed.iter().enumerate() {
+    for (i, (p, need)) in probed.iter().zip(&needs).enumerate() {
         let pc = PortConfig {
-            rx_queues: if i == 0 { n_workers } else { 1 },
-            tx_queues: n_workers,
+            rx_queues: need.rx_queues,
+            tx_queues: need.tx_queues,
             rx_desc: cfg.rx_desc,
             tx_desc: cfg.tx_desc,
-            mtu: if i == 0 { cfg.vtep.mtu } else { 1500 },
+            mtu: need.mtu,
+        };
+        let rx_pool = match (&large, plan.rx_large[i]) {
+            (Some(l), true) => l,
+            _ => &pool,
         };
         // A failure closes the ports started so far (they close on drop).
-        ports.push(p.start(&pc, &pool)?);
+        let started = p.start(&pc, rx_pool)?;
+        println!(
+            "vxswitch: {} = port {} ({}, {}): mtu {}, rx into {} mbufs of {} bytes, {}",
+            need.key,
+            p.id(),
+            need.device,
+            need.driver,
+            need.mtu,
+            if plan.rx_large[i] {
+                "large"
+            } else {
+                "standard"
+            },
+            rx_pool.data_room(),
+            if started.multi_seg_tx() {
+                "multi-segment tx"
+            } else {
+                "single-segment tx (replicas copied)"
+            }
+        );
+        ports.push(started);
     }
     let vtep = cfg.vtep.identity(ports[0].mac());
     let started = Instant::now();
@@ -113,13 +172,14 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             .collect(),
     );
     // VM ports on a kernel interface: their frames may carry partial checksums.
-    let kernel_ports: Vec<PortIdx> = (1..ports.len())
-        .filter(|&i| ports[i].driver() == KERNEL_PORT_DRIVER)
-        .map(|i| i as PortIdx)
+    let kernel_ports: Vec<(PortIdx, u16)> = (1..ports.len())
+        .filter(|&i| needs[i].driver == KERNEL_PORT_DRIVER)
+        .map(|i| (i as PortIdx, needs[i].mtu))
         .collect();
     let port_refs: Vec<_> = ports.iter().collect();
     let env = WorkerEnv {
         pool: &pool,
+        large: large.as_ref(),
         ports: &port_refs,
         cell: &cell,
         stop: &stop,
@@ -191,7 +251,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     drop(port_refs);
     // Closing the ports gives back the mbufs their rings hold.
     drop(ports);
-    let in_use = pool.in_use().saturating_sub(baseline);
+    let in_use = in_use().saturating_sub(baseline);
     print!(
         "{}",
         report(

@@ -27,6 +27,7 @@ pub struct WorkerPlan {
 /// What the worker shares with the rest of the process.
 pub struct WorkerEnv<'a> {
     pub pool: &'a Mempool<'a>,
+    pub large: Option<&'a Mempool<'a>>,
     pub ports: &'a [&'a StartedPort<'a>],
     pub cell: &'a SnapshotCell,
     pub stop: &'a AtomicBool,
@@ -36,7 +37,7 @@ pub struct WorkerEnv<'a> {
 
 /// Runs until `stop` is set; returns the TX counts per port.
 pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Vec<TxCounts> {
-    let mut io = MbufIo::new(env.pool, env.ports, plan.tx_queue);
+    let mut io = MbufIo::new(env.pool, env.large, env.ports, plan.tx_queue);
     let mut reader = env.cell.reader();
     let mut burst = RxBurst::default();
     let mut idle_rounds = 0u32;

@@ -92,8 +92,8 @@ impl FrameIo for MemIo {
         f.prepend(header.len())?.copy_from_slice(header);
         Some(f)
     }
-    fn alloc(&mut self, bytes: &[u8]) -> Option<MemFrame> {
-        Some(MemFrame::new(bytes))
+    fn alloc(&mut self, len: usize) -> Option<MemFrame> {
+        Some(MemFrame::new(&vec![0; len]))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
 pub mod partial_checksum;
+pub mod tcp_gso;
 pub mod udp;
 pub mod vxlan;
 
