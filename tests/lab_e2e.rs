@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_no_leak, counter, require_root, EXE};
 use std::path::Path;
-use vxswitch::lab::{sh, Lab, Peer, VM_A, VM_B};
+use vxswitch::lab::{iperf, sh, Lab, Peer, VM_A, VM_B};
 
 fn ping_both_ways(lab: &Lab) {
     let (ok, out) = lab.ping(0, VM_B.1, 5, None);
@@ -16,11 +16,29 @@ fn ping_both_ways(lab: &Lab) {
     assert!(ok, "full-size frames A -> B:\n{out}");
 }
 
+/// TCP both ways between VMs with Linux's default offloads (checksum offload, TSO/GSO on).
+fn tcp_both_ways(lab: &Lab) {
+    let (a, b) = (&lab.topo.vms[0].ns, &lab.topo.vms[1].ns);
+    let (_, features) = sh::try_in_ns(a, &["ethtool", "-k", "eth0"]);
+    assert!(
+        features.contains("tcp-segmentation-offload: on")
+            && features.contains("tx-checksumming: on"),
+        "the VM keeps Linux's default offloads:\n{features}"
+    );
+    const BYTES: u64 = 4 << 20;
+    for reverse in [false, true] {
+        let t = iperf::tcp(a, b, VM_B.1, BYTES, reverse).unwrap();
+        assert_eq!(t.sent, BYTES, "reverse {reverse}: {t:?}");
+        assert!(t.received > 0, "reverse {reverse}: {t:?}");
+    }
+}
+
 #[test]
 fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
     require_root();
     let mut lab = Lab::start(Path::new(EXE), "vxt1", Peer::Vxswitch).unwrap();
     ping_both_ways(&lab);
+    tcp_both_ways(&lab);
     let (ok, out) = sh::try_in_ns(
         &lab.topo.vms[0].ns,
         &["arping", "-c", "2", "-w", "5", "-I", "eth0", VM_B.1],
@@ -57,6 +75,10 @@ fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
             counter(&report, "flood_tunnel_copies") >= 1,
             "{name}: the first ARP crossed as BUM: {report}"
         );
+        assert!(
+            counter(&report, "gso_segments") > 0 && counter(&report, "l4_checksums_completed") > 0,
+            "{name}: the VM's TSO frames and partial checksums were finished: {report}"
+        );
     }
 }
 
@@ -65,6 +87,7 @@ fn vxswitch_interoperates_with_a_linux_kernel_vxlan_vtep() {
     require_root();
     let mut lab = Lab::start(Path::new(EXE), "vxt2", Peer::KernelVxlan).unwrap();
     ping_both_ways(&lab);
+    tcp_both_ways(&lab);
     let (ok, out) = sh::try_in_ns(
         &lab.topo.hvs[1].ns,
         &[

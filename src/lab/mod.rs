@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod iperf;
 pub mod process;
 pub mod sh;
 mod topology;
@@ -84,6 +85,11 @@ pub fn start_daemon(
     Ok(Process::spawn(name, cmd, &dir.join(format!("{name}.log")))?)
 }
 
+/// af_packet ring slots of a VM port that hold the 64 KiB TCP frames a Linux VM sends with
+/// TSO/GSO on (its default): vxswitch segments them. The PMD reads slots at framesz strides,
+/// so a block holds a whole number of them (32 here); framesz - 32 must fit one mbuf.
+pub const VM_PORT_SLOTS: &str = "framesz=65408,blocksz=2093056,framecnt=64";
+
 /// The config of a lab hypervisor's data plane: af_packet on `up0` and the VM port, idle
 /// back-off on, the control socket at `socket`; `tables` ends it (a static `[[vni]]` VTEP
 /// list, or an `[agent]` section).
@@ -92,11 +98,13 @@ pub fn hypervisor_config(hv: &Hypervisor, core: usize, socket: &Path, tables: &s
         r#"# vxswitch lab hypervisor {ns}
 [eal]
 args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "{core}", "--file-prefix", "{ns}",
-        "--vdev", "net_af_packet0,iface=up0", "--vdev", "net_af_packet1,iface={vm_port}"]
+        "--vdev", "net_af_packet0,iface=up0",
+        "--vdev", "net_af_packet1,iface={vm_port},{VM_PORT_SLOTS}"]
 
 [dataplane]
 workers = [{core}]
 idle_sleep_us = 200
+large_mbufs = 512
 
 [vtep]
 ip = "{vtep}/24"
@@ -180,6 +188,15 @@ pub fn kernel_vtep(hv: &Hypervisor, peers: &[&str]) -> Result<(), LabError> {
             ],
         )?;
     }
+    // up0 stands for this host's NIC and the wire behind it: a wire carries only whole,
+    // checksummed frames, so the kernel finishes segmentation and checksums here, as a NIC
+    // with TSO and checksum offload would in hardware (a veth would pass 64 KiB GSO frames).
+    sh::in_ns(
+        ns,
+        &[
+            "ethtool", "-K", "up0", "tx", "off", "tso", "off", "gso", "off",
+        ],
+    )?;
     sh::in_ns(ns, &["ip", "link", "add", "br0", "type", "bridge"])?;
     sh::in_ns(ns, &["ip", "link", "set", "vxlan0", "master", "br0", "up"])?;
     sh::in_ns(

@@ -144,14 +144,6 @@ impl Topology {
             if opts.vms_on {
                 sh::in_ns(&vm.ns, &["ip", "link", "set", "eth0", "up"])?;
             }
-            // Checksums in full and no segmentation offload: frames leave the VM complete,
-            // as they would from a virtio NIC without offloads.
-            let _ = sh::in_ns(
-                &vm.ns,
-                &[
-                    "ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off",
-                ],
-            );
             t.hvs.push(hv);
             t.vms.push(vm);
         }

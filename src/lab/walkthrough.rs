@@ -3,6 +3,7 @@
 //! operator would see them with `vxswitch show ...`.
 
 use super::capture::{vxlan_capture, VxlanCapture};
+use super::iperf;
 use super::process::Process;
 use super::sh::{self, LabError};
 use super::topology::{Hypervisor, Options, Topology, CONTROLLER_IP};
@@ -18,6 +19,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// Bytes of the TCP transfer of STEP6b, each way.
+const TCP_BYTES: u64 = 8 << 20;
 
 /// The lab with a controller: topology, controller, data planes with agents.
 pub struct ControlledLab {
@@ -452,6 +456,33 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     }
     ok &= lab.print_host(1, &["show", "mac", "list", "--vni", vni]).0;
     ok &= lab.learned_behind(1, VM_A.2, VM_A.0);
+
+    step(
+        "STEP6b: TCP between the VMs, with the offloads Linux turns on (checksum offload, TSO/GSO)",
+    );
+    let (a, b) = (&lab.topo.vms[0].ns, &lab.topo.vms[1].ns);
+    for (reverse, what) in [(false, "A -> B"), (true, "B -> A")] {
+        println!(
+            "VM A# iperf3 -c {} -n {TCP_BYTES}{}",
+            VM_B.1,
+            if reverse { " -R" } else { "" }
+        );
+        match iperf::tcp(a, b, VM_B.1, TCP_BYTES, reverse) {
+            Ok(t) => {
+                println!(
+                    "  {what}: {} bytes sent, {:.2} Gbit/s at the receiver, {} retransmits",
+                    t.sent,
+                    t.bits_per_second / 1e9,
+                    t.retransmits
+                );
+                ok &= t.sent == TCP_BYTES;
+            }
+            Err(e) => {
+                println!("  {what}: {e}");
+                ok = false;
+            }
+        }
+    }
     ok &= lab.print_host(0, &["show", "stats"]).0;
     if ok {
         Ok(())
