@@ -21,10 +21,13 @@ const AF_PACKET_DEFAULT_BLOCKSZ: u32 = 4096;
 /// Ethernet header, two VLAN tags and the CRC around an MTU, as NIC drivers count a frame.
 const L2_OVERHEAD: u32 = 26;
 
+/// The af_packet PMD: kernel-backed ports, whose ring slots bound their frames.
+pub const AF_PACKET: &str = "net_af_packet";
+
 /// Drivers that copy frames in and out of their own memory: RX takes an mbuf per frame
 /// and TX frees it at once, so their descriptors hold no mbufs.
 const COPYING_DRIVERS: &[&str] = &[
-    "net_af_packet",
+    AF_PACKET,
     "net_pcap",
     "net_null",
     "net_tap",
@@ -47,7 +50,7 @@ pub struct PortNeeds {
 impl PortNeeds {
     /// Frame bytes one RX mbuf of this port must hold.
     pub fn rx_room(&self, cfg: &Config) -> Result<u32, String> {
-        if self.driver == "net_af_packet" {
+        if self.driver == AF_PACKET {
             let arg = |key: &str, default: u32| match cfg.vdev_arg(&self.device, key) {
                 None => Ok(default),
                 Some(v) => v
@@ -66,6 +69,12 @@ impl PortNeeds {
             return Ok(framesz.saturating_sub(AF_PACKET_SLOT_HEADER));
         }
         Ok(u32::from(self.mtu) + L2_OVERHEAD)
+    }
+
+    /// A VM port on a kernel interface: its frames may need the NIC work a guest left
+    /// undone (`dataplane::offload`).
+    pub fn is_kernel_backed(&self) -> bool {
+        self.driver == AF_PACKET
     }
 
     fn holds_mbufs(&self) -> bool {

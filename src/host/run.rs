@@ -36,8 +36,6 @@ pub enum RunError {
     ControlSocket(String, std::io::Error),
 }
 
-/// The driver of kernel-backed ports (see `dataplane::offload`).
-const KERNEL_PORT_DRIVER: &str = "net_af_packet";
 /// Frames the management thread may have queued for worker 0.
 const SLOW_PATH_QUEUE: usize = 256;
 
@@ -173,7 +171,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     );
     // VM ports on a kernel interface: their frames may carry partial checksums.
     let kernel_ports: Vec<(PortIdx, u16)> = (1..ports.len())
-        .filter(|&i| needs[i].driver == KERNEL_PORT_DRIVER)
+        .filter(|&i| needs[i].is_kernel_backed())
         .map(|i| (i as PortIdx, needs[i].mtu))
         .collect();
     let port_refs: Vec<_> = ports.iter().collect();
