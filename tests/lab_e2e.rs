@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_no_leak, counter, require_root, EXE};
 use std::path::Path;
-use vxswitch::lab::{iperf, sh, Lab, Peer, VM_A, VM_B};
+use vxswitch::lab::{iperf, sh, Lab, Mtu, Peer, VM_A, VM_B};
 
 fn ping_both_ways(lab: &Lab) {
     let (ok, out) = lab.ping(0, VM_B.1, 5, None);
@@ -16,8 +16,22 @@ fn ping_both_ways(lab: &Lab) {
     assert!(ok, "full-size frames A -> B:\n{out}");
 }
 
-/// TCP both ways between VMs with Linux's default offloads (checksum offload, TSO/GSO on).
-fn tcp_both_ways(lab: &Lab) {
+/// The UDP datagrams a namespace's stack dropped for a bad checksum (/proc/net/snmp).
+fn udp_checksum_errors(ns: &str) -> u64 {
+    let (_, snmp) = sh::try_in_ns(ns, &["cat", "/proc/net/snmp"]);
+    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
+    let (names, values) = (udp[0].split_whitespace(), udp[1].split_whitespace());
+    names
+        .zip(values)
+        .find(|(n, _)| *n == "InCsumErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .expect("Udp InCsumErrors in /proc/net/snmp")
+}
+
+/// TCP and UDP both ways between VMs with Linux's default offloads (checksum offload,
+/// TSO/GSO on): every TCP byte delivered, UDP datagrams of `udp_len` bytes arrive with
+/// checksums the receiving stack accepts.
+fn transfers_both_ways(lab: &Lab, udp_len: u32) {
     let (a, b) = (&lab.topo.vms[0].ns, &lab.topo.vms[1].ns);
     let (_, features) = sh::try_in_ns(a, &["ethtool", "-k", "eth0"]);
     assert!(
@@ -30,6 +44,18 @@ fn tcp_both_ways(lab: &Lab) {
         let t = iperf::tcp(a, b, VM_B.1, BYTES, reverse).unwrap();
         assert_eq!(t.sent, BYTES, "reverse {reverse}: {t:?}");
         assert!(t.received > 0, "reverse {reverse}: {t:?}");
+        let udp = iperf::Proto::Udp {
+            len: udp_len,
+            bits_per_second: 100_000_000,
+        };
+        let t = iperf::transfer(a, b, VM_B.1, 1 << 20, udp, reverse).unwrap();
+        assert!(
+            t.sent >= 1 << 20 && t.received >= t.sent / 2,
+            "UDP, reverse {reverse}: {t:?}"
+        );
+    }
+    for vm in [a, b] {
+        assert_eq!(udp_checksum_errors(vm), 0, "{vm}");
     }
 }
 
@@ -38,7 +64,7 @@ fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
     require_root();
     let mut lab = Lab::start(Path::new(EXE), "vxt1", Peer::Vxswitch).unwrap();
     ping_both_ways(&lab);
-    tcp_both_ways(&lab);
+    transfers_both_ways(&lab, 1400);
     let (ok, out) = sh::try_in_ns(
         &lab.topo.vms[0].ns,
         &["arping", "-c", "2", "-w", "5", "-I", "eth0", VM_B.1],
@@ -87,7 +113,7 @@ fn vxswitch_interoperates_with_a_linux_kernel_vxlan_vtep() {
     require_root();
     let mut lab = Lab::start(Path::new(EXE), "vxt2", Peer::KernelVxlan).unwrap();
     ping_both_ways(&lab);
-    tcp_both_ways(&lab);
+    transfers_both_ways(&lab, 1400);
     let (ok, out) = sh::try_in_ns(
         &lab.topo.hvs[1].ns,
         &[
@@ -115,4 +141,35 @@ fn vxswitch_interoperates_with_a_linux_kernel_vxlan_vtep() {
         "{}",
         reports[0].1
     );
+}
+
+/// 9000-byte VM frames over a 9100-byte underlay, both ways, between two vxswitch hosts and
+/// between vxswitch and a kernel VTEP: pings at the full MTU (DF), TCP segmented to 9000
+/// bytes, UDP datagrams of 8900 bytes; both pools back at their baseline.
+#[test]
+fn jumbo_frames_cross_both_ways() {
+    require_root();
+    for (prefix, peer) in [("vxj1", Peer::Vxswitch), ("vxj2", Peer::KernelVxlan)] {
+        let mut lab = Lab::start_with(Path::new(EXE), prefix, peer, Mtu::JUMBO).unwrap();
+        let (ok, out) = lab.ping(0, VM_B.1, 3, Some(8972));
+        assert!(ok, "{peer:?}: 9000-byte packets A -> B:\n{out}");
+        let (ok, out) = lab.ping(1, VM_A.1, 3, Some(8972));
+        assert!(ok, "{peer:?}: 9000-byte packets B -> A:\n{out}");
+        let (ok, _) = lab.ping(0, VM_B.1, 1, Some(8973));
+        assert!(
+            !ok,
+            "{peer:?}: a 9001-byte DF packet does not fit the VM's MTU"
+        );
+        transfers_both_ways(&lab, 8900);
+        for (name, report) in lab.stop() {
+            assert_no_leak(&report);
+            assert!(
+                counter(&report, "gso_segments") > 0,
+                "{peer:?} {name}: TSO frames cut to 9000 bytes: {report}"
+            );
+            for drop in ["truncated", "multi_segment", "oversize"] {
+                assert_eq!(counter(&report, drop), 0, "{peer:?} {name}: {report}");
+            }
+        }
+    }
 }

@@ -20,6 +20,8 @@ const AF_PACKET_DEFAULT_FRAMESZ: u32 = 2048;
 const AF_PACKET_DEFAULT_BLOCKSZ: u32 = 4096;
 /// Ethernet header, two VLAN tags and the CRC around an MTU, as NIC drivers count a frame.
 const L2_OVERHEAD: u32 = 26;
+/// An untagged frame's header over its MTU, as a kernel interface passes it.
+const ETHERNET_HEADER: u32 = 14;
 
 /// The af_packet PMD: kernel-backed ports, whose ring slots bound their frames.
 pub const AF_PACKET: &str = "net_af_packet";
@@ -66,7 +68,19 @@ impl PortNeeds {
                     self.device
                 ));
             }
-            return Ok(framesz.saturating_sub(AF_PACKET_SLOT_HEADER));
+            let room = framesz.saturating_sub(AF_PACKET_SLOT_HEADER);
+            // The kernel cuts a frame to its slot: an MTU-sized frame must fit whole.
+            let frame = u32::from(self.mtu) + ETHERNET_HEADER;
+            if room < frame {
+                return Err(format!(
+                    "{}: mtu {} needs {frame}-byte frames, but {}'s af_packet slots hold {room} (framesz={framesz}): raise framesz to at least {} in eal.args",
+                    self.key,
+                    self.mtu,
+                    self.device,
+                    frame + AF_PACKET_SLOT_HEADER
+                ));
+            }
+            return Ok(room);
         }
         Ok(u32::from(self.mtu) + L2_OVERHEAD)
     }
@@ -250,6 +264,14 @@ vni = 5001
         let c = cfg(",framesz=65424,blocksz=65536", "");
         let e = plan(&c, &ports(1600), 1).unwrap_err();
         assert!(e.contains("not a multiple of framesz"), "{e}");
+        let mut jumbo_vm = ports(9100);
+        jumbo_vm[1].mtu = 9000;
+        let c = cfg(",framesz=4096,blocksz=4096", "");
+        let e = plan(&c, &jumbo_vm, 1).unwrap_err();
+        assert!(
+            e.starts_with("access_port[0]: mtu 9000") && e.contains("at least 9046"),
+            "{e}"
+        );
         let c = cfg(",framesz=big", "");
         assert!(plan(&c, &ports(1600), 1)
             .unwrap_err()

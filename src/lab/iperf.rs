@@ -1,5 +1,6 @@
-//! TCP transfers between lab VMs with iperf3 (Debian's), read from its JSON report: what a
-//! user runs to see that real TCP, with the VMs' default offloads, crosses the switch.
+//! TCP and UDP transfers between lab VMs with iperf3 (Debian's), read from its JSON report:
+//! what a user runs to see that real traffic, with the VMs' default offloads, crosses the
+//! switch.
 
 use super::sh::LabError;
 use serde::Deserialize;
@@ -14,7 +15,21 @@ pub struct Transfer {
     pub sent: u64,
     pub received: u64,
     pub bits_per_second: f64,
+    /// TCP's retransmitted segments (0 for UDP).
     pub retransmits: u64,
+    /// UDP datagrams the receiver saw missing (0 for TCP).
+    pub lost_packets: u64,
+}
+
+/// What iperf3 sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Proto {
+    Tcp,
+    /// Datagrams of `len` bytes at `bits_per_second`.
+    Udp {
+        len: u32,
+        bits_per_second: u64,
+    },
 }
 
 /// The part of `iperf3 -J` read here.
@@ -29,6 +44,8 @@ struct Report {
 struct End {
     sum_sent: Sum,
     sum_received: Sum,
+    /// UDP only: the receiver's loss count.
+    sum: Option<Sum>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +54,8 @@ struct Sum {
     bits_per_second: f64,
     #[serde(default)]
     retransmits: u64,
+    #[serde(default)]
+    lost_packets: u64,
 }
 
 /// How long a transfer may take, connection included.
@@ -49,6 +68,18 @@ pub fn tcp(
     server_ns: &str,
     server_ip: &str,
     bytes: u64,
+    reverse: bool,
+) -> Result<Transfer, LabError> {
+    transfer(client_ns, server_ns, server_ip, bytes, Proto::Tcp, reverse)
+}
+
+/// [`tcp`] for any [`Proto`].
+pub fn transfer(
+    client_ns: &str,
+    server_ns: &str,
+    server_ip: &str,
+    bytes: u64,
+    proto: Proto,
     reverse: bool,
 ) -> Result<Transfer, LabError> {
     let fail = |what: String| LabError::Step(format!("iperf3 {client_ns} -> {server_ip}: {what}"));
@@ -79,6 +110,15 @@ pub fn tcp(
         "--connect-timeout",
         "3000",
     ];
+    let (len, rate);
+    if let Proto::Udp {
+        len: l,
+        bits_per_second,
+    } = proto
+    {
+        (len, rate) = (l.to_string(), bits_per_second.to_string());
+        args.extend(["-u", "-l", &len, "-b", &rate]);
+    }
     if reverse {
         args.push("-R");
     }
@@ -104,5 +144,34 @@ pub fn tcp(
         received: end.sum_received.bytes,
         bits_per_second: end.sum_received.bits_per_second,
         retransmits: end.sum_sent.retransmits,
+        lost_packets: end.sum.map_or(0, |s| s.lost_packets),
     })
+}
+
+/// Sends `bytes` from VM A (`a_ns`) to VM B (`b_ns`, at `b_ip`) and back, printing what
+/// a user types and what each transfer did; true when both delivered everything.
+pub fn print_both_ways(a_ns: &str, b_ns: &str, b_ip: &str, bytes: u64) -> bool {
+    let mut ok = true;
+    for (reverse, what) in [(false, "A -> B"), (true, "B -> A")] {
+        println!(
+            "VM A# iperf3 -c {b_ip} -n {bytes}{}",
+            if reverse { " -R" } else { "" }
+        );
+        match tcp(a_ns, b_ns, b_ip, bytes, reverse) {
+            Ok(t) => {
+                println!(
+                    "  {what}: {} bytes sent, {:.2} Gbit/s at the receiver, {} retransmits",
+                    t.sent,
+                    t.bits_per_second / 1e9,
+                    t.retransmits
+                );
+                ok &= t.sent == bytes;
+            }
+            Err(e) => {
+                println!("  {what}: {e}");
+                ok = false;
+            }
+        }
+    }
+    ok
 }

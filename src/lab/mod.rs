@@ -14,7 +14,7 @@ mod walkthrough;
 
 pub use process::{Process, ProcessError, Stopped};
 pub use sh::LabError;
-pub use topology::{Hypervisor, Options, Topology, Vm, CONTROLLER_IP, UNDERLAY_GW};
+pub use topology::{Hypervisor, Mtu, Options, Topology, Vm, CONTROLLER_IP, UNDERLAY_GW};
 pub use walkthrough::{walkthrough, ControlledLab};
 
 use crate::ids::Vni;
@@ -28,6 +28,8 @@ pub const VNI: Vni = Vni::from_const(5001);
 /// What `vxswitch dataplane` and `vxswitch controller` print once they serve.
 pub const DATAPLANE_READY: &str = "vxswitch ready";
 pub const CONTROLLER_READY: &str = "vxswitch controller ready";
+/// Bytes of the lab's TCP transfers (iperf3), each way.
+pub const TCP_BYTES: u64 = 8 << 20;
 /// How long a daemon gets to stop cleanly (SIGINT) and print its report.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 pub const VM_A: (&str, &str, &str) = ("192.168.250.51", "172.16.10.11", "02:aa:aa:aa:aa:aa");
@@ -47,6 +49,9 @@ pub struct LabArgs {
     /// Static VTEP tables, no controller (the data-plane-only lab).
     #[arg(long)]
     pub no_controller: bool,
+    /// Jumbo frames: VMs at MTU 9000 over a 9100-byte underlay (the data-plane-only lab).
+    #[arg(long)]
+    pub jumbo: bool,
 }
 
 /// How hypervisor 2 is built.
@@ -90,15 +95,26 @@ pub fn start_daemon(
 /// so a block holds a whole number of them (32 here); framesz - 32 must fit one mbuf.
 pub const VM_PORT_SLOTS: &str = "framesz=65408,blocksz=2093056,framecnt=64";
 
+/// af_packet ring slots of an uplink at `mtu`: the default 2 KiB slots, or for a jumbo
+/// underlay one page-multiple slot per block that holds the frame and the PMD's header.
+pub fn uplink_slots(mtu: u16) -> String {
+    let need = u32::from(mtu) + 14 + 32;
+    if need <= 2048 {
+        return String::new();
+    }
+    let framesz = need.div_ceil(4096) * 4096;
+    format!(",framesz={framesz},blocksz={framesz}")
+}
+
 /// The config of a lab hypervisor's data plane: af_packet on `up0` and the VM port, idle
-/// back-off on, the control socket at `socket`; `tables` ends it (a static `[[vni]]` VTEP
-/// list, or an `[agent]` section).
+/// back-off on, the hypervisor's MTUs, the control socket at `socket`; `tables` ends it (a
+/// static `[[vni]]` VTEP list, or an `[agent]` section).
 pub fn hypervisor_config(hv: &Hypervisor, core: usize, socket: &Path, tables: &str) -> String {
     format!(
         r#"# vxswitch lab hypervisor {ns}
 [eal]
 args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "{core}", "--file-prefix", "{ns}",
-        "--vdev", "net_af_packet0,iface=up0",
+        "--vdev", "net_af_packet0,iface=up0{up_slots}",
         "--vdev", "net_af_packet1,iface={vm_port},{VM_PORT_SLOTS}"]
 
 [dataplane]
@@ -109,7 +125,7 @@ large_mbufs = 512
 [vtep]
 ip = "{vtep}/24"
 gateway = "{gw}"
-mtu = 1600
+mtu = {ul_mtu}
 
 [control]
 socket = "{socket}"
@@ -121,9 +137,13 @@ device = "net_af_packet0"
 name = "vm"
 device = "net_af_packet1"
 vni = {VNI}
+mtu = {vm_mtu}
 
 {tables}"#,
         ns = hv.ns,
+        up_slots = uplink_slots(hv.mtu.underlay),
+        ul_mtu = hv.mtu.underlay,
+        vm_mtu = hv.mtu.vm,
         vm_port = hv.vm_port,
         vtep = hv.vtep_ip,
         gw = UNDERLAY_GW,
@@ -210,6 +230,11 @@ pub fn kernel_vtep(hv: &Hypervisor, peers: &[&str]) -> Result<(), LabError> {
 impl Lab {
     /// Builds the topology and starts the data planes; returns once they are ready.
     pub fn start(exe: &Path, prefix: &str, peer: Peer) -> Result<Lab, LabError> {
+        Lab::start_with(exe, prefix, peer, Mtu::STANDARD)
+    }
+
+    /// [`Lab::start`] with the links at `mtu`.
+    pub fn start_with(exe: &Path, prefix: &str, peer: Peer, mtu: Mtu) -> Result<Lab, LabError> {
         let dir = std::env::temp_dir().join(format!("vxswitch-lab-{prefix}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
@@ -217,6 +242,7 @@ impl Lab {
         let opts = Options {
             vms_on: true,
             controller: false,
+            mtu,
         };
         let topo = Topology::build(prefix, &[VM_A, VM_B], opts)?;
         let mut lab = Lab {
@@ -275,7 +301,7 @@ impl Lab {
 /// The `vxswitch lab` command: the walk-through with a controller, or (with
 /// `--kernel-peer` / `--no-controller`) the static data-plane lab: build, ping, report.
 pub fn run(args: &LabArgs) -> Result<(), LabError> {
-    if !args.kernel_peer && !args.no_controller {
+    if !args.kernel_peer && !args.no_controller && !args.jumbo {
         return walkthrough(args);
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -295,7 +321,15 @@ pub fn run(args: &LabArgs) -> Result<(), LabError> {
     } else {
         Peer::Vxswitch
     };
-    println!("== vxswitch lab: VNI {VNI}, two hypervisors on underlay 192.168.250.0/24 (MTU 1600)");
+    let mtu = if args.jumbo {
+        Mtu::JUMBO
+    } else {
+        Mtu::STANDARD
+    };
+    println!(
+        "== vxswitch lab: VNI {VNI}, two hypervisors on underlay 192.168.250.0/24 (MTU {}), VMs at MTU {}",
+        mtu.underlay, mtu.vm
+    );
     println!("   VM A {} ({}) on hv1, VTEP {}", VM_A.1, VM_A.2, VM_A.0);
     println!(
         "   VM B {} ({}) on hv2, VTEP {} [{}]",
@@ -308,7 +342,7 @@ pub fn run(args: &LabArgs) -> Result<(), LabError> {
             "vxswitch"
         }
     );
-    let mut lab = Lab::start(&exe, &args.prefix, peer)?;
+    let mut lab = Lab::start_with(&exe, &args.prefix, peer, mtu)?;
     println!(
         "== data planes ready (namespaces {}-*, logs in {})",
         args.prefix,
@@ -317,15 +351,28 @@ pub fn run(args: &LabArgs) -> Result<(), LabError> {
     check()?;
     let mut ok = true;
     let ul = lab.topo.underlay_ns.clone();
+    let ul_payload = (mtu.underlay - 28).to_string();
     for vtep in [VM_A.0, VM_B.0] {
         let (good, out) = sh::try_in_ns(
             &ul,
             &[
-                "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1572", vtep,
+                "ping",
+                "-c",
+                "2",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                "-M",
+                "do",
+                "-s",
+                &ul_payload,
+                vtep,
             ],
         );
         println!(
-            "== underlay -> VTEP {vtep}: ping -M do -s 1572 (1600-byte packets, DF): {}",
+            "== underlay -> VTEP {vtep}: ping -M do -s {ul_payload} ({}-byte packets, DF): {}",
+            mtu.underlay,
             verdict(good)
         );
         print_summary(&out);
@@ -351,13 +398,22 @@ pub fn run(args: &LabArgs) -> Result<(), LabError> {
         ok &= good;
         check()?;
     }
-    let (good, out) = lab.ping(0, VM_B.1, 3, Some(1472));
-    println!(
-        "== VM A -> B: ping -M do -s 1472 (1514-byte frames, 1564 bytes on the underlay): {}",
-        verdict(good)
-    );
-    print_summary(&out);
-    ok &= good;
+    let vm_payload = u32::from(mtu.vm) - 28;
+    for (from, to, name) in [(0, VM_B.1, "A -> B"), (1, VM_A.1, "B -> A")] {
+        let (good, out) = lab.ping(from, to, 3, Some(vm_payload));
+        println!(
+            "== VM {name}: ping -M do -s {vm_payload} ({}-byte frames, {} bytes on the underlay): {}",
+            mtu.vm + 14,
+            mtu.vm + 64,
+            verdict(good)
+        );
+        print_summary(&out);
+        ok &= good;
+        check()?;
+    }
+    println!("== TCP between the VMs, with Linux's default offloads (checksum, TSO/GSO)");
+    let (a, b) = (&lab.topo.vms[0].ns, &lab.topo.vms[1].ns);
+    ok &= iperf::print_both_ways(a, b, VM_B.1, TCP_BYTES);
     for (name, report) in lab.stop() {
         println!("== {name} report");
         for l in report

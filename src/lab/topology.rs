@@ -19,6 +19,8 @@ pub struct Hypervisor {
     pub vtep_ip: &'static str,
     /// The VM-facing interface name inside the hypervisor namespace.
     pub vm_port: String,
+    /// Its links' MTUs.
+    pub mtu: Mtu,
 }
 
 pub struct Topology {
@@ -31,12 +33,32 @@ pub struct Topology {
     namespaces: Vec<String>,
 }
 
-/// The underlay segment, its bridge address and MTU.
+/// The underlay segment and its bridge address.
 pub const SEGMENT_PREFIX: u8 = 24;
 pub const UNDERLAY_GW: &str = "192.168.250.1";
-pub const UNDERLAY_MTU: &str = "1600";
 /// The management network (hosts' agents <-> controller), apart from the underlay.
 pub const CONTROLLER_IP: &str = "192.168.110.201";
+
+/// The MTUs of the underlay links and of the VMs' links: the underlay carries a VM's
+/// largest frame plus VXLAN's 50 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mtu {
+    pub underlay: u16,
+    pub vm: u16,
+}
+
+impl Mtu {
+    /// The source document's: a 1600-byte underlay under 1500-byte VMs.
+    pub const STANDARD: Mtu = Mtu {
+        underlay: 1600,
+        vm: 1500,
+    };
+    /// Jumbo frames: 9000-byte VMs over a 9100-byte underlay.
+    pub const JUMBO: Mtu = Mtu {
+        underlay: 9100,
+        vm: 9000,
+    };
+}
 
 /// How the lab starts.
 #[derive(Clone, Copy, Debug)]
@@ -45,12 +67,13 @@ pub struct Options {
     pub vms_on: bool,
     /// A management network with a controller namespace.
     pub controller: bool,
+    pub mtu: Mtu,
 }
 
 impl Topology {
-    /// Builds: underlay namespace with bridge br0 (192.168.250.1/24, MTU 1600); per
-    /// hypervisor a namespace with `up0` bridged into the underlay; per VM a namespace with
-    /// eth0 (address, MAC) linked to its hypervisor.
+    /// Builds: underlay namespace with bridge br0 (192.168.250.1/24); per hypervisor a
+    /// namespace with `up0` bridged into the underlay; per VM a namespace with eth0
+    /// (address, MAC) linked to its hypervisor; links at `opts.mtu`.
     pub fn build(
         prefix: &str,
         pairs: &[(&'static str, &'static str, &'static str)],
@@ -84,6 +107,7 @@ impl Topology {
                 ns: format!("{prefix}-hv{n}"),
                 vtep_ip,
                 vm_port: format!("vm{n}"),
+                mtu: opts.mtu,
             };
             let vm = Vm {
                 ns: format!("{prefix}-vm{n}"),
@@ -93,24 +117,10 @@ impl Topology {
             t.add_ns(&hv.ns)?;
             t.add_ns(&vm.ns)?;
             let ul_port = format!("hv{n}");
+            let (ul_mtu, vm_mtu) = (opts.mtu.underlay.to_string(), opts.mtu.vm.to_string());
             sh::run(&[
-                "ip",
-                "link",
-                "add",
-                "up0",
-                "netns",
-                &hv.ns,
-                "mtu",
-                UNDERLAY_MTU,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &ul_port,
-                "netns",
-                &ul,
-                "mtu",
-                UNDERLAY_MTU,
+                "ip", "link", "add", "up0", "netns", &hv.ns, "mtu", &ul_mtu, "type", "veth",
+                "peer", "name", &ul_port, "netns", &ul, "mtu", &ul_mtu,
             ])?;
             sh::in_ns(&ul, &["ip", "link", "set", &ul_port, "master", "br0", "up"])?;
             sh::in_ns(&hv.ns, &["ip", "link", "set", "up0", "up"])?;
@@ -123,6 +133,8 @@ impl Topology {
                 &vm.ns,
                 "address",
                 vm_mac,
+                "mtu",
+                &vm_mtu,
                 "type",
                 "veth",
                 "peer",
@@ -130,6 +142,8 @@ impl Topology {
                 &hv.vm_port,
                 "netns",
                 &hv.ns,
+                "mtu",
+                &vm_mtu,
             ])?;
             sh::in_ns(&hv.ns, &["ip", "link", "set", &hv.vm_port, "up"])?;
             sh::in_ns(

@@ -6,9 +6,10 @@ use super::capture::{vxlan_capture, VxlanCapture};
 use super::iperf;
 use super::process::Process;
 use super::sh::{self, LabError};
-use super::topology::{Hypervisor, Options, Topology, CONTROLLER_IP};
+use super::topology::{Hypervisor, Mtu, Options, Topology, CONTROLLER_IP};
 use super::{
-    start_daemon, LabArgs, CONTROLLER_READY, DATAPLANE_READY, STOP_GRACE, VM_A, VM_B, VNI,
+    start_daemon, LabArgs, CONTROLLER_READY, DATAPLANE_READY, STOP_GRACE, TCP_BYTES, VM_A, VM_B,
+    VNI,
 };
 use crate::api::host::{Connection, MacRow, Request, SessionState, Stats, VtepRow};
 use crate::api::rest::{ArpTableRow, MacTableRow, VtepTableRow};
@@ -19,9 +20,6 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Bytes of the TCP transfer of STEP6b, each way.
-const TCP_BYTES: u64 = 8 << 20;
 
 /// The lab with a controller: topology, controller, data planes with agents.
 pub struct ControlledLab {
@@ -52,6 +50,7 @@ impl ControlledLab {
             Options {
                 vms_on: false,
                 controller: true,
+                mtu: Mtu::STANDARD,
             },
         )?;
         let ctl_ns = topo.controller_ns.clone().unwrap_or_default();
@@ -461,28 +460,7 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         "STEP6b: TCP between the VMs, with the offloads Linux turns on (checksum offload, TSO/GSO)",
     );
     let (a, b) = (&lab.topo.vms[0].ns, &lab.topo.vms[1].ns);
-    for (reverse, what) in [(false, "A -> B"), (true, "B -> A")] {
-        println!(
-            "VM A# iperf3 -c {} -n {TCP_BYTES}{}",
-            VM_B.1,
-            if reverse { " -R" } else { "" }
-        );
-        match iperf::tcp(a, b, VM_B.1, TCP_BYTES, reverse) {
-            Ok(t) => {
-                println!(
-                    "  {what}: {} bytes sent, {:.2} Gbit/s at the receiver, {} retransmits",
-                    t.sent,
-                    t.bits_per_second / 1e9,
-                    t.retransmits
-                );
-                ok &= t.sent == TCP_BYTES;
-            }
-            Err(e) => {
-                println!("  {what}: {e}");
-                ok = false;
-            }
-        }
-    }
+    ok &= iperf::print_both_ways(a, b, VM_B.1, TCP_BYTES);
     ok &= lab.print_host(0, &["show", "stats"]).0;
     if ok {
         Ok(())
