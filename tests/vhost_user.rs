@@ -1,7 +1,8 @@
 //! vxswitch's ports reached over vhost-user, with `dpdk-testpmd` on `net_virtio_user` playing
 //! the VM and the underlay (the way users test a virtio-user PMD): testpmd forwards a pcap of
 //! VM frames into vxswitch's VM port and a pcap of VXLAN frames into its uplink, and writes
-//! what vxswitch sends back to pcaps that are checked frame by frame.
+//! what vxswitch sends back to pcaps that are checked frame by frame. A second test plays a
+//! virtio-net guest with checksum offload on (its default).
 
 mod common;
 
@@ -23,7 +24,7 @@ fn mac(s: &str) -> MacAddr {
 #[test]
 fn testpmd_virtio_user_vm_talks_through_vxswitch_over_vhost_user() {
     require_root();
-    remove_dpdk_files();
+    remove_dpdk_files(&["vhgen", "vhdut"]);
     let dir = test_dir("vhost");
     let d = dir.display().to_string();
     let vtep_ip = Ipv4Addr::new(192, 168, 250, 51);
@@ -202,17 +203,148 @@ mac = "02:00:00:00:00:52"
     assert_eq!(counter(&report, "encapsulated"), 20, "{report}");
     assert_eq!(counter(&report, "decapsulated"), 20, "{report}");
     assert_no_leak(&report);
-    remove_dpdk_files();
+    remove_dpdk_files(&["vhgen", "vhdut"]);
 }
 
-/// Removes what testpmd's EAL leaves behind: hugepage files and runtime folders.
-fn remove_dpdk_files() {
-    for prefix in ["vhgen", "vhdut"] {
+/// A virtio-net guest with checksum offload (Linux's default) hands TCP and UDP frames over
+/// with partial checksums and VIRTIO_NET_HDR_F_NEEDS_CSUM; vxswitch encapsulates them with
+/// the checksums complete. testpmd's csum engine plays the guest: it writes the
+/// pseudo-header sum and asks the virtio-user port to offload the rest.
+#[test]
+fn virtio_guest_partial_checksums_are_completed_before_encapsulation() {
+    require_root();
+    remove_dpdk_files(&["vhcgen", "vhcdut"]);
+    let dir = test_dir("vhost-csum");
+    let d = dir.display().to_string();
+    let a = mac("02:aa:aa:aa:aa:aa");
+    let b = mac("02:bb:bb:bb:bb:bb");
+    let flow = |sport| {
+        (
+            (b, Ipv4Addr::new(172, 16, 10, 12), 5201),
+            (a, Ipv4Addr::new(172, 16, 10, 11), sport),
+        )
+    };
+    let mut vm_in = Vec::new();
+    for i in 0..10u16 {
+        let len = 100 + 137 * usize::from(i);
+        vm_in.push(traffic::tcp(flow(40000 + i), 1000 * u32::from(i), len));
+        vm_in.push(traffic::udp_checksummed(flow(2000 + i), i as u8, len + 1));
+    }
+    let write = |name: &str, frames: &[Vec<u8>]| {
+        pcap::write(std::fs::File::create(dir.join(name)).unwrap(), frames).unwrap();
+    };
+    write("vm_in.pcap", &vm_in);
+    write("empty.pcap", &[]);
+    // The guest's port (0) offloads TCP and UDP checksums; ports start once that is set.
+    std::fs::write(
+        dir.join("guest.cmds"),
+        "csum set ip sw 0\ncsum set tcp hw 0\ncsum set udp hw 0\nport start all\n",
+    )
+    .unwrap();
+    let config = format!(
+        r#"
+[eal]
+args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "1", "--file-prefix", "vhcdut",
+        "--vdev", "net_pcap0,rx_pcap={d}/empty.pcap,tx_pcap={d}/ul_out.pcap",
+        "--vdev", "net_vhost0,iface={d}/vm.sock,queues=1"]
+[dataplane]
+workers = [1]
+idle_sleep_us = 100
+[vtep]
+ip = "192.168.250.51/24"
+mac = "02:00:00:00:00:51"
+[control]
+socket = "{d}/control.sock"
+[uplink]
+device = "net_pcap0"
+[[access_port]]
+name = "vm-a"
+device = "net_vhost0"
+vni = 5001
+[[vni]]
+vni = 5001
+vteps = ["192.168.250.52"]
+[[vni.mac]]
+mac = "02:bb:bb:bb:bb:bb"
+vtep = "192.168.250.52"
+[[neighbor]]
+ip = "192.168.250.52"
+mac = "02:00:00:00:00:52"
+"#
+    );
+    let mut dut = Daemon::start(&dir, &config);
+    let mut gen_cmd = Command::new("dpdk-testpmd");
+    gen_cmd.args([
+        "-l",
+        "0,1",
+        "--no-pci",
+        "--no-telemetry",
+        "--file-prefix",
+        "vhcgen",
+        "-m",
+        "256",
+        "--single-file-segments",
+        "--vdev",
+        &format!("net_virtio_user0,path={d}/vm.sock,queues=1,queue_size=1024,mac={a}"),
+        "--vdev",
+        &format!("net_pcap0,rx_pcap={d}/vm_in.pcap,tx_pcap={d}/vm_out.pcap"),
+        "--",
+        "--forward-mode=csum",
+        "--disable-device-start",
+        &format!("--cmdline-file={d}/guest.cmds"),
+        // The csum engine rewrites MACs: from the guest's own to B's.
+        &format!("--eth-peer=0,{b}"),
+        "--nb-cores=1",
+        "--no-flush-rx",
+        "--no-lsc-interrupt",
+    ]);
+    let mut gen = Process::spawn("testpmd", gen_cmd, &dir.join("testpmd.log"))
+        .expect("dpdk-testpmd (Debian package dpdk) must be installed");
+    wait_until_quiet(
+        &dir.join("ul_out.pcap"),
+        Duration::from_millis(1000),
+        Duration::from_secs(20),
+    );
+    let st = gen.stop(Duration::from_secs(15));
+    let tp_log = gen.output();
+    assert!(
+        matches!(st, Stopped::Exited(s) if s.success() || s.code() == Some(130)),
+        "testpmd: {st:?}\n{tp_log}"
+    );
+    for offload in ["TCP checksum offload is hw", "UDP checksum offload is hw"] {
+        assert!(
+            tp_log.contains(offload),
+            "the guest offloads checksums ({offload}):\n{tp_log}"
+        );
+    }
+    let report = dut.stop();
+    let ul_out = pcap::read(std::fs::File::open(dir.join("ul_out.pcap")).unwrap()).unwrap();
+    assert_eq!(ul_out.len(), vm_in.len(), "{report}\n{tp_log}");
+    for (out, sent) in ul_out.iter().zip(&vm_in) {
+        let e = EthernetFrame::new_checked(&out[..]).unwrap();
+        let ip = Ipv4Packet::new_checked(e.payload()).unwrap();
+        let u = UdpPacket::new_checked(ip.payload()).unwrap();
+        let v = VxlanHeader::new_checked(u.payload()).unwrap();
+        // Byte for byte the frame with full checksums the pcap held.
+        assert_eq!(v.payload(), &sent[..], "{report}");
+    }
+    assert_eq!(counter(&report, "encapsulated"), 20, "{report}");
+    assert_no_leak(&report);
+    remove_dpdk_files(&["vhcgen", "vhcdut"]);
+}
+
+/// Removes what the EALs leave behind: hugepage files and runtime folders.
+fn remove_dpdk_files(prefixes: &[&str]) {
+    for prefix in prefixes {
         let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
     }
     if let Ok(dir) = std::fs::read_dir("/dev/hugepages") {
         for e in dir.flatten() {
-            if e.file_name().to_string_lossy().starts_with("vhgen") {
+            let name = e.file_name();
+            if prefixes
+                .iter()
+                .any(|p| name.to_string_lossy().starts_with(p))
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }

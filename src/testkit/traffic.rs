@@ -4,6 +4,7 @@
 
 use crate::dataplane::slow_path;
 use crate::ids::Vni;
+use crate::wire::checksum::{fold, sum};
 use crate::wire::{udp, vxlan, IpProtocol, MacAddr};
 use std::net::Ipv4Addr;
 
@@ -35,6 +36,54 @@ pub fn udp(
     let mut u = vec![0xabu8; udp::HEADER_LEN + payload_len];
     udp::emit_header(&mut u, sport, dport, payload_len);
     ipv4(dst_mac, src_mac, src, dst, IpProtocol::Udp, &u)
+}
+
+/// Endpoints of a TCP or UDP flow: (MAC, IP, port) of the destination, then the source.
+pub type Flow = ((MacAddr, Ipv4Addr, u16), (MacAddr, Ipv4Addr, u16));
+
+/// A UDP datagram with `payload_len` bytes (a pattern from `seed`) and its full checksum.
+pub fn udp_checksummed(flow: Flow, seed: u8, payload_len: usize) -> Vec<u8> {
+    let ((_, _, dport), (_, _, sport)) = flow;
+    let mut u = vec![0u8; udp::HEADER_LEN + payload_len];
+    udp::emit_header(&mut u, sport, dport, payload_len);
+    pattern(&mut u[udp::HEADER_LEN..], seed);
+    l4_checksummed(flow, IpProtocol::Udp, u, 6)
+}
+
+/// A TCP segment (ACK|PSH, sequence `seq`, 20-byte header) with `payload_len` bytes and its
+/// full checksum.
+pub fn tcp(flow: Flow, seq: u32, payload_len: usize) -> Vec<u8> {
+    let ((_, _, dport), (_, _, sport)) = flow;
+    let mut t = vec![0u8; 20 + payload_len];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = 0x18;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    pattern(&mut t[20..], seq as u8);
+    l4_checksummed(flow, IpProtocol::Tcp, t, 16)
+}
+
+fn pattern(b: &mut [u8], seed: u8) {
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = seed.wrapping_add(i as u8);
+    }
+}
+
+/// `seg` in an IPv4 frame of `flow`, its checksum at `field` set over the pseudo-header.
+fn l4_checksummed(flow: Flow, proto: IpProtocol, mut seg: Vec<u8>, field: usize) -> Vec<u8> {
+    let ((dmac, dip, _), (smac, sip, _)) = flow;
+    let pseudo =
+        sum(&sip.octets()) + sum(&dip.octets()) + u32::from(u8::from(proto)) + seg.len() as u32;
+    let c = !fold(pseudo + sum(&seg));
+    let c = if c == 0 && proto == IpProtocol::Udp {
+        0xffff
+    } else {
+        c
+    };
+    seg[field..field + 2].copy_from_slice(&c.to_be_bytes());
+    ipv4(dmac, smac, sip, dip, proto, &seg)
 }
 
 /// An ICMP echo request with `data_len` bytes of data.
@@ -106,5 +155,25 @@ mod tests {
         let v = VxlanHeader::new_checked(u.payload()).unwrap();
         assert_eq!(v.vni(), 5001);
         assert_eq!(v.payload(), &inner[..]);
+    }
+
+    #[test]
+    fn tcp_and_udp_checksums_match_what_a_nic_would_complete() {
+        use crate::wire::partial_checksum::{complete, L4Checksum};
+        use crate::wire::EtherType;
+        let flow = (
+            (MacAddr([2; 6]), Ipv4Addr::new(172, 16, 10, 12), 80),
+            (MacAddr([4; 6]), Ipv4Addr::new(172, 16, 10, 11), 40000),
+        );
+        for (f, field) in [(tcp(flow, 7, 333), 16), (udp_checksummed(flow, 9, 333), 6)] {
+            // Put the pseudo-header sum back (what a VM leaves) and let the NIC path finish.
+            let mut partial = f.clone();
+            let l3 = &mut partial[14..];
+            let seg_len = (f.len() - 14 - 20) as u32;
+            let p = fold(sum(&l3[12..20]) + u32::from(l3[9]) + seg_len);
+            l3[20 + field..22 + field].copy_from_slice(&p.to_be_bytes());
+            assert_eq!(complete(EtherType::Ipv4, l3), L4Checksum::Completed);
+            assert_eq!(partial, f);
+        }
     }
 }
