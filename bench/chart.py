@@ -11,7 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 DUTS = ["vxswitch", "testpmd", "ovs"]
-COLORS = {"vxswitch": "#1f77b4", "testpmd": "#7f7f7f", "ovs": "#ff7f0e"}
+COLORS = {"vxswitch": "#1f77b4", "testpmd": "#7f7f7f", "ovs": "#ff7f0e", "baseline": "#aec7e8"}
+NAMES = {"vxswitch": "vxswitch", "testpmd": "testpmd io", "ovs": "OVS-DPDK", "baseline": "baseline"}
 
 
 def main(out: Path) -> None:
@@ -24,7 +25,8 @@ def main(out: Path) -> None:
         sc = row["scenario"]
         fig, ax = plt.subplots(figsize=(6, 4))
         tp = row.get("testpmd")
-        for i, dut in enumerate(DUTS):
+        duts = DUTS[:1] + (["baseline"] if row.get("baseline") is not None else []) + DUTS[1:]
+        for i, dut in enumerate(duts):
             pts = [s["mpps"] for s in samples if s["scenario"] == sc and s["dut"] == dut]
             med = row.get(dut)
             if med is None:
@@ -34,7 +36,7 @@ def main(out: Path) -> None:
             ax.scatter([i] * len(pts), pts, color="black", s=12, zorder=3)
             label = f"{med:.2f}" + (f"\n{med / tp:.2f}x tp" if tp else "")
             ax.text(i, max(pts + [med]), label, ha="center", va="bottom", fontsize=9)
-        ax.set_xticks(range(len(DUTS)), ["vxswitch", "testpmd io", "OVS-DPDK"])
+        ax.set_xticks(range(len(duts)), [NAMES[d] for d in duts])
         ax.set_ylabel("Mpps out (median, dots: samples)")
         ax.set_title(f"{sc}: {row['about']}", fontsize=10)
         ax.margins(y=0.25)

@@ -143,6 +143,12 @@ fn default_mtu() -> u16 {
 #[serde(deny_unknown_fields)]
 struct RawUplink {
     device: String,
+    #[serde(default = "default_multi_segment")]
+    multi_segment: bool,
+}
+
+fn default_multi_segment() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -212,6 +218,10 @@ pub struct Config {
     pub large_mbufs: u32,
     pub vtep: VtepConfig,
     pub uplink_device: String,
+    /// Flood replicas leave the uplink as mbuf chains (a header mbuf + the shared payload)
+    /// where its driver declares multi-segment TX; false copies each into one mbuf, for
+    /// drivers that leave their vector TX path in multi-segment mode (VPP's no-multi-seg).
+    pub uplink_multi_segment: bool,
     pub access_ports: Vec<AccessPort>,
     pub vnis: Vec<VniConfig>,
     /// Static entries of the VTEP's underlay ARP cache.
@@ -556,6 +566,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         large_mbufs: d.large_mbufs,
         vtep,
         uplink_device: raw.uplink.device,
+        uplink_multi_segment: raw.uplink.multi_segment,
         access_ports,
         vnis,
     })

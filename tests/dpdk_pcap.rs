@@ -7,7 +7,7 @@ use common::{assert_no_leak, counter, require_root, test_dir, wait_until_quiet, 
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
-use vxswitch::api::host::{Answer, MacRow, PortRow, Response};
+use vxswitch::api::host::{Answer, GuestOffloads, MacRow, PortRow, Replicas, Response, RxPool};
 use vxswitch::testkit::pcap;
 use vxswitch::testkit::traffic::{self, Outer};
 use vxswitch::wire::{ArpOperation, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
@@ -233,7 +233,10 @@ fn broadcast_is_replicated_to_every_vtep_and_local_port_without_leaking() {
             )
         })
         .collect();
+    // net_pcap does not declare multi-segment TX: each replica is copied into one mbuf
+    // (the lab's af_packet uplinks get chains).
     let (up, a_out, c_out, report) = run("flood", &[], &bcast, &[], true);
+    assert!(report.contains("replicas copied"), "{report}");
     assert_eq!(up.len(), 150, "{report}");
     for (i, sent) in bcast.iter().enumerate() {
         let mut dsts: Vec<Ipv4Addr> = up[i * 3..i * 3 + 3]
@@ -323,6 +326,22 @@ fn operator_adds_and_removes_static_mac_ranges_and_reads_port_counters() {
     let ports: Vec<PortRow> = serde_json::from_str(&out).unwrap();
     let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["uplink", "vm-a", "vm-c"]);
+    let up = &ports[0].setup;
+    assert_eq!(
+        (up.key.as_str(), up.driver.as_str(), up.mtu, up.replicas),
+        ("uplink", "net_pcap", 1600, Some(Replicas::Copied))
+    );
+    let vm = &ports[1].setup;
+    assert_eq!(
+        (vm.key.as_str(), vm.rx_pool, vm.rx_mbuf_bytes, vm.replicas),
+        ("access_port[0]", RxPool::Standard, 2048, None)
+    );
+    assert_eq!(vm.guest_offloads, GuestOffloads::None);
+    let (ok, out) = cli("show ports");
+    assert!(
+        ok && out.contains("Guest Offloads") && out.contains("standard (2048 B)"),
+        "{out}"
+    );
     // A request the host does not know is refused by name; a bad field by its path.
     let raw = |line: &str| {
         use std::io::{BufRead, Write};

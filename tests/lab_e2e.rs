@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_no_leak, counter, require_root, EXE};
 use std::path::Path;
-use vxswitch::lab::{iperf, sh, Lab, Mtu, Peer, VM_A, VM_B};
+use vxswitch::lab::{iperf, sh, Lab, Mtu, Peer, Spec, VM_A, VM_B};
 
 fn ping_both_ways(lab: &Lab) {
     let (ok, out) = lab.ping(0, VM_B.1, 5, None);
@@ -98,8 +98,8 @@ fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
             "{name}: {report}"
         );
         assert!(
-            counter(&report, "flood_tunnel_copies") >= 1,
-            "{name}: the first ARP crossed as BUM: {report}"
+            counter(&report, "flood_tunnel_copies") >= 1 && report.contains("replicas chained"),
+            "{name}: the first ARP crossed as BUM, a header mbuf chained to it: {report}"
         );
         assert!(
             counter(&report, "gso_segments") > 0 && counter(&report, "l4_checksums_completed") > 0,
@@ -111,7 +111,13 @@ fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
 #[test]
 fn vxswitch_interoperates_with_a_linux_kernel_vxlan_vtep() {
     require_root();
-    let mut lab = Lab::start(Path::new(EXE), "vxt2", Peer::KernelVxlan).unwrap();
+    // vxswitch copies its flood replicas here (chains in the test above): the kernel gets
+    // the first ARP broadcast either way.
+    let spec = Spec {
+        copy_replicas: true,
+        ..Spec::default()
+    };
+    let mut lab = Lab::start_with(Path::new(EXE), "vxt2", Peer::KernelVxlan, spec).unwrap();
     ping_both_ways(&lab);
     transfers_both_ways(&lab, 1400);
     let (ok, out) = sh::try_in_ns(
@@ -137,6 +143,12 @@ fn vxswitch_interoperates_with_a_linux_kernel_vxlan_vtep() {
     assert_eq!(reports.len(), 1);
     assert_no_leak(&reports[0].1);
     assert!(
+        reports[0].1.contains("replicas copied")
+            && counter(&reports[0].1, "flood_tunnel_copies") >= 1,
+        "{}",
+        reports[0].1
+    );
+    assert!(
         counter(&reports[0].1, "decapsulated") >= 5,
         "{}",
         reports[0].1
@@ -150,7 +162,11 @@ fn vxswitch_interoperates_with_a_linux_kernel_vxlan_vtep() {
 fn jumbo_frames_cross_both_ways() {
     require_root();
     for (prefix, peer) in [("vxj1", Peer::Vxswitch), ("vxj2", Peer::KernelVxlan)] {
-        let mut lab = Lab::start_with(Path::new(EXE), prefix, peer, Mtu::JUMBO).unwrap();
+        let spec = Spec {
+            mtu: Mtu::JUMBO,
+            ..Spec::default()
+        };
+        let mut lab = Lab::start_with(Path::new(EXE), prefix, peer, spec).unwrap();
         let (ok, out) = lab.ping(0, VM_B.1, 3, Some(8972));
         assert!(ok, "{peer:?}: 9000-byte packets A -> B:\n{out}");
         let (ok, out) = lab.ping(1, VM_A.1, 3, Some(8972));

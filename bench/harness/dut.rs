@@ -9,6 +9,8 @@ pub struct Ctx {
     /// Pcaps, configs, logs and sockets of this run.
     pub dir: PathBuf,
     pub vxswitch: PathBuf,
+    /// An earlier vxswitch to compare with (DUT `baseline`).
+    pub baseline: Option<PathBuf>,
     /// Timed runs use hugepages; smoke runs `--no-huge`.
     pub hugepages: bool,
     pub warmup: Duration,

@@ -6,6 +6,7 @@ use crate::dut::{quantile, Churn, Ctx, Sample};
 use crate::scenario::{self, Kind, Scenario};
 use crate::traffic::{self, nth};
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vxswitch::api::host::{MacEditDone, MacTarget, PortRow, Request, Stats};
@@ -118,10 +119,17 @@ fn mac_edit(
     host.get(req).map_err(|e| e.to_string())
 }
 
-pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> {
+/// One sample of the vxswitch binary `bin`, recorded as DUT `dut`.
+pub fn sample(
+    ctx: &Ctx,
+    sc: &Scenario,
+    index: usize,
+    bin: &Path,
+    dut: &str,
+) -> Result<Sample, String> {
     let cfg = ctx.dir.join("vxswitch.toml");
     std::fs::write(&cfg, config(ctx, sc)).map_err(|e| e.to_string())?;
-    let mut cmd = Command::new(&ctx.vxswitch);
+    let mut cmd = Command::new(bin);
     cmd.arg("dataplane").arg("--config").arg(&cfg);
     let mut p = Process::spawn("vxswitch", cmd, &ctx.dir.join("vxswitch.log"))
         .map_err(|e| e.to_string())?;
@@ -155,7 +163,7 @@ pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> 
     let frames = b.busy_frames - a.busy_frames;
     let mut s = Sample::new(
         sc,
-        "vxswitch",
+        dut,
         index,
         dt,
         (b.tx - a.tx, b.rx - a.rx, b.drops - a.drops),

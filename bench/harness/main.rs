@@ -43,7 +43,7 @@ struct Args {
     /// Only these scenarios (comma separated).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
-    /// Only these DUTs (vxswitch, testpmd, ovs).
+    /// Only these DUTs (vxswitch, testpmd, ovs, baseline).
     #[arg(long, value_delimiter = ',')]
     duts: Vec<String>,
     /// Results folder (default bench/results/<UTC time>).
@@ -52,6 +52,10 @@ struct Args {
     /// The vxswitch binary.
     #[arg(long, default_value = "target/release/vxswitch")]
     vxswitch: PathBuf,
+    /// An earlier vxswitch binary, measured as DUT `baseline` in the same run, sample by
+    /// sample beside the others: before/after ratios of a change.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// The packet core of every DUT (EAL's main lcore is core 0).
     #[arg(long, default_value_t = 1)]
     core: usize,
@@ -72,7 +76,11 @@ fn now_utc() -> String {
 
 fn sample(ctx: &Ctx, sc: &Scenario, dut: &str, i: usize) -> Result<Sample, String> {
     let r = match dut {
-        "vxswitch" => dut_vxswitch::sample(ctx, sc, i),
+        "vxswitch" => dut_vxswitch::sample(ctx, sc, i, &ctx.vxswitch, dut),
+        "baseline" => match &ctx.baseline {
+            Some(bin) => dut_vxswitch::sample(ctx, sc, i, bin, dut),
+            None => Err("DUT baseline needs --baseline <binary>".into()),
+        },
         "testpmd" => dut_testpmd::sample(ctx, sc, i),
         "ovs" => dut_ovs::sample(ctx, sc, i),
         other => Err(format!("unknown DUT {other:?}")),
@@ -147,16 +155,23 @@ fn run(a: &Args) -> Result<bool, String> {
         }
         scenarios.retain(|s| s.feed != scenario::Feed::Vhost);
     }
-    let duts: Vec<String> = if a.duts.is_empty() {
-        report::DUTS.iter().map(|s| s.to_string()).collect()
-    } else {
+    // Every DUT by default, the baseline beside vxswitch when one is given.
+    let duts: Vec<String> = if !a.duts.is_empty() {
         a.duts.clone()
+    } else {
+        let mut d: Vec<String> = report::DUTS.iter().map(|s| s.to_string()).collect();
+        if a.baseline.is_some() {
+            d.insert(1, report::BASELINE.into());
+        }
+        d
     };
-    if !a.vxswitch.exists() {
-        return Err(format!(
-            "{} not found: cargo build --release",
-            a.vxswitch.display()
-        ));
+    for bin in std::iter::once(&a.vxswitch).chain(&a.baseline) {
+        if !bin.exists() {
+            return Err(format!(
+                "{} not found: cargo build --release",
+                bin.display()
+            ));
+        }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if a.core == 0 || a.core >= cores {
@@ -179,6 +194,12 @@ fn run(a: &Args) -> Result<bool, String> {
     let ctx = Ctx {
         dir: std::fs::canonicalize(&work).map_err(|e| e.to_string())?,
         vxswitch: std::fs::canonicalize(&a.vxswitch).map_err(|e| e.to_string())?,
+        baseline: a
+            .baseline
+            .as_ref()
+            .map(std::fs::canonicalize)
+            .transpose()
+            .map_err(|e| e.to_string())?,
         hugepages: !a.no_huge,
         warmup: Duration::from_secs_f64(warmup),
         window: Duration::from_secs_f64(window),

@@ -18,6 +18,14 @@ pub struct Row {
     pub ovs: Option<f64>,
     pub vs_testpmd: Option<f64>,
     pub vs_ovs: Option<f64>,
+    /// An earlier vxswitch (`--baseline`), when measured: Mpps, cycles per packet and
+    /// vxswitch's rate over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_cycles: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs_baseline: Option<f64>,
     pub cycles: [Option<f64>; 3],
     /// The target, in words, and whether this run met it.
     pub target: String,
@@ -26,6 +34,8 @@ pub struct Row {
 }
 
 pub const DUTS: [&str; 3] = ["vxswitch", "testpmd", "ovs"];
+/// The DUT name of `--baseline`'s binary.
+pub const BASELINE: &str = "baseline";
 
 fn median_of(
     samples: &[Sample],
@@ -56,6 +66,8 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
             let [vx, tp, ovs] = DUTS.map(|d| mpps(sc.name, d));
             let cycles = DUTS.map(|d| median_of(samples, sc.name, d, |s| s.cycles_per_packet));
             let (vs_tp, vs_ovs) = (ratio(vx, tp), ratio(vx, ovs));
+            let baseline = mpps(sc.name, BASELINE);
+            let baseline_cycles = median_of(samples, sc.name, BASELINE, |s| s.cycles_per_packet);
             let mut notes = String::new();
             let (target, met) = match sc.kind {
                 Kind::Encap | Kind::Decap => (
@@ -95,6 +107,18 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
                 }
                 Kind::Bidir => ("(reported)".into(), None),
             };
+            let vs_baseline = ratio(vx, baseline);
+            if let Some(r) = vs_baseline {
+                if !notes.is_empty() {
+                    notes.push_str(", ");
+                }
+                let _ = write!(
+                    notes,
+                    "{r:.3}x baseline ({} Mpps, {} cyc/pkt)",
+                    f(baseline, 2),
+                    f(baseline_cycles, 0)
+                );
+            }
             Row {
                 scenario: sc.name.into(),
                 about: sc.about.into(),
@@ -103,6 +127,9 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
                 ovs,
                 vs_testpmd: vs_tp,
                 vs_ovs,
+                baseline,
+                baseline_cycles,
+                vs_baseline,
                 cycles,
                 target,
                 met,

@@ -202,17 +202,104 @@ impl Stats {
     }
 }
 
-/// One port's driver counters.
+/// One port: how it was set up and its driver counters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRow {
     pub name: String,
     pub port_id: u16,
+    /// Absent from data planes older than the field: shown as the defaults.
+    #[serde(default)]
+    pub setup: PortSetup,
     pub rx_packets: u64,
     pub tx_packets: u64,
     pub rx_missed: u64,
     pub rx_errors: u64,
     pub tx_errors: u64,
     pub rx_nombuf: u64,
+}
+
+/// How a port was set up at start; fixed while the data plane runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSetup {
+    /// The config key that made it (`uplink`, `access_port[0]`).
+    pub key: String,
+    pub device: String,
+    pub driver: String,
+    pub mtu: u16,
+    /// Frame bytes of each mbuf the port receives into, and from which pool.
+    pub rx_mbuf_bytes: u32,
+    pub rx_pool: RxPool,
+    /// How flood replicas leave it (the uplink only).
+    pub replicas: Option<Replicas>,
+    pub guest_offloads: GuestOffloads,
+}
+
+/// The mbuf pool a port receives into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RxPool {
+    /// 2 KiB frames.
+    #[default]
+    Standard,
+    /// Frames larger than 2 KiB (jumbo MTU, af_packet slots for GSO frames).
+    Large,
+}
+
+/// How flood replicas leave the uplink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replicas {
+    /// A private header mbuf chained to the shared payload (the port declares multi-segment
+    /// TX).
+    Chained,
+    /// Copied into one mbuf each (the driver takes single segments only, or
+    /// `uplink.multi_segment = false`).
+    Copied,
+}
+
+/// Who finishes the NIC work a VM leaves undone (partial checksums, TSO).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestOffloads {
+    /// The uplink: its frames come from the underlay.
+    #[default]
+    NotAVmPort,
+    /// vxswitch: a kernel-backed port loses the kernel's flags, so the switch completes
+    /// partial TCP/UDP checksums and segments GSO frames to the port MTU.
+    Switch,
+    /// The vhost-user driver completes checksums from the virtio header; TSO is not offered.
+    Driver,
+    /// The port's frames arrive complete (pcap, memif, tap, NICs).
+    None,
+}
+
+impl RxPool {
+    pub fn name(self) -> &'static str {
+        match self {
+            RxPool::Standard => "standard",
+            RxPool::Large => "large",
+        }
+    }
+}
+
+impl Replicas {
+    pub fn name(self) -> &'static str {
+        match self {
+            Replicas::Chained => "chained",
+            Replicas::Copied => "copied",
+        }
+    }
+}
+
+impl GuestOffloads {
+    pub fn name(self) -> &'static str {
+        match self {
+            GuestOffloads::NotAVmPort => "-",
+            GuestOffloads::Switch => "switch",
+            GuestOffloads::Driver => "driver",
+            GuestOffloads::None => "none",
+        }
+    }
 }
 
 /// What `vxswitch ping` saw.
@@ -401,6 +488,16 @@ mod tests {
             Response::Ports(vec![PortRow {
                 name: "uplink".into(),
                 port_id: 0,
+                setup: PortSetup {
+                    key: "access_port[0]".into(),
+                    device: "net_af_packet1".into(),
+                    driver: "net_af_packet".into(),
+                    mtu: 9000,
+                    rx_mbuf_bytes: 65376,
+                    rx_pool: RxPool::Large,
+                    replicas: Some(Replicas::Copied),
+                    guest_offloads: GuestOffloads::Switch,
+                },
                 rx_packets: 1,
                 tx_packets: 2,
                 rx_missed: 3,

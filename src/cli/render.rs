@@ -1,6 +1,6 @@
 //! How the CLI prints answers for people: aligned tables of the typed rows, ping's lines.
 
-use crate::api::host::{MacKind, PingReply, PingReport, Response, SessionState};
+use crate::api::host::{MacKind, PingReply, PingReport, PortRow, Replicas, Response, SessionState};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -122,37 +122,72 @@ pub fn render_host(r: &Response) -> String {
             );
             table(&["Counter", "Value"], &rows)
         }
-        Response::Ports(rows) => table(
-            &[
-                "Port",
-                "Rx Packets",
-                "Tx Packets",
-                "Rx Missed",
-                "Rx Errors",
-                "Tx Errors",
-                "Rx No Mbuf",
-            ],
-            &rows
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.name.clone(),
-                        p.rx_packets.to_string(),
-                        p.tx_packets.to_string(),
-                        p.rx_missed.to_string(),
-                        p.rx_errors.to_string(),
-                        p.tx_errors.to_string(),
-                        p.rx_nombuf.to_string(),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        ),
+        Response::Ports(rows) => render_ports(rows),
         Response::Ping(p) => render_ping(p),
         Response::MacEdit(d) => format!(
             "{} MAC entries changed, published in {:.1} us\n",
             d.changed, d.publish_us
         ),
     }
+}
+
+/// Counters, then each port's setup (pool, how replicas leave, who finishes VMs'
+/// offloads).
+fn render_ports(rows: &[PortRow]) -> String {
+    let counters = table(
+        &[
+            "Port",
+            "Rx Packets",
+            "Tx Packets",
+            "Rx Missed",
+            "Rx Errors",
+            "Tx Errors",
+            "Rx No Mbuf",
+        ],
+        &rows
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.rx_packets.to_string(),
+                    p.tx_packets.to_string(),
+                    p.rx_missed.to_string(),
+                    p.rx_errors.to_string(),
+                    p.tx_errors.to_string(),
+                    p.rx_nombuf.to_string(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    let setup = table(
+        &[
+            "Port",
+            "Id",
+            "Device",
+            "Driver",
+            "MTU",
+            "Rx Mbufs",
+            "Replicas",
+            "Guest Offloads",
+        ],
+        &rows
+            .iter()
+            .map(|p| {
+                let s = &p.setup;
+                vec![
+                    p.name.clone(),
+                    p.port_id.to_string(),
+                    s.device.clone(),
+                    s.driver.clone(),
+                    s.mtu.to_string(),
+                    format!("{} ({} B)", s.rx_pool.name(), s.rx_mbuf_bytes),
+                    s.replicas.map_or("-", Replicas::name).to_string(),
+                    s.guest_offloads.name().to_string(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    format!("{counters}\n{setup}")
 }
 
 pub fn render_ping(v: &PingReport) -> String {

@@ -3,10 +3,12 @@
 
 use super::counters::{DropReason, Stat};
 use super::frame::{Frame, FrameIo};
+use super::offload::{self, Finished};
 use super::pipeline::Ctx;
-use super::{encap, flood, learn, offload, suppress};
+use super::{encap, flood, learn, suppress};
 use crate::ids::Vni;
 use crate::tables::{Dest, MacKey, PortIdx};
+use crate::wire::tcp_gso::TcpGso;
 use crate::wire::{EtherType, EthernetFrame, MacAddr};
 
 /// A VM's frame as the access stage read it: the later stages use these fields instead of
@@ -43,11 +45,32 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
     learn::learn(cx, vni, vm.src, Dest::Local(port));
-    offload::finish(cx, &vm, frame, forward::<IO>);
+    match offload::finish(cx, &vm, frame) {
+        Finished::Frame(f) => forward(cx, &vm, f),
+        Finished::Segments(f, gso) => forward_segments(cx, &vm, f, &gso),
+        Finished::Dropped => {}
+    }
 }
 
-/// ARP suppression, DHCP snooping, then local delivery, encapsulation or flooding.
-#[inline]
+/// Each segment of a GSO frame forwarded as a frame of its own; the GSO frame freed.
+#[cold]
+fn forward_segments<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vm: &VmFrame,
+    frame: IO::Frame,
+    gso: &TcpGso,
+) {
+    for i in 0..gso.count() {
+        if let Some(seg) = offload::segment(cx, &frame, gso, i) {
+            forward(cx, vm, seg);
+        }
+    }
+    cx.io.free(frame);
+}
+
+/// ARP suppression, DHCP snooping, then local delivery, encapsulation or flooding. Always
+/// inlined into `receive`, as one stage with it (the GSO path's copy is cold).
+#[inline(always)]
 fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
     let (port, vni) = (vm.port, vm.vni);
     let frame = match vm.ethertype {

@@ -21,19 +21,41 @@ use crate::wire::partial_checksum::{self, L4Checksum};
 use crate::wire::tcp_gso::TcpGso;
 use crate::wire::EtherType;
 
-/// Finishes `frame` from `vm.port` and hands it (or its segments) to `next`, the rest of
-/// the access stage (a static call, not a pointer: `next` is a type parameter).
+/// What `finish` made of a frame.
+pub enum Finished<F> {
+    /// The frame, complete: forward it.
+    Frame(F),
+    /// A GSO frame: forward each of its segments (`segment`), then free it.
+    Segments(F, TcpGso),
+    /// Dropped and counted.
+    Dropped,
+}
+
+/// Finishes `frame` from `vm.port`. Ports that are not kernel-backed pay one lookup.
 #[inline]
-pub fn finish<IO: FrameIo, N>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, mut frame: IO::Frame, next: N)
-where
-    N: Fn(&mut Ctx<'_, IO>, &VmFrame, IO::Frame),
-{
-    let Some(mtu) = cx.p.kernel_port_mtu(vm.port) else {
-        return next(cx, vm, frame);
-    };
+pub fn finish<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vm: &VmFrame,
+    frame: IO::Frame,
+) -> Finished<IO::Frame> {
+    match cx.p.kernel_port_mtu(vm.port) {
+        None => Finished::Frame(frame),
+        Some(mtu) => finish_kernel(cx, vm, frame, mtu),
+    }
+}
+
+/// The work for a kernel-backed port, out of line so that the access stage stays small
+/// enough for the compiler to inline the stages after it.
+#[inline(never)]
+fn finish_kernel<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vm: &VmFrame,
+    mut frame: IO::Frame,
+    mtu: u16,
+) -> Finished<IO::Frame> {
     if vm.ethertype == EtherType::Ipv4 {
         if let Some(gso) = TcpGso::new(frame.data(), vm.payload_at, usize::from(mtu)) {
-            return segment(cx, vm, frame, &gso, next);
+            return Finished::Segments(frame, gso);
         }
     }
     let done = match frame.data_mut().get_mut(vm.payload_at..) {
@@ -42,31 +64,28 @@ where
     };
     match done {
         L4Checksum::Completed => cx.p.counters.add(Stat::ChecksumsCompleted, 1),
-        L4Checksum::Truncated => return cx.drop_frame(frame, DropReason::Truncated),
+        L4Checksum::Truncated => {
+            cx.drop_frame(frame, DropReason::Truncated);
+            return Finished::Dropped;
+        }
         L4Checksum::Untouched | L4Checksum::NotApplicable => {}
     }
-    next(cx, vm, frame)
+    Finished::Frame(frame)
 }
 
-/// Sends each segment of a GSO frame on through `next`; the GSO frame itself is freed.
+/// Segment `i` of the GSO frame `frame` in a new frame (None: no mbuf, counted).
 #[cold]
-fn segment<IO: FrameIo, N>(
+pub fn segment<IO: FrameIo>(
     cx: &mut Ctx<'_, IO>,
-    vm: &VmFrame,
-    frame: IO::Frame,
+    frame: &IO::Frame,
     gso: &TcpGso,
-    next: N,
-) where
-    N: Fn(&mut Ctx<'_, IO>, &VmFrame, IO::Frame),
-{
-    for i in 0..gso.count() {
-        let Some(mut seg) = cx.io.alloc(gso.segment_len(i)) else {
-            cx.p.counters.dropped(DropReason::NoMbuf);
-            continue;
-        };
-        gso.write(frame.data(), i, seg.data_mut());
-        cx.p.counters.add(Stat::GsoSegments, 1);
-        next(cx, vm, seg);
-    }
-    cx.io.free(frame);
+    i: usize,
+) -> Option<IO::Frame> {
+    let Some(mut seg) = cx.io.alloc(gso.segment_len(i)) else {
+        cx.p.counters.dropped(DropReason::NoMbuf);
+        return None;
+    };
+    gso.write(frame.data(), i, seg.data_mut());
+    cx.p.counters.add(Stat::GsoSegments, 1);
+    Some(seg)
 }

@@ -25,6 +25,8 @@ pub struct PortConfig {
     pub tx_desc: u16,
     /// Largest L3 packet the port must carry (the VTEP MTU on the uplink).
     pub mtu: u16,
+    /// Enable multi-segment TX if the driver declares it (only the uplink is sent chains).
+    pub multi_seg_tx: bool,
 }
 
 /// Counters the driver keeps for a port.
@@ -162,7 +164,7 @@ impl<'eal> Port<'eal> {
             });
         }
         let mut conf = sys::rte_eth_conf::default();
-        let multi_seg_tx = info.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS != 0;
+        let multi_seg_tx = cfg.multi_seg_tx && info.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS != 0;
         if multi_seg_tx {
             conf.txmode.offloads |= TX_OFFLOAD_MULTI_SEGS;
         }

@@ -4,6 +4,7 @@
 //! sized for the largest. Each pool is checked against the mbufs the ports' descriptors can
 //! hold, so that a port never starves for buffers at full load.
 
+use crate::api::host::GuestOffloads;
 use crate::config::Config;
 use crate::dpdk::BURST_SIZE;
 
@@ -25,6 +26,9 @@ const ETHERNET_HEADER: u32 = 14;
 
 /// The af_packet PMD: kernel-backed ports, whose ring slots bound their frames.
 pub const AF_PACKET: &str = "net_af_packet";
+/// The vhost-user PMD: completes a guest's partial checksums itself when the port asks for
+/// no RX checksum offload (its default with compliant offload flags).
+const VHOST: &str = "net_vhost";
 
 /// Drivers that copy frames in and out of their own memory: RX takes an mbuf per frame
 /// and TX frees it at once, so their descriptors hold no mbufs.
@@ -33,7 +37,7 @@ const COPYING_DRIVERS: &[&str] = &[
     "net_pcap",
     "net_null",
     "net_tap",
-    "net_vhost",
+    VHOST,
     "net_memif",
 ];
 
@@ -89,6 +93,17 @@ impl PortNeeds {
     /// undone (`dataplane::offload`).
     pub fn is_kernel_backed(&self) -> bool {
         self.driver == AF_PACKET
+    }
+
+    /// Who finishes a VM's partial checksums and TSO frames on this port (`access`: a VM
+    /// port, not the uplink).
+    pub fn guest_offloads(&self, access: bool) -> GuestOffloads {
+        match (access, self.driver.as_str()) {
+            (false, _) => GuestOffloads::NotAVmPort,
+            _ if self.is_kernel_backed() => GuestOffloads::Switch,
+            (true, VHOST) => GuestOffloads::Driver,
+            (true, _) => GuestOffloads::None,
+        }
     }
 
     fn holds_mbufs(&self) -> bool {

@@ -7,7 +7,7 @@ use super::ping::{self, EchoBoard};
 use super::static_macs::{MacEditJob, MacEditTarget};
 use super::views;
 use crate::agent::Hub;
-use crate::api::host::{Answer, MacTarget, Request, Response, MAX_REQUEST};
+use crate::api::host::{Answer, MacTarget, PortSetup, Request, Response, MAX_REQUEST};
 use crate::dataplane::{Counters, SlowFrame};
 use crate::ids::Vni;
 use crate::tables::{PortIdx, SnapshotCell};
@@ -22,16 +22,22 @@ use tokio::net::{UnixListener, UnixStream};
 pub struct ControlEnv {
     pub cell: Arc<SnapshotCell>,
     pub counters: Vec<Arc<Counters>>,
-    /// Port names by PortIdx (0: the uplink).
-    pub port_names: Vec<String>,
-    /// DPDK port ids by PortIdx, for the drivers' counters.
-    pub port_ids: Vec<u16>,
+    /// The ports by PortIdx (0: the uplink).
+    pub ports: Vec<PortInfo>,
     pub slow_tx: Arc<ArrayQueue<SlowFrame>>,
     pub echoes: Arc<EchoBoard>,
     /// The agent's hub, when controllers are configured.
     pub hub: Option<Arc<Hub>>,
     /// Static MAC edits, applied and published by the management thread.
     pub edits: std::sync::mpsc::Sender<MacEditJob>,
+}
+
+/// A port as the host API shows it.
+pub struct PortInfo {
+    pub name: String,
+    /// The DPDK port id, for the driver's counters.
+    pub id: u16,
+    pub setup: PortSetup,
 }
 
 /// Binds the socket (replacing a stale one) before the runtime starts, so that an error
@@ -117,10 +123,10 @@ async fn answer(env: &ControlEnv, req: Request) -> Result<Response, String> {
 }
 
 fn access_port(env: &ControlEnv, name: &str) -> Result<PortIdx, String> {
-    env.port_names
+    env.ports
         .iter()
         .skip(1)
-        .position(|n| n == name)
+        .position(|p| p.name == name)
         .map(|i| (i + 1) as PortIdx)
         .ok_or_else(|| format!("port: no access port named {name:?}"))
 }

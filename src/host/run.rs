@@ -4,13 +4,14 @@
 
 use super::buffers::{self, PortNeeds, HEADROOM, POOL_CACHE, STD_ROOM};
 use super::control_plane::ControlPlane;
-use super::control_socket::{self, ControlEnv};
+use super::control_socket::{self, ControlEnv, PortInfo};
 use super::link::{af_packet_iface, LinkWatch};
 use super::manager::{initial_snapshot, TableManager};
 use super::mgmt::Mgmt;
 use super::ping::EchoBoard;
 use super::report::report;
 use super::worker::{self, WorkerEnv, WorkerPlan};
+use crate::api::host::{PortSetup, Replicas, RxPool};
 use crate::config::Config;
 use crate::dataplane::events::{EventQueue, EVENT_QUEUE_LEN};
 use crate::dataplane::{Counters, Pipeline, SlowFrame};
@@ -93,6 +94,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let in_use = || pool.in_use() + large.as_ref().map_or(0, |l| l.in_use());
     let baseline = in_use();
     let mut ports = Vec::with_capacity(probed.len());
+    let mut setups = Vec::with_capacity(probed.len());
     for (i, (p, need)) in probed.iter().zip(&needs).enumerate() {
         let pc = PortConfig {
             rx_queues: need.rx_queues,
@@ -100,6 +102,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             rx_desc: cfg.rx_desc,
             tx_desc: cfg.tx_desc,
             mtu: need.mtu,
+            // Replica chains go to the uplink only; other ports keep their fastest TX path.
+            multi_seg_tx: i == 0 && cfg.uplink_multi_segment,
         };
         let rx_pool = match (&large, plan.rx_large[i]) {
             (Some(l), true) => l,
@@ -107,25 +111,37 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         };
         // A failure closes the ports started so far (they close on drop).
         let started = p.start(&pc, rx_pool)?;
-        println!(
-            "vxswitch: {} = port {} ({}, {}): mtu {}, rx into {} mbufs of {} bytes, {}",
-            need.key,
-            p.id(),
-            need.device,
-            need.driver,
-            need.mtu,
-            if plan.rx_large[i] {
-                "large"
+        let setup = PortSetup {
+            key: need.key.clone(),
+            device: need.device.clone(),
+            driver: need.driver.clone(),
+            mtu: need.mtu,
+            rx_mbuf_bytes: u32::try_from(rx_pool.data_room()).unwrap_or(u32::MAX),
+            rx_pool: if plan.rx_large[i] {
+                RxPool::Large
             } else {
-                "standard"
+                RxPool::Standard
             },
-            rx_pool.data_room(),
-            if started.multi_seg_tx() {
-                "multi-segment tx"
-            } else {
-                "single-segment tx (replicas copied)"
-            }
+            replicas: match (i, started.multi_seg_tx()) {
+                (0, true) => Some(Replicas::Chained),
+                (0, false) => Some(Replicas::Copied),
+                _ => None,
+            },
+            guest_offloads: need.guest_offloads(i > 0),
+        };
+        println!(
+            "vxswitch: {} = port {} ({}, {}): mtu {}, rx into {} mbufs of {} bytes, replicas {}, guest offloads: {}",
+            setup.key,
+            p.id(),
+            setup.device,
+            setup.driver,
+            setup.mtu,
+            setup.rx_pool.name(),
+            setup.rx_mbuf_bytes,
+            setup.replicas.map_or("-", Replicas::name),
+            setup.guest_offloads.name(),
         );
+        setups.push(setup);
         ports.push(started);
     }
     let vtep = cfg.vtep.identity(ports[0].mac());
@@ -145,10 +161,15 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let control_env = ControlEnv {
         cell: Arc::clone(&cell),
         counters: counters.clone(),
-        port_names: std::iter::once("uplink".to_string())
+        ports: std::iter::once("uplink".to_string())
             .chain(cfg.access_ports.iter().map(|a| a.name.clone()))
+            .zip(ports.iter().zip(setups))
+            .map(|(name, (p, setup))| PortInfo {
+                name,
+                id: p.id(),
+                setup,
+            })
             .collect(),
-        port_ids: ports.iter().map(|p| p.id()).collect(),
         slow_tx: Arc::clone(&slow_tx),
         echoes: Arc::clone(&echoes),
         hub: None,

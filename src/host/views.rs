@@ -71,7 +71,7 @@ pub fn mac_list(env: &ControlEnv, snap: &Snapshot, vni: Vni) -> Vec<MacRow> {
                     inner_mac: k.mac,
                     outer_mac: None,
                     outer_ip: None,
-                    port: env.port_names.get(usize::from(p)).cloned(),
+                    port: env.ports.get(usize::from(p)).map(|p| p.name.clone()),
                     kind,
                 },
             }
@@ -97,7 +97,7 @@ pub fn arp_list(snap: &Snapshot, vni: Vni) -> Vec<ArpRow> {
 }
 
 fn uplink_name(env: &ControlEnv) -> String {
-    env.port_names[usize::from(UPLINK)].clone()
+    env.ports[usize::from(UPLINK)].name.clone()
 }
 
 /// The VTEP stack's routes: its segment, and the default route when a gateway is set.
@@ -170,14 +170,14 @@ pub fn stats(env: &ControlEnv, snap: &Snapshot) -> Stats {
 
 /// The drivers' counters of every port, read live.
 pub fn ports(env: &ControlEnv) -> Vec<PortRow> {
-    env.port_ids
+    env.ports
         .iter()
-        .zip(&env.port_names)
-        .map(|(&id, name)| {
-            let s = PortStats::read(id);
+        .map(|p| {
+            let s = PortStats::read(p.id);
             PortRow {
-                name: name.clone(),
-                port_id: id,
+                name: p.name.clone(),
+                port_id: p.id,
+                setup: p.setup.clone(),
                 rx_packets: s.rx_packets,
                 tx_packets: s.tx_packets,
                 rx_missed: s.rx_missed,

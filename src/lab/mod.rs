@@ -61,6 +61,23 @@ pub enum Peer {
     KernelVxlan,
 }
 
+/// How a static lab is built beyond its peer.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub mtu: Mtu,
+    /// vxswitch copies flood replicas into one mbuf (`uplink.multi_segment = false`).
+    pub copy_replicas: bool,
+}
+
+impl Default for Spec {
+    fn default() -> Spec {
+        Spec {
+            mtu: Mtu::STANDARD,
+            copy_replicas: false,
+        }
+    }
+}
+
 /// A running lab: topology plus the data planes.
 pub struct Lab {
     pub topo: Topology,
@@ -132,6 +149,7 @@ socket = "{socket}"
 
 [uplink]
 device = "net_af_packet0"
+multi_segment = {multi_segment}
 
 [[access_port]]
 name = "vm"
@@ -142,6 +160,7 @@ mtu = {vm_mtu}
 {tables}"#,
         ns = hv.ns,
         up_slots = uplink_slots(hv.mtu.underlay),
+        multi_segment = !hv.copy_replicas,
         ul_mtu = hv.mtu.underlay,
         vm_mtu = hv.mtu.vm,
         vm_port = hv.vm_port,
@@ -230,11 +249,11 @@ pub fn kernel_vtep(hv: &Hypervisor, peers: &[&str]) -> Result<(), LabError> {
 impl Lab {
     /// Builds the topology and starts the data planes; returns once they are ready.
     pub fn start(exe: &Path, prefix: &str, peer: Peer) -> Result<Lab, LabError> {
-        Lab::start_with(exe, prefix, peer, Mtu::STANDARD)
+        Lab::start_with(exe, prefix, peer, Spec::default())
     }
 
-    /// [`Lab::start`] with the links at `mtu`.
-    pub fn start_with(exe: &Path, prefix: &str, peer: Peer, mtu: Mtu) -> Result<Lab, LabError> {
+    /// [`Lab::start`] as `spec` says.
+    pub fn start_with(exe: &Path, prefix: &str, peer: Peer, spec: Spec) -> Result<Lab, LabError> {
         let dir = std::env::temp_dir().join(format!("vxswitch-lab-{prefix}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
@@ -242,7 +261,7 @@ impl Lab {
         let opts = Options {
             vms_on: true,
             controller: false,
-            mtu,
+            mtu: spec.mtu,
         };
         let topo = Topology::build(prefix, &[VM_A, VM_B], opts)?;
         let mut lab = Lab {
@@ -251,7 +270,10 @@ impl Lab {
             dir,
         };
         let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
-        let hvs = lab.topo.hvs.clone();
+        let mut hvs = lab.topo.hvs.clone();
+        for hv in &mut hvs {
+            hv.copy_replicas = spec.copy_replicas;
+        }
         for (i, hv) in hvs.iter().enumerate() {
             let peers: Vec<&str> = hvs
                 .iter()
@@ -342,7 +364,11 @@ pub fn run(args: &LabArgs) -> Result<(), LabError> {
             "vxswitch"
         }
     );
-    let mut lab = Lab::start_with(&exe, &args.prefix, peer, mtu)?;
+    let spec = Spec {
+        mtu,
+        ..Spec::default()
+    };
+    let mut lab = Lab::start_with(&exe, &args.prefix, peer, spec)?;
     println!(
         "== data planes ready (namespaces {}-*, logs in {})",
         args.prefix,

@@ -21,6 +21,8 @@ pub struct Hypervisor {
     pub vm_port: String,
     /// Its links' MTUs.
     pub mtu: Mtu,
+    /// vxswitch copies flood replicas instead of chaining them (`uplink.multi_segment`).
+    pub copy_replicas: bool,
 }
 
 pub struct Topology {
@@ -108,6 +110,7 @@ impl Topology {
                 vtep_ip,
                 vm_port: format!("vm{n}"),
                 mtu: opts.mtu,
+                copy_replicas: false,
             };
             let vm = Vm {
                 ns: format!("{prefix}-vm{n}"),
