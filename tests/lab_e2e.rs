@@ -59,12 +59,30 @@ fn transfers_both_ways(lab: &Lab, udp_len: u32) {
     }
 }
 
+/// TCP over IPv6 between the VMs (neighbour discovery flooded, GSO frames segmented).
+fn ipv6_tcp_both_ways(lab: &Lab) {
+    let (a, b) = (&lab.topo.vms[0].ns, &lab.topo.vms[1].ns);
+    for (ns, addr) in [(a, "fd00:5001::11/64"), (b, "fd00:5001::12/64")] {
+        sh::in_ns(ns, &["sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=0"]).unwrap();
+        sh::in_ns(
+            ns,
+            &["ip", "-6", "addr", "add", addr, "dev", "eth0", "nodad"],
+        )
+        .unwrap();
+    }
+    for reverse in [false, true] {
+        let t = iperf::tcp(a, b, "fd00:5001::12", 4 << 20, reverse).unwrap();
+        assert_eq!(t.sent, 4 << 20, "IPv6, reverse {reverse}: {t:?}");
+    }
+}
+
 #[test]
 fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
     require_root();
     let mut lab = Lab::start(Path::new(EXE), "vxt1", Peer::Vxswitch).unwrap();
     ping_both_ways(&lab);
     transfers_both_ways(&lab, 1400);
+    ipv6_tcp_both_ways(&lab);
     let (ok, out) = sh::try_in_ns(
         &lab.topo.vms[0].ns,
         &["arping", "-c", "2", "-w", "5", "-I", "eth0", VM_B.1],

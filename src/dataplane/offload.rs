@@ -53,7 +53,7 @@ fn finish_kernel<IO: FrameIo>(
     mut frame: IO::Frame,
     mtu: u16,
 ) -> Finished<IO::Frame> {
-    if vm.ethertype == EtherType::Ipv4 {
+    if matches!(vm.ethertype, EtherType::Ipv4 | EtherType::Ipv6) {
         if let Some(gso) = TcpGso::new(frame.data(), vm.payload_at, usize::from(mtu)) {
             return Finished::Segments(frame, gso);
         }

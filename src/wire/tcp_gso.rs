@@ -1,6 +1,7 @@
-//! Cutting a TCP/IPv4 GSO frame into segments that fit the MTU, as a NIC's TSO (or Linux's
-//! software GSO) would: the same headers on every segment, the IP length, identification
-//! and checksum and the TCP sequence number, flags and checksum set per segment.
+//! Cutting a TCP GSO frame (IPv4, or IPv6 without extension headers) into segments that fit
+//! the MTU, as a NIC's TSO (or Linux's software GSO) would: the same headers on every
+//! segment, the IP length (IPv4: identification and checksum too) and the TCP sequence
+//! number, flags and checksum set per segment.
 
 use super::checksum::{checksum, fold, sum};
 use super::{read_u16, write_u16};
@@ -14,6 +15,8 @@ const CWR: u8 = 0x80;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpGso {
     l3_at: usize,
+    v6: bool,
+    /// The IP header's length (40 for IPv6).
     ihl: usize,
     thl: usize,
     payload_len: usize,
@@ -21,17 +24,21 @@ pub struct TcpGso {
 }
 
 impl TcpGso {
-    /// A plan for `frame` (an Ethernet frame whose IPv4 header is at `l3_at`) when it
+    /// A plan for `frame` (an Ethernet frame whose IP header is at `l3_at`) when it
     /// carries TCP and its IP packet is longer than `mtu`; `None` for anything else,
     /// including a packet longer than the bytes present.
     pub fn new(frame: &[u8], l3_at: usize, mtu: usize) -> Option<TcpGso> {
         let ip = frame.get(l3_at..)?;
-        if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != TCP {
-            return None;
-        }
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        let total = usize::from(read_u16(ip, 2));
-        if ihl < 20 || total > ip.len() || total <= mtu || read_u16(ip, 6) & 0x3fff != 0 {
+        let (v6, ihl, total) = match *ip.first()? >> 4 {
+            4 if ip.len() >= 20 && ip[9] == TCP && read_u16(ip, 6) & 0x3fff == 0 => (
+                false,
+                usize::from(ip[0] & 0x0f) * 4,
+                usize::from(read_u16(ip, 2)),
+            ),
+            6 if ip.len() >= 40 && ip[6] == TCP => (true, 40, 40 + usize::from(read_u16(ip, 4))),
+            _ => return None,
+        };
+        if ihl < 20 || total > ip.len() || total <= mtu {
             return None;
         }
         let thl = usize::from(*ip.get(ihl + 12)? >> 4) * 4;
@@ -40,6 +47,7 @@ impl TcpGso {
         }
         Some(TcpGso {
             l3_at,
+            v6,
             ihl,
             thl,
             payload_len: total - ihl - thl,
@@ -74,12 +82,16 @@ impl TcpGso {
         out[hdrs..hdrs + chunk].copy_from_slice(&frame[from..from + chunk]);
         let last = i + 1 == self.count();
         let ip = &mut out[self.l3_at..];
-        write_u16(ip, 2, (self.ihl + self.thl + chunk) as u16);
-        let id = read_u16(ip, 4).wrapping_add(i as u16);
-        write_u16(ip, 4, id);
-        write_u16(ip, 10, 0);
-        let c = checksum(&ip[..self.ihl]);
-        write_u16(ip, 10, c);
+        if self.v6 {
+            write_u16(ip, 4, (self.thl + chunk) as u16);
+        } else {
+            write_u16(ip, 2, (self.ihl + self.thl + chunk) as u16);
+            let id = read_u16(ip, 4).wrapping_add(i as u16);
+            write_u16(ip, 4, id);
+            write_u16(ip, 10, 0);
+            let c = checksum(&ip[..self.ihl]);
+            write_u16(ip, 10, c);
+        }
         let tcp = &mut ip[self.ihl..];
         let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]])
             .wrapping_add((i * self.mss) as u32);
@@ -93,7 +105,8 @@ impl TcpGso {
         write_u16(tcp, 16, 0);
         let ip = &out[self.l3_at..];
         let l4_len = self.thl + chunk;
-        let pseudo = sum(&ip[12..20]) + u32::from(TCP) + l4_len as u32;
+        let addrs = if self.v6 { &ip[8..40] } else { &ip[12..20] };
+        let pseudo = sum(addrs) + u32::from(TCP) + l4_len as u32;
         let c = !fold(pseudo + sum(&ip[self.ihl..self.ihl + l4_len]));
         write_u16(&mut out[self.l3_at + self.ihl..], 16, c);
     }
@@ -165,6 +178,51 @@ mod tests {
             joined.extend_from_slice(&tcp[32..]);
         }
         assert_eq!(joined, payload);
+    }
+
+    /// `gso_frame`'s TCP segment behind an IPv6 header instead.
+    fn gso_frame_v6(payload: &[u8]) -> Vec<u8> {
+        let v4 = gso_frame(payload, 0x18);
+        let tcp = &v4[14 + 20..];
+        let mut f = vec![0u8; 14 + 40 + tcp.len()];
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        let ip = &mut f[14..];
+        ip[0] = 0x60;
+        write_u16(ip, 4, tcp.len() as u16);
+        ip[6] = TCP;
+        ip[7] = 64;
+        ip[8..24].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11]);
+        ip[24..40].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12]);
+        ip[40..].copy_from_slice(tcp);
+        f
+    }
+
+    #[test]
+    fn an_ipv6_gso_frame_is_segmented_with_its_payload_length_and_checksums() {
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let f = gso_frame_v6(&payload);
+        let g = TcpGso::new(&f, 14, 1500).unwrap();
+        let mss = 1500 - 40 - 32;
+        assert_eq!(g.count(), payload.len().div_ceil(mss));
+        let mut joined = Vec::new();
+        for i in 0..g.count() {
+            let mut seg = vec![0u8; g.segment_len(i)];
+            g.write(&f, i, &mut seg);
+            let ip = &seg[14..];
+            assert!(ip.len() <= 1500);
+            let plen = usize::from(read_u16(ip, 4));
+            assert_eq!(plen, ip.len() - 40);
+            let pseudo = sum(&ip[8..40]) + 6 + plen as u32;
+            assert_eq!(fold(pseudo + sum(&ip[40..])), 0xffff, "segment {i}");
+            let tcp = &ip[40..];
+            let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
+            assert_eq!(seq, 0xffff_f000u32.wrapping_add((i * mss) as u32));
+            joined.extend_from_slice(&tcp[32..]);
+        }
+        assert_eq!(joined, payload);
+        let mut ext = f.clone();
+        ext[14 + 6] = 0; // a hop-by-hop extension header: left alone
+        assert_eq!(TcpGso::new(&ext, 14, 1500), None);
     }
 
     #[test]
