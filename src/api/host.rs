@@ -232,6 +232,11 @@ pub struct PortSetup {
     /// How flood replicas leave it (the uplink only).
     pub replicas: Option<Replicas>,
     pub guest_offloads: GuestOffloads,
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+    /// Fewer TX queues than workers: workers share them, each taking the queue's lock once
+    /// per burst.
+    pub tx_shared: bool,
 }
 
 /// The mbuf pool a port receives into.
@@ -497,6 +502,9 @@ mod tests {
                     rx_pool: RxPool::Large,
                     replicas: Some(Replicas::Copied),
                     guest_offloads: GuestOffloads::Switch,
+                    rx_queues: 1,
+                    tx_queues: 1,
+                    tx_shared: true,
                 },
                 rx_packets: 1,
                 tx_packets: 2,

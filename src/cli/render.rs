@@ -167,6 +167,7 @@ fn render_ports(rows: &[PortRow]) -> String {
             "Driver",
             "MTU",
             "Rx Mbufs",
+            "Queues Rx/Tx",
             "Replicas",
             "Guest Offloads",
         ],
@@ -181,6 +182,12 @@ fn render_ports(rows: &[PortRow]) -> String {
                     s.driver.clone(),
                     s.mtu.to_string(),
                     format!("{} ({} B)", s.rx_pool.name(), s.rx_mbuf_bytes),
+                    format!(
+                        "{}/{}{}",
+                        s.rx_queues,
+                        s.tx_queues,
+                        if s.tx_shared { " shared" } else { "" }
+                    ),
                     s.replicas.map_or("-", Replicas::name).to_string(),
                     s.guest_offloads.name().to_string(),
                 ]

@@ -2,7 +2,7 @@
 //! sharing for replication (refcount plus a private header mbuf, as DPDK's
 //! `ipv4_multicast` example weighs it: no indirect mbuf, no copy of the payload).
 
-use super::{sys, Mbuf, Mempool, StartedPort};
+use super::{sys, Mbuf, Mempool, StartedPort, TxLock, TxQueue};
 use crate::dataplane::frame::{Frame, FrameIo};
 use crate::tables::{PortIdx, UPLINK};
 use std::sync::atomic::Ordering;
@@ -92,13 +92,16 @@ impl Drop for RxDrain<'_> {
 }
 
 /// A port's transmit buffer in one worker, with what the driver refused.
-struct TxBuffer {
+struct TxBuffer<'p> {
     port_id: u16,
     queue: u16,
+    /// Held while flushing when other workers share the queue.
+    lock: Option<&'p TxLock>,
     pkts: [*mut sys::rte_mbuf; BURST_SIZE],
     len: usize,
     sent: u64,
     refused: u64,
+    lock_waits: u64,
 }
 
 /// Transmit counters of one port in one worker.
@@ -106,6 +109,8 @@ struct TxBuffer {
 pub struct TxCounts {
     pub sent: u64,
     pub refused: u64,
+    /// Flushes that found the shared queue's lock held by another worker.
+    pub lock_waits: u64,
 }
 
 /// The worker side of `FrameIo` on DPDK.
@@ -115,7 +120,7 @@ pub struct MbufIo<'p> {
     large: Option<&'p Mempool<'p>>,
     /// The uplink cannot transmit mbuf chains: replicas are copied into one mbuf.
     linear_replicas: bool,
-    tx: Vec<TxBuffer>,
+    tx: Vec<TxBuffer<'p>>,
     to_free: [*mut sys::rte_mbuf; BURST_SIZE],
     n_free: usize,
     stash: [*mut sys::rte_mbuf; BURST_SIZE],
@@ -129,25 +134,28 @@ pub struct MbufIo<'p> {
 unsafe impl Send for MbufIo<'_> {}
 
 impl<'p> MbufIo<'p> {
-    /// `ports[i]` is the port of PortIdx i; this worker transmits on `tx_queue` of each.
+    /// `ports[i]` is the port of PortIdx i; this worker transmits on queue `tx[i]` of it.
     pub fn new(
         pool: &'p Mempool<'p>,
         large: Option<&'p Mempool<'p>>,
         ports: &[&StartedPort<'_>],
-        tx_queue: u16,
+        tx: &[TxQueue<'p>],
     ) -> MbufIo<'p> {
         let linear_replicas = ports
             .get(usize::from(UPLINK))
             .is_some_and(|p| !p.multi_seg_tx());
         let tx = ports
             .iter()
-            .map(|p| TxBuffer {
+            .zip(tx)
+            .map(|(p, q)| TxBuffer {
                 port_id: p.id(),
-                queue: tx_queue,
+                queue: q.queue,
+                lock: q.lock,
                 pkts: [std::ptr::null_mut(); BURST_SIZE],
                 len: 0,
                 sent: 0,
                 refused: 0,
+                lock_waits: 0,
             })
             .collect();
         MbufIo {
@@ -170,6 +178,7 @@ impl<'p> MbufIo<'p> {
             .map(|t| TxCounts {
                 sent: t.sent,
                 refused: t.refused,
+                lock_waits: t.lock_waits,
             })
             .unwrap_or_default()
     }
@@ -186,11 +195,18 @@ impl<'p> MbufIo<'p> {
     }
 
     #[inline]
-    fn flush_tx(t: &mut TxBuffer) {
-        // SAFETY: pkts[..len] are owned mbufs; the queue belongs to this worker alone.
+    fn flush_tx(t: &mut TxBuffer<'_>) {
+        let guard = t.lock.map(|l| {
+            let (g, waited) = l.lock();
+            t.lock_waits += u64::from(waited);
+            g
+        });
+        // SAFETY: pkts[..len] are owned mbufs; the queue is this worker's alone, or shared
+        // and its lock held until the burst is handed over.
         let n = usize::from(unsafe {
             sys::vxs_tx_burst(t.port_id, t.queue, t.pkts.as_mut_ptr(), t.len as u16)
         });
+        drop(guard);
         t.sent += n as u64;
         if n < t.len {
             t.refused += (t.len - n) as u64;

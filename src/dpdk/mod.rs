@@ -10,12 +10,14 @@ mod mbuf;
 mod mempool;
 mod port;
 pub mod sys;
+mod tx_lock;
 
 pub use eal::{register_worker_thread, Eal};
 pub use io::{MbufIo, RxBurst, TxCounts, BURST_SIZE};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use port::{Port, PortConfig, PortStats, StartedPort};
+pub use tx_lock::{TxLock, TxQueue};
 
 use std::ffi::CStr;
 

@@ -240,15 +240,25 @@ impl<'eal> Port<'eal> {
         Ok(started)
     }
 
-    /// The driver's name, e.g. `net_af_packet` or `net_vhost`.
-    pub fn driver(&self) -> String {
+    fn info(&self) -> Option<sys::rte_eth_dev_info> {
         let mut info = sys::rte_eth_dev_info::default();
         // SAFETY: info is a valid out-struct for this port id.
-        if unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) } != 0 {
-            return "?".into();
+        (unsafe { sys::rte_eth_dev_info_get(self.id, &mut info) } == 0).then_some(info)
+    }
+
+    /// The driver's name, e.g. `net_af_packet` or `net_vhost`.
+    pub fn driver(&self) -> String {
+        match self.info() {
+            // SAFETY: driver_name is a static C string set by the driver, or null.
+            Some(info) => unsafe { opt_cstr(info.driver_name) },
+            None => "?".into(),
         }
-        // SAFETY: driver_name is a static C string set by the driver, or null.
-        unsafe { opt_cstr(info.driver_name) }
+    }
+
+    /// The most RX and TX queues the driver gives this port (at least 1 each).
+    pub fn max_queues(&self) -> (u16, u16) {
+        self.info()
+            .map_or((1, 1), |i| (i.max_rx_queues.max(1), i.max_tx_queues.max(1)))
     }
 
     /// The port's own MAC address.

@@ -23,8 +23,8 @@ pub fn report(
     let _ = writeln!(out, "vxswitch stopped after {:.1} s", elapsed.as_secs_f64());
     let _ = writeln!(
         out,
-        "{:<4} {:<12} {:<24} {:>10} {:>10} {:>10} {:>10}",
-        "port", "name", "device", "rx", "tx", "rx_missed", "tx_refused"
+        "{:<4} {:<12} {:<24} {:>10} {:>10} {:>10} {:>10} {:>13}",
+        "port", "name", "device", "rx", "tx", "rx_missed", "tx_refused", "tx_lock_waits"
     );
     for (i, s) in port_stats.iter().enumerate() {
         let (name, dev) = if i == 0 {
@@ -35,10 +35,12 @@ pub fn report(
                 cfg.access_ports[i - 1].device.as_str(),
             )
         };
-        let refused: u64 = tx.iter().map(|w| w.get(i).map_or(0, |c| c.refused)).sum();
+        let sum =
+            |f: fn(&TxCounts) -> u64| -> u64 { tx.iter().filter_map(|w| w.get(i)).map(f).sum() };
+        let (refused, waits) = (sum(|c| c.refused), sum(|c| c.lock_waits));
         let _ = writeln!(
             out,
-            "{i:<4} {name:<12} {dev:<24} {:>10} {:>10} {:>10} {refused:>10}",
+            "{i:<4} {name:<12} {dev:<24} {:>10} {:>10} {:>10} {refused:>10} {waits:>13}",
             s.rx_packets, s.tx_packets, s.rx_missed
         );
     }

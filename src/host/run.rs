@@ -15,7 +15,9 @@ use crate::api::host::{PortSetup, Replicas, RxPool};
 use crate::config::Config;
 use crate::dataplane::events::{EventQueue, EVENT_QUEUE_LEN};
 use crate::dataplane::{Counters, Pipeline, SlowFrame};
-use crate::dpdk::{self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig};
+use crate::dpdk::{
+    self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig, TxLock,
+};
 use crate::tables::{PortIdx, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
 use std::io::Write;
@@ -57,10 +59,13 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         probed.push(Port::by_name(&eal, &a.device)?);
     }
     let n_workers = cfg.workers.len() as u16;
+    // A queue per worker where the driver has enough: the uplink's RX queues spread its
+    // traffic (RSS), TX queues let workers transmit without a lock. Fewer are shared.
     let needs: Vec<PortNeeds> = probed
         .iter()
         .enumerate()
         .map(|(i, p)| {
+            let (max_rx, max_tx) = p.max_queues();
             let (key, device, mtu) = match i.checked_sub(1) {
                 None => ("uplink".to_string(), &cfg.uplink_device, cfg.vtep.mtu),
                 Some(a) => {
@@ -73,8 +78,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
                 device: device.clone(),
                 driver: p.driver(),
                 mtu,
-                rx_queues: if i == 0 { n_workers } else { 1 },
-                tx_queues: n_workers,
+                rx_queues: if i == 0 { n_workers.min(max_rx) } else { 1 },
+                tx_queues: n_workers.min(max_tx),
             }
         })
         .collect();
@@ -128,14 +133,24 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
                 _ => None,
             },
             guest_offloads: need.guest_offloads(i > 0),
+            rx_queues: need.rx_queues,
+            tx_queues: need.tx_queues,
+            tx_shared: need.tx_queues < n_workers,
         };
         println!(
-            "vxswitch: {} = port {} ({}, {}): mtu {}, rx into {} mbufs of {} bytes, replicas {}, guest offloads: {}",
+            "vxswitch: {} = port {} ({}, {}): mtu {}, {} rx / {} tx queue(s){}, rx into {} mbufs of {} bytes, replicas {}, guest offloads: {}",
             setup.key,
             p.id(),
             setup.device,
             setup.driver,
             setup.mtu,
+            setup.rx_queues,
+            setup.tx_queues,
+            if setup.tx_shared {
+                " (tx shared by workers, locked per burst)"
+            } else {
+                ""
+            },
             setup.rx_pool.name(),
             setup.rx_mbuf_bytes,
             setup.replicas.map_or("-", Replicas::name),
@@ -150,7 +165,18 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let mut manager = TableManager::new(Arc::clone(&cell), cfg);
     let clock = AtomicU32::new(0);
     let slow_tx = Arc::new(ArrayQueue::new(SLOW_PATH_QUEUE));
-    let plans = plan_workers(cfg, ports.len(), &slow_tx);
+    let queue_counts: Vec<(u16, u16)> = needs.iter().map(|n| (n.rx_queues, n.tx_queues)).collect();
+    let plans = plan_workers(cfg, &queue_counts, &slow_tx);
+    // One lock per TX queue that several workers share.
+    let tx_locks: Vec<Vec<TxLock>> = needs
+        .iter()
+        .map(|n| {
+            let shared = n.tx_queues < n_workers;
+            (0..if shared { n.tx_queues } else { 0 })
+                .map(|_| TxLock::default())
+                .collect()
+        })
+        .collect();
     let counters: Vec<Arc<Counters>> = plans.iter().map(|_| Arc::default()).collect();
     let queues: Vec<Arc<EventQueue>> = plans
         .iter()
@@ -200,6 +226,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         pool: &pool,
         large: large.as_ref(),
         ports: &port_refs,
+        tx_locks: &tx_locks,
         cell: &cell,
         stop: &stop,
         clock: &clock,
@@ -287,11 +314,13 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Worker i gets uplink RX queue i, TX queue i on every port, and the access ports
-/// round-robin; worker 0 also sends the slow path's frames.
+/// The RX queues (the uplink's, then one per access port) are dealt round-robin over the
+/// workers, so a single-queue uplink does not pile the access ports on its worker too.
+/// Worker i transmits on TX queue i % n of a port with n queues (shared when n is below the
+/// worker count); worker 0 also sends the slow path's frames. `queues`: (rx, tx) per port.
 fn plan_workers(
     cfg: &Config,
-    n_ports: usize,
+    queues: &[(u16, u16)],
     slow_tx: &Arc<ArrayQueue<SlowFrame>>,
 ) -> Vec<WorkerPlan> {
     let n = cfg.workers.len();
@@ -301,13 +330,17 @@ fn plan_workers(
         .enumerate()
         .map(|(i, &core)| WorkerPlan {
             core,
-            rx: vec![(0, i as u16)],
-            tx_queue: i as u16,
+            rx: Vec::new(),
+            tx_queues: queues.iter().map(|&(_, tx)| i as u16 % tx).collect(),
             slow_tx: (i == 0).then(|| Arc::clone(slow_tx)),
         })
         .collect();
-    for p in 1..n_ports {
-        plans[(p - 1) % n].rx.push((p as PortIdx, 0));
+    let rx = queues
+        .iter()
+        .enumerate()
+        .flat_map(|(p, &(rx, _))| (0..rx).map(move |q| (p as PortIdx, q)));
+    for (k, pq) in rx.enumerate() {
+        plans[k % n].rx.push(pq);
     }
     plans
 }

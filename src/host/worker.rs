@@ -3,7 +3,7 @@
 
 use crate::dataplane::pipeline::{prefetch_targets, PREFETCH_MIN_MACS};
 use crate::dataplane::{inject, process, Ctx, DropReason, Pipeline, SlowFrame};
-use crate::dpdk::{self, MbufIo, Mempool, RxBurst, StartedPort, TxCounts};
+use crate::dpdk::{self, MbufIo, Mempool, RxBurst, StartedPort, TxCounts, TxLock, TxQueue};
 use crate::tables::{PortIdx, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -18,8 +18,9 @@ pub struct WorkerPlan {
     pub core: usize,
     /// (port, RX queue) pairs this worker polls.
     pub rx: Vec<(PortIdx, u16)>,
-    /// The TX queue this worker owns on every port.
-    pub tx_queue: u16,
+    /// The TX queue this worker uses on each port (by PortIdx); shared when the port's
+    /// lock list has it.
+    pub tx_queues: Vec<u16>,
     /// Frames the management thread wants sent or flooded (worker 0 only).
     pub slow_tx: Option<Arc<ArrayQueue<SlowFrame>>>,
 }
@@ -29,6 +30,8 @@ pub struct WorkerEnv<'a> {
     pub pool: &'a Mempool<'a>,
     pub large: Option<&'a Mempool<'a>>,
     pub ports: &'a [&'a StartedPort<'a>],
+    /// Per port, the locks of its TX queues when workers share them (empty: a queue each).
+    pub tx_locks: &'a [Vec<TxLock>],
     pub cell: &'a SnapshotCell,
     pub stop: &'a AtomicBool,
     pub clock: &'a AtomicU32,
@@ -37,7 +40,16 @@ pub struct WorkerEnv<'a> {
 
 /// Runs until `stop` is set; returns the TX counts per port.
 pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Vec<TxCounts> {
-    let mut io = MbufIo::new(env.pool, env.large, env.ports, plan.tx_queue);
+    let tx: Vec<TxQueue<'_>> = plan
+        .tx_queues
+        .iter()
+        .zip(env.tx_locks)
+        .map(|(&queue, locks)| TxQueue {
+            queue,
+            lock: locks.get(usize::from(queue)),
+        })
+        .collect();
+    let mut io = MbufIo::new(env.pool, env.large, env.ports, &tx);
     let mut reader = env.cell.reader();
     let mut burst = RxBurst::default();
     let mut idle_rounds = 0u32;
