@@ -204,7 +204,11 @@ mac = "02:00:00:00:00:52"
         report.contains("1 rx / 1 tx queue(s) (tx shared by workers, locked per burst)"),
         "{report}"
     );
-    assert_eq!(read("a_out.pcap"), to_a, "decapsulated to A in order:\n{report}");
+    assert_eq!(
+        read("a_out.pcap"),
+        to_a,
+        "decapsulated to A in order:\n{report}"
+    );
     // The uplink's one queue carries both VMs' frames, each VM's in its own order.
     let inner: Vec<Vec<u8>> = read("up_out.pcap")
         .iter()

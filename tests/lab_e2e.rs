@@ -42,7 +42,7 @@ fn transfers_both_ways(lab: &Lab, udp_len: u32) {
     const BYTES: u64 = 4 << 20;
     for reverse in [false, true] {
         let t = iperf::tcp(a, b, VM_B.1, BYTES, reverse).unwrap();
-        assert_eq!(t.sent, BYTES, "reverse {reverse}: {t:?}");
+        assert!(t.sent >= BYTES, "reverse {reverse}: {t:?}");
         assert!(t.received > 0, "reverse {reverse}: {t:?}");
         let udp = iperf::Proto::Udp {
             len: udp_len,
@@ -72,14 +72,19 @@ fn ipv6_tcp_both_ways(lab: &Lab) {
     }
     for reverse in [false, true] {
         let t = iperf::tcp(a, b, "fd00:5001::12", 4 << 20, reverse).unwrap();
-        assert_eq!(t.sent, 4 << 20, "IPv6, reverse {reverse}: {t:?}");
+        assert!(t.sent >= 4 << 20, "IPv6, reverse {reverse}: {t:?}");
     }
 }
 
 #[test]
 fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
     require_root();
-    let mut lab = Lab::start(Path::new(EXE), "vxt1", Peer::Vxswitch).unwrap();
+    // Two workers per data plane on single-queue af_packet ports: TX queues shared.
+    let spec = Spec {
+        workers: 2,
+        ..Spec::default()
+    };
+    let mut lab = Lab::start_with(Path::new(EXE), "vxt1", Peer::Vxswitch, spec).unwrap();
     ping_both_ways(&lab);
     transfers_both_ways(&lab, 1400);
     ipv6_tcp_both_ways(&lab);
@@ -113,6 +118,10 @@ fn vm_a_and_vm_b_ping_through_two_vxswitch_data_planes() {
         assert!(counter(&report, "decapsulated") >= 5, "{name}: {report}");
         assert!(
             counter(&report, "vtep_icmp_replies") >= 2,
+            "{name}: {report}"
+        );
+        assert!(
+            report.contains("2 worker(s)") && report.contains("tx shared by workers"),
             "{name}: {report}"
         );
         assert!(

@@ -21,6 +21,7 @@ fn mac(s: &str) -> MacAddr {
     s.parse().unwrap()
 }
 
+/// Also: a VM with one queue pair served by two workers.
 #[test]
 fn testpmd_virtio_user_vm_talks_through_vxswitch_over_vhost_user() {
     require_root();
@@ -92,8 +93,10 @@ fn testpmd_virtio_user_vm_talks_through_vxswitch_over_vhost_user() {
 [eal]
 args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "1", "--file-prefix", "vhdut",
         "--vdev", "net_vhost0,iface={d}/up.sock,queues=1", "--vdev", "net_vhost1,iface={d}/vm.sock,queues=1"]
+# Two workers on one queue pair per port: worker 0 polls the uplink, worker 1 the VM, and
+# each transmits on the other port's one TX queue under its lock.
 [dataplane]
-workers = [1]
+workers = [0, 1]
 idle_sleep_us = 100
 [vtep]
 ip = "192.168.250.51/24"
@@ -200,6 +203,13 @@ mac = "02:00:00:00:00:52"
         "VM A got B's frames, decapsulated, in order:\n{report}"
     );
     assert_eq!(counter(&report, "flood_tunnel_copies"), 1, "{report}");
+    assert_eq!(
+        report
+            .matches("(tx shared by workers, locked per burst)")
+            .count(),
+        2,
+        "{report}"
+    );
     assert_eq!(counter(&report, "encapsulated"), 20, "{report}");
     assert_eq!(counter(&report, "decapsulated"), 20, "{report}");
     assert_no_leak(&report);

@@ -67,6 +67,8 @@ pub struct Spec {
     pub mtu: Mtu,
     /// vxswitch copies flood replicas into one mbuf (`uplink.multi_segment = false`).
     pub copy_replicas: bool,
+    /// Workers of each vxswitch data plane.
+    pub workers: usize,
 }
 
 impl Default for Spec {
@@ -74,6 +76,7 @@ impl Default for Spec {
         Spec {
             mtu: Mtu::STANDARD,
             copy_replicas: false,
+            workers: 1,
         }
     }
 }
@@ -127,6 +130,10 @@ pub fn uplink_slots(mtu: u16) -> String {
 /// back-off on, the hypervisor's MTUs, the control socket at `socket`; `tables` ends it (a
 /// static `[[vni]]` VTEP list, or an `[agent]` section).
 pub fn hypervisor_config(hv: &Hypervisor, core: usize, socket: &Path, tables: &str) -> String {
+    let ncpu = core_affinity::get_core_ids().map_or(1, |c| c.len());
+    let workers: Vec<String> = (0..hv.workers)
+        .map(|k| ((core + k) % ncpu).to_string())
+        .collect();
     format!(
         r#"# vxswitch lab hypervisor {ns}
 [eal]
@@ -135,9 +142,9 @@ args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "{core}", 
         "--vdev", "net_af_packet1,iface={vm_port},{VM_PORT_SLOTS}"]
 
 [dataplane]
-workers = [{core}]
+workers = [{workers}]
 idle_sleep_us = 200
-large_mbufs = 512
+large_mbufs = {large_mbufs}
 
 [vtep]
 ip = "{vtep}/24"
@@ -161,6 +168,9 @@ mtu = {vm_mtu}
         ns = hv.ns,
         up_slots = uplink_slots(hv.mtu.underlay),
         multi_segment = !hv.copy_replicas,
+        workers = workers.join(", "),
+        // Each worker keeps a burst per port and a pool cache of large mbufs in flight.
+        large_mbufs = 512 * hv.workers,
         ul_mtu = hv.mtu.underlay,
         vm_mtu = hv.mtu.vm,
         vm_port = hv.vm_port,
@@ -273,6 +283,7 @@ impl Lab {
         let mut hvs = lab.topo.hvs.clone();
         for hv in &mut hvs {
             hv.copy_replicas = spec.copy_replicas;
+            hv.workers = spec.workers;
         }
         for (i, hv) in hvs.iter().enumerate() {
             let peers: Vec<&str> = hvs

@@ -23,6 +23,8 @@ pub struct Hypervisor {
     pub mtu: Mtu,
     /// vxswitch copies flood replicas instead of chaining them (`uplink.multi_segment`).
     pub copy_replicas: bool,
+    /// vxswitch's worker count (its single-queue af_packet ports then share TX queues).
+    pub workers: usize,
 }
 
 pub struct Topology {
@@ -111,6 +113,7 @@ impl Topology {
                 vm_port: format!("vm{n}"),
                 mtu: opts.mtu,
                 copy_replicas: false,
+                workers: 1,
             };
             let vm = Vm {
                 ns: format!("{prefix}-vm{n}"),
