@@ -5,8 +5,10 @@
 pub use crate::api::counters::{DropReason, Stat};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// One worker's counters.
+/// One worker's counters, written by it alone and read by the management thread; aligned
+/// so that no other worker's data shares their cache lines.
 #[derive(Debug)]
+#[repr(align(64))]
 pub struct Counters {
     drops: [AtomicU64; DropReason::COUNT],
     stats: [AtomicU64; Stat::COUNT],

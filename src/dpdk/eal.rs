@@ -46,13 +46,16 @@ impl Drop for Eal {
     }
 }
 
-/// Registers the calling (non-EAL) thread with EAL, giving it an lcore id so that mempool
-/// per-lcore caches work for it. Call once at the start of each worker thread.
-pub fn register_worker_thread(_eal: &Eal) -> Result<(), DpdkError> {
+/// Registers the calling (non-EAL) thread with EAL, giving it an lcore id of its own so that
+/// mempool per-lcore caches work for it (without one every alloc and free would take the
+/// pool's shared ring, a cache line all workers write). Call once at the start of each
+/// worker thread; returns the lcore id.
+pub fn register_worker_thread(_eal: &Eal) -> Result<u32, DpdkError> {
     // SAFETY: rte_thread_register only touches the calling thread's EAL state; EAL is up.
     let rc = unsafe { sys::rte_thread_register() };
     if rc < 0 {
         return Err(DpdkError::Thread("worker".into(), last_error()));
     }
-    Ok(())
+    // SAFETY: reads the calling thread's lcore id, set by the registration above.
+    Ok(unsafe { sys::vxs_lcore_id() })
 }

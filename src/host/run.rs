@@ -258,8 +258,12 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
                     if !core_affinity::set_for_current(core_affinity::CoreId { id: plan.core }) {
                         eprintln!("vxswitch: could not pin a worker to core {}", plan.core);
                     }
-                    if let Err(e) = register_worker_thread(eal) {
-                        eprintln!("vxswitch: {e}");
+                    match register_worker_thread(eal) {
+                        Ok(lcore) => println!(
+                            "vxswitch: worker on core {} is lcore {lcore} (its own mempool cache)",
+                            plan.core
+                        ),
+                        Err(e) => eprintln!("vxswitch: {e} (no mempool cache: slower)"),
                     }
                     worker::run(env, plan, pipeline)
                 })

@@ -4,7 +4,7 @@
 use crate::dataplane::pipeline::{prefetch_targets, PREFETCH_MIN_MACS};
 use crate::dataplane::{inject, process, Ctx, DropReason, Pipeline, SlowFrame};
 use crate::dpdk::{self, MbufIo, Mempool, RxBurst, StartedPort, TxCounts, TxLock, TxQueue};
-use crate::tables::{PortIdx, SnapshotCell};
+use crate::tables::{PortIdx, Snapshot, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -55,7 +55,9 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
     let mut idle_rounds = 0u32;
     while !env.stop.load(Ordering::Relaxed) {
         let round_start = dpdk::rdtsc();
-        let snap = Arc::clone(reader.load());
+        // A reference to the reader's cached Arc, not a clone: a clone would write the
+        // snapshot's reference count, one cache line for every worker, each round.
+        let snap: &Snapshot = reader.load();
         pipeline.now = env.clock.load(Ordering::Relaxed);
         let mut received = 0;
         for &(port, queue) in &plan.rx {
