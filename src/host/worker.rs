@@ -67,11 +67,11 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             }
             received += n;
             if snap.macs.len() >= PREFETCH_MIN_MACS {
-                burst.peek(|d| prefetch_targets(&snap, port, d, dpdk::prefetch));
+                burst.peek(|d| prefetch_targets(snap, port, d, dpdk::prefetch));
             }
             let mut cx = Ctx {
                 p: &mut pipeline,
-                snap: &snap,
+                snap,
                 io: &mut io,
             };
             for m in burst.drain() {
@@ -85,7 +85,7 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
         if let Some(q) = &plan.slow_tx {
             let mut cx = Ctx {
                 p: &mut pipeline,
-                snap: &snap,
+                snap,
                 io: &mut io,
             };
             while let Some(f) = q.pop() {
