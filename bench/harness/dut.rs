@@ -31,6 +31,12 @@ impl Ctx {
     pub fn lcores(&self) -> String {
         format!("0,{}", self.worker_core)
     }
+    /// The cores of `n` packet workers: the bench's core and the ones after it while they
+    /// exist, else every core.
+    pub fn worker_cores(&self, n: u16) -> Vec<usize> {
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+        crate::scenario::worker_cores(n, self.worker_core, ncpu)
+    }
 }
 
 /// One timed window of one DUT on one scenario.

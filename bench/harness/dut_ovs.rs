@@ -217,7 +217,8 @@ fn measure(ctx: &Ctx, sc: &Scenario, index: usize, ovs: &Ovs) -> Result<Sample, 
     vswitchd
         .wait_for("DPDK Enabled", 1, Duration::from_secs(60))
         .map_err(|e| e.to_string())?;
-    let (up, vm) = sc.devices(&ctx.dir);
+    let (up, vms) = sc.devices(&ctx.dir);
+    let [vm] = <[_; 1]>::try_from(vms).map_err(|_| "OVS: one VM port only".to_string())?;
     let hw = format!("other_config:hwaddr={}", traffic::VTEP_MAC);
     ovs.vsctl(&[
         "add-br",

@@ -11,14 +11,24 @@ use vxswitch::lab::Process;
 pub const PREFIX: &str = "vxb-tpmd";
 const PROMPT: &str = "testpmd> ";
 
-/// A testpmd on `vdevs`, its one packet core the bench's, driven on its prompt.
-fn command(ctx: &Ctx, vdevs: &[String]) -> Command {
+/// A testpmd on `vdevs` (forwarded in pairs), one packet core per pair on the cores vxswitch's
+/// workers get, driven on its prompt.
+fn command(ctx: &Ctx, vdevs: &[String], cores: &[usize]) -> Command {
     // Line-buffered, so that each report is in the log before the prompt that follows it.
     let mut c = Command::new("stdbuf");
     c.args(["-oL", "dpdk-testpmd"]);
+    // lcore 0 (the prompt) on core 0, lcore k on the k-th packet core.
+    let lcores: Vec<String> = std::iter::once("0@0".to_string())
+        .chain(
+            cores
+                .iter()
+                .enumerate()
+                .map(|(k, c)| format!("{}@{c}", k + 1)),
+        )
+        .collect();
     c.args([
-        "-l",
-        &ctx.lcores(),
+        "--lcores",
+        &lcores.join(","),
         "--main-lcore",
         "0",
         "--file-prefix",
@@ -26,18 +36,18 @@ fn command(ctx: &Ctx, vdevs: &[String]) -> Command {
         "--no-pci",
         "--no-telemetry",
     ]);
-    c.args(ctx.mem_args(512));
+    c.args(ctx.mem_args(512 + 256 * (cores.len() as u32 - 1)));
     for v in vdevs {
         c.args(["--vdev", v]);
     }
     c.arg("--");
     // As many mbufs as vxswitch's pool (testpmd's default would not fit `--no-huge -m 512`).
     c.args([
-        "--nb-cores=1",
+        &format!("--nb-cores={}", cores.len()),
         "--rxd=1024",
         "--txd=1024",
         "--burst=32",
-        "--total-num-mbufs=32767",
+        &format!("--total-num-mbufs={}", 32767 + 16384 * (cores.len() - 1)),
     ]);
     c.args(["-i", "--forward-mode=io", "--record-core-cycles"]);
     c
@@ -57,8 +67,19 @@ fn accumulated(out: &str, n: usize, key: &str) -> Option<f64> {
 }
 
 pub fn sample(ctx: &Ctx, sc: &Scenario, index: usize) -> Result<Sample, String> {
-    let (up, vm) = sc.devices(&ctx.dir);
-    let cmd = command(ctx, &[up.vdev, vm.vdev]);
+    let (up, vms) = sc.devices(&ctx.dir);
+    // One uplink and one VM port, or per worker a VM port paired with a sink of its own.
+    let vdevs: Vec<String> = if sc.workers > 1 {
+        vms.iter()
+            .enumerate()
+            .flat_map(|(k, vm)| [format!("net_null{},no-rx=1", 100 + k), vm.vdev.clone()])
+            .collect()
+    } else {
+        std::iter::once(up.vdev)
+            .chain(vms.into_iter().map(|v| v.vdev))
+            .collect()
+    };
+    let cmd = command(ctx, &vdevs, &ctx.worker_cores(sc.workers));
     let mut p = Process::spawn_interactive("testpmd", cmd, &ctx.dir.join("testpmd.log"))
         .map_err(|e| e.to_string())?;
     let mut prompts = 1;

@@ -16,7 +16,7 @@ use vxswitch::lab::{Process, DATAPLANE_READY};
 pub const PREFIX: &str = "vxb-vxs";
 
 fn config(ctx: &Ctx, sc: &Scenario) -> String {
-    let (up, vm) = sc.devices(&ctx.dir);
+    let (up, vms) = sc.devices(&ctx.dir);
     let mut eal = vec![
         "-l".to_string(),
         ctx.lcores(),
@@ -27,27 +27,41 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
         "--no-pci".into(),
         "--no-telemetry".into(),
     ];
-    eal.extend(ctx.mem_args(512));
-    eal.extend([
-        "--vdev".into(),
-        up.vdev.clone(),
-        "--vdev".into(),
-        vm.vdev.clone(),
-    ]);
+    eal.extend(ctx.mem_args(512 + 256 * (u32::from(sc.workers) - 1)));
+    for d in std::iter::once(&up).chain(&vms) {
+        eal.extend(["--vdev".into(), d.vdev.clone()]);
+    }
+    let cores: Vec<String> = ctx
+        .worker_cores(sc.workers)
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let d = ctx.dir.display();
     let mut c = format!(
-        "[eal]\nargs = {eal:?}\n[dataplane]\nworkers = [{core}]\nidle_sleep_us = 0\n\
-         mac_capacity = {cap}\nrx_desc = 1024\ntx_desc = 1024\nmbufs = 32767\n\
+        "[eal]\nargs = {eal:?}\n[dataplane]\nworkers = [{cores}]\nidle_sleep_us = 0\n\
+         mac_capacity = {cap}\nrx_desc = 1024\ntx_desc = 1024\nmbufs = {mbufs}\n\
          [vtep]\nip = \"{ip}/24\"\nmac = \"{mac}\"\n[control]\nsocket = \"{d}/vxswitch.sock\"\n\
-         [uplink]\ndevice = \"{up}\"\n[[access_port]]\nname = \"vm\"\ndevice = \"{vm}\"\nvni = {vni}\n",
-        core = ctx.worker_core,
+         [uplink]\ndevice = \"{up}\"\n",
+        cores = cores.join(", "),
         cap = 2 * traffic::SCALE_ENTRIES,
+        mbufs = 32767 + 16384 * (u32::from(sc.workers) - 1),
         ip = traffic::VTEP_IP,
         mac = traffic::VTEP_MAC,
         up = up.name,
-        vm = vm.name,
-        vni = traffic::VNI,
     );
+    for (k, vm) in vms.iter().enumerate() {
+        let name = if k == 0 {
+            "vm".to_string()
+        } else {
+            format!("vm{k}")
+        };
+        let _ = writeln!(
+            c,
+            "[[access_port]]\nname = \"{name}\"\ndevice = \"{}\"\nvni = {}",
+            vm.name,
+            traffic::VNI
+        );
+    }
     let vteps: Vec<String> = (0..sc.remote_vteps())
         .map(|k| format!("{:?}", traffic::remote_vtep(k).0.to_string()))
         .collect();

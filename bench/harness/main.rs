@@ -43,6 +43,11 @@ struct Args {
     /// Only these scenarios (comma separated).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
+    /// Scaling: encap on N workers for each N given (N VM ports with sources of their own, an
+    /// uplink queue per worker; testpmd io with N cores on N port pairs), vxswitch and
+    /// testpmd only. With --scenarios, those run too.
+    #[arg(long, value_delimiter = ',')]
+    workers: Vec<u16>,
     /// Only these DUTs (vxswitch, testpmd, ovs, baseline).
     #[arg(long, value_delimiter = ',')]
     duts: Vec<String>,
@@ -133,6 +138,8 @@ fn run(a: &Args) -> Result<bool, String> {
             })?);
         }
         v
+    } else if !a.workers.is_empty() {
+        Vec::new()
     } else if a.smoke {
         scenario::ALL
             .iter()
@@ -142,6 +149,10 @@ fn run(a: &Args) -> Result<bool, String> {
     } else {
         scenario::ALL.to_vec()
     };
+    if let Some(&n) = a.workers.iter().find(|&&n| n == 0) {
+        return Err(format!("--workers {n}: at least one worker"));
+    }
+    scenarios.extend(a.workers.iter().map(|&n| scenario::workers(n)));
     // vhost-user shares the generator's memory with the DUT: that takes hugepage files.
     if a.no_huge {
         if let Some(v) = scenarios
@@ -190,7 +201,8 @@ fn run(a: &Args) -> Result<bool, String> {
         .unwrap_or_else(|| PathBuf::from("bench/results").join(now_utc()));
     let work = out.join("work");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    traffic::write_all(&work).map_err(|e| format!("writing pcaps: {e}"))?;
+    let vm_ports = a.workers.iter().copied().max().unwrap_or(1);
+    traffic::write_all(&work, u32::from(vm_ports)).map_err(|e| format!("writing pcaps: {e}"))?;
     let ctx = Ctx {
         dir: std::fs::canonicalize(&work).map_err(|e| e.to_string())?,
         vxswitch: std::fs::canonicalize(&a.vxswitch).map_err(|e| e.to_string())?,
@@ -228,6 +240,10 @@ fn run(a: &Args) -> Result<bool, String> {
         println!("{} ({}):", sc.name, sc.about);
         for i in 0..samples {
             for d in &duts {
+                // The scaling scenarios compare vxswitch with testpmd only.
+                if sc.name.starts_with("workers-") && d != "vxswitch" && d != "testpmd" {
+                    continue;
+                }
                 if interrupted.load(Ordering::Relaxed) {
                     eprintln!("interrupted: writing what was measured");
                     failed = true;

@@ -70,6 +70,15 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
             let baseline_cycles = median_of(samples, sc.name, BASELINE, |s| s.cycles_per_packet);
             let mut notes = String::new();
             let (target, met) = match sc.kind {
+                _ if sc.name.starts_with("workers-") => {
+                    let n = f64::from(sc.workers);
+                    let one = mpps("workers-1", "vxswitch");
+                    let r = vx.zip(one).map(|(v, o)| v / (n * o));
+                    if let Some(r) = r {
+                        let _ = write!(notes, "{r:.2} x {n} x the 1-worker rate");
+                    }
+                    (">= 0.90 x N x 1 worker".into(), r.map(|r| r >= 0.90))
+                }
                 Kind::Encap | Kind::Decap => (
                     ">= 0.90x testpmd, >= 2x OVS".to_string(),
                     vs_tp.zip(vs_ovs).map(|(t, o)| t >= 0.90 && o >= 2.0),

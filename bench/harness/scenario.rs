@@ -34,6 +34,9 @@ pub struct Scenario {
     pub kind: Kind,
     pub feed: Feed,
     pub about: &'static str,
+    /// Workers of the DUT; above 1 (the `--workers` scenarios), one VM port per worker,
+    /// each with its own pcap, and an uplink with a queue per worker.
+    pub workers: u16,
 }
 
 pub const ALL: &[Scenario] = &[
@@ -41,69 +44,104 @@ pub const ALL: &[Scenario] = &[
         name: "encap",
         kind: Kind::Encap,
         feed: Feed::Pcap,
+        workers: 1,
         about: "VM port -> known remote MAC -> VXLAN out the uplink",
     },
     Scenario {
         name: "decap",
         kind: Kind::Decap,
         feed: Feed::Pcap,
+        workers: 1,
         about: "VXLAN in -> learn -> VM port",
     },
     Scenario {
         name: "bidir",
         kind: Kind::Bidir,
         feed: Feed::Pcap,
+        workers: 1,
         about: "encap and decap at once",
     },
     Scenario {
         name: "bum-8",
         kind: Kind::Bum(8),
         feed: Feed::Pcap,
+        workers: 1,
         about: "broadcast to 8 remote VTEPs (copies out)",
     },
     Scenario {
         name: "bum-64",
         kind: Kind::Bum(64),
         feed: Feed::Pcap,
+        workers: 1,
         about: "broadcast to 64 remote VTEPs (copies out)",
     },
     Scenario {
         name: "arp-suppress",
         kind: Kind::Arp,
         feed: Feed::Pcap,
+        workers: 1,
         about: "ARP requests answered from the ARP table",
     },
     Scenario {
         name: "scale-encap",
         kind: Kind::ScaleEncap,
         feed: Feed::Pcap,
+        workers: 1,
         about: "encap with 1M MAC entries",
     },
     Scenario {
         name: "scale-decap",
         kind: Kind::ScaleDecap,
         feed: Feed::Pcap,
+        workers: 1,
         about: "decap with 1M MAC entries",
     },
     Scenario {
         name: "churn",
         kind: Kind::Churn,
         feed: Feed::Pcap,
+        workers: 1,
         about: "encap while 100k MAC changes/s are published",
     },
     Scenario {
         name: "vhost-encap",
         kind: Kind::Encap,
         feed: Feed::Vhost,
+        workers: 1,
         about: "encap, VM traffic over vhost-user from testpmd",
     },
     Scenario {
         name: "vhost-decap",
         kind: Kind::Decap,
         feed: Feed::Vhost,
+        workers: 1,
         about: "decap, delivered over vhost-user to testpmd",
     },
 ];
+
+/// Encap on `n` workers (`bench/run --workers`): `n` VM ports, each a replayed pcap of its own
+/// 1024 sources, an uplink sink with `n` queues.
+pub fn workers(n: u16) -> Scenario {
+    Scenario {
+        name: Box::leak(format!("workers-{n}").into_boxed_str()),
+        kind: Kind::Encap,
+        feed: Feed::Pcap,
+        workers: n,
+        about: "encap, one VM port per worker",
+    }
+}
+
+/// The cores of `n` workers on a machine of `ncpu`: `first`.. while they fit beside EAL's
+/// main lcore on core 0, else every core (core 0 shared with the main and management
+/// threads).
+pub fn worker_cores(n: u16, first: usize, ncpu: usize) -> Vec<usize> {
+    let n = usize::from(n);
+    if first + n <= ncpu {
+        (first..first + n).collect()
+    } else {
+        (0..n).map(|k| k % ncpu).collect()
+    }
+}
 
 /// One port of the DUT: its ethdev name and the whole `--vdev` argument.
 #[derive(Clone, Debug)]
@@ -145,8 +183,18 @@ impl Scenario {
             Kind::Decap | Kind::ScaleDecap => None,
         }
     }
-    /// (uplink, VM port) as every DUT gets them: the same vdevs for vxswitch, testpmd and OVS.
-    pub fn devices(&self, dir: &Path) -> (Device, Device) {
+    /// (uplink, VM ports) as every DUT gets them: the same vdevs for vxswitch, testpmd and
+    /// OVS; one VM port per worker.
+    pub fn devices(&self, dir: &Path) -> (Device, Vec<Device>) {
+        if self.workers > 1 {
+            let vms = (0..u32::from(self.workers))
+                .map(|k| {
+                    let f = dir.join(traffic::workers_pcap(k));
+                    pcap_in(&format!("net_pcap{}", k + 1), &f)
+                })
+                .collect();
+            return (sink("net_null0"), vms);
+        }
         let up = match self.uplink_pcap() {
             Some(f) => pcap_in("net_pcap0", &dir.join(f)),
             None => sink("net_null0"),
@@ -159,7 +207,7 @@ impl Scenario {
             (Feed::Pcap, Some(f)) => pcap_in("net_pcap1", &dir.join(f)),
             (Feed::Pcap, None) => sink("net_null1"),
         };
-        (up, vm)
+        (up, vec![vm])
     }
     /// Remote VTEPs in the VNI's flood list.
     pub fn remote_vteps(&self) -> u32 {
@@ -188,5 +236,22 @@ pub fn static_macs(kind: Kind) -> Option<(vxswitch::wire::MacAddr, u32, bool)> {
         Kind::ScaleEncap => Some((traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES, false)),
         Kind::ScaleDecap => Some((traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES, true)),
         Kind::Bum(_) | Kind::Arp => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_cores;
+
+    #[test]
+    fn workers_get_the_cores_after_the_bench_core_while_they_exist() {
+        assert_eq!(worker_cores(1, 1, 2), [1]);
+        assert_eq!(
+            worker_cores(2, 1, 2),
+            [0, 1],
+            "a 2-core machine shares core 0"
+        );
+        assert_eq!(worker_cores(4, 1, 16), [1, 2, 3, 4]);
+        assert_eq!(worker_cores(15, 1, 16), (1..16).collect::<Vec<_>>());
     }
 }

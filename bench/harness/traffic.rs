@@ -55,9 +55,23 @@ fn udp_frame(dst: MacAddr, src: MacAddr, i: u32, from_local: bool) -> Vec<u8> {
 
 /// VM -> remote VM: what a VM port receives, to be encapsulated.
 pub fn encap(dst_base: MacAddr, stride: u32) -> Vec<Vec<u8>> {
+    encap_from_port(dst_base, stride, 0)
+}
+
+/// [`encap`] from the VMs of VM port `port`: each port's 1024 sources are its own (a MAC
+/// seen on two ports would move between them).
+pub fn encap_from_port(dst_base: MacAddr, stride: u32, port: u32) -> Vec<Vec<u8>> {
     (0..FLOWS)
-        .map(|i| udp_frame(nth(dst_base, i * stride), nth(LOCAL_MAC_BASE, i), i, true))
+        .map(|i| {
+            let src = nth(LOCAL_MAC_BASE, port * FLOWS + i);
+            udp_frame(nth(dst_base, i * stride), src, i, true)
+        })
         .collect()
+}
+
+/// The pcap of VM port `port` in the workers scenarios.
+pub fn workers_pcap(port: u32) -> String {
+    format!("encap-port{port}.pcap")
 }
 /// Remote VM -> VM, in VXLAN from remote VTEP 0 to us: what the uplink receives.
 pub fn decap(dst_base: MacAddr, stride: u32) -> Vec<Vec<u8>> {
@@ -103,8 +117,8 @@ pub fn arp_bindings() -> Vec<(Ipv4Addr, MacAddr)> {
         .collect()
 }
 
-/// Writes every pcap into `dir`.
-pub fn write_all(dir: &Path) -> std::io::Result<()> {
+/// Writes every pcap into `dir`, with one encap pcap for each of `vm_ports` VM ports.
+pub fn write_all(dir: &Path, vm_ports: u32) -> std::io::Result<()> {
     let files: [(&str, Vec<Vec<u8>>); 6] = [
         ("encap.pcap", encap(REMOTE_MAC_BASE, 1)),
         ("decap.pcap", decap(LOCAL_MAC_BASE, 1)),
@@ -113,7 +127,9 @@ pub fn write_all(dir: &Path) -> std::io::Result<()> {
         ("broadcast.pcap", broadcast()),
         ("arp.pcap", arp_requests()),
     ];
-    for (name, frames) in files {
+    let per_port = (0..vm_ports).map(|k| (workers_pcap(k), encap_from_port(REMOTE_MAC_BASE, 1, k)));
+    let files = files.into_iter().map(|(n, f)| (n.to_string(), f));
+    for (name, frames) in files.chain(per_port) {
         let f = std::fs::File::create(dir.join(name))?;
         vxswitch::testkit::pcap::write(std::io::BufWriter::new(f), &frames)?;
     }

@@ -348,3 +348,44 @@ fn plan_workers(
     }
     plans
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_workers() -> Config {
+        Config::parse(
+            r#"
+[eal]
+args = []
+[dataplane]
+workers = [0, 1]
+[vtep]
+ip = "192.168.250.51/24"
+[uplink]
+device = "net_null0"
+"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn single_queue_ports_are_dealt_over_the_workers_and_share_tx_queue_0() {
+        let slow = Arc::new(ArrayQueue::new(1));
+        let plans = plan_workers(&two_workers(), &[(1, 1), (1, 1), (1, 1)], &slow);
+        assert_eq!(plans[0].rx, [(0, 0), (2, 0)]);
+        assert_eq!(plans[1].rx, [(1, 0)]);
+        assert!(plans.iter().all(|p| p.tx_queues == [0, 0, 0]));
+        assert!(plans[0].slow_tx.is_some() && plans[1].slow_tx.is_none());
+    }
+
+    #[test]
+    fn a_queue_per_worker_where_the_port_has_them() {
+        let slow = Arc::new(ArrayQueue::new(1));
+        let plans = plan_workers(&two_workers(), &[(2, 2), (1, 1)], &slow);
+        assert_eq!(plans[0].rx, [(0, 0), (1, 0)]);
+        assert_eq!(plans[1].rx, [(0, 1)]);
+        assert_eq!(plans[0].tx_queues, [0, 0]);
+        assert_eq!(plans[1].tx_queues, [1, 0]);
+    }
+}
