@@ -54,6 +54,9 @@ pub struct Sample {
     /// Packets the DUT dropped in the window (its own drop counters).
     pub drops: u64,
     pub window_s: f64,
+    /// Busy cycles per packet of each worker (vxswitch only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub worker_cycles_per_packet: Vec<f64>,
     /// Churn only: publish latencies and the rate of MAC changes achieved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub churn: Option<Churn>,
@@ -91,6 +94,7 @@ impl Sample {
             cycles_per_packet,
             drops,
             window_s,
+            worker_cycles_per_packet: Vec::new(),
             churn: None,
         }
     }

@@ -91,6 +91,8 @@ struct Counters {
     busy_cycles: u64,
     busy_frames: u64,
     flooded: u64,
+    /// (busy cycles, busy frames) per worker.
+    workers: Vec<(u64, u64)>,
 }
 
 fn read(host: &HostClient) -> Result<Counters, String> {
@@ -105,6 +107,11 @@ fn read(host: &HostClient) -> Result<Counters, String> {
         busy_cycles: stats.busy_cycles,
         busy_frames: stats.busy_frames,
         flooded: stats.stat(Stat::Flooded),
+        workers: stats
+            .workers
+            .iter()
+            .map(|w| (w.busy_cycles, w.busy_frames))
+            .collect(),
     })
 }
 
@@ -183,6 +190,17 @@ pub fn sample(
         (b.tx - a.tx, b.rx - a.rx, b.drops - a.drops),
         (frames > 0).then(|| (b.busy_cycles - a.busy_cycles) as f64 / frames as f64),
     );
+    s.worker_cycles_per_packet = b
+        .workers
+        .iter()
+        .zip(&a.workers)
+        .map(|(b, a)| {
+            let frames = b.1 - a.1;
+            (frames > 0)
+                .then(|| (b.0 - a.0) as f64 / frames as f64)
+                .unwrap_or(f64::NAN)
+        })
+        .collect();
     s.churn = churn.map(|mut c| {
         c.flooded = b.flooded - a.flooded;
         c

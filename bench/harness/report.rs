@@ -77,6 +77,18 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
                     if let Some(r) = r {
                         let _ = write!(notes, "{r:.2} x {n} x the 1-worker rate");
                     }
+                    // Each worker's median busy cycles per packet: a shared line shows here.
+                    let per_worker: Vec<String> = (0..usize::from(sc.workers))
+                        .filter_map(|w| {
+                            median_of(samples, sc.name, "vxswitch", |s| {
+                                s.worker_cycles_per_packet.get(w).copied()
+                            })
+                        })
+                        .map(|c| format!("{c:.0}"))
+                        .collect();
+                    if !per_worker.is_empty() {
+                        let _ = write!(notes, ", workers' cyc/pkt {}", per_worker.join("/"));
+                    }
                     (">= 0.90 x N x 1 worker".into(), r.map(|r| r >= 0.90))
                 }
                 Kind::Encap | Kind::Decap => (

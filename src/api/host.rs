@@ -191,6 +191,17 @@ pub struct Stats {
     pub busy_cycles: u64,
     pub busy_frames: u64,
     pub tsc_hz: u64,
+    /// The same per worker, in worker order (absent from older data planes).
+    #[serde(default)]
+    pub workers: Vec<WorkerLoad>,
+}
+
+/// One worker's busy cycles and the frames of its busy rounds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerLoad {
+    pub core: usize,
+    pub busy_cycles: u64,
+    pub busy_frames: u64,
 }
 
 impl Stats {
@@ -489,6 +500,11 @@ mod tests {
                 busy_cycles: 6,
                 busy_frames: 7,
                 tsc_hz: 8,
+                workers: vec![WorkerLoad {
+                    core: 1,
+                    busy_cycles: 6,
+                    busy_frames: 7,
+                }],
             }),
             Response::Ports(vec![PortRow {
                 name: "uplink".into(),

@@ -120,7 +120,30 @@ pub fn render_host(r: &Response) -> String {
                     .filter(|(_, v)| **v != 0)
                     .map(|(k, v)| vec![format!("drop {}", k.name()), v.to_string()]),
             );
-            table(&["Counter", "Value"], &rows)
+            let mut out = table(&["Counter", "Value"], &rows);
+            if !s.workers.is_empty() {
+                let per_worker: Vec<Vec<String>> = s
+                    .workers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| {
+                        let per_frame = (w.busy_frames > 0)
+                            .then(|| format!("{:.0}", w.busy_cycles as f64 / w.busy_frames as f64));
+                        vec![
+                            i.to_string(),
+                            w.core.to_string(),
+                            w.busy_frames.to_string(),
+                            per_frame.unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                    .collect();
+                out.push('\n');
+                out.push_str(&table(
+                    &["Worker", "Core", "Busy Frames", "Cycles/Frame"],
+                    &per_worker,
+                ));
+            }
+            out
         }
         Response::Ports(rows) => render_ports(rows),
         Response::Ping(p) => render_ping(p),

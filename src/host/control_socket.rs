@@ -22,6 +22,8 @@ use tokio::net::{UnixListener, UnixStream};
 pub struct ControlEnv {
     pub cell: Arc<SnapshotCell>,
     pub counters: Vec<Arc<Counters>>,
+    /// The core of each worker, in the order of `counters`.
+    pub worker_cores: Vec<usize>,
     /// The ports by PortIdx (0: the uplink).
     pub ports: Vec<PortInfo>,
     pub slow_tx: Arc<ArrayQueue<SlowFrame>>,

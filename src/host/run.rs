@@ -187,6 +187,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let control_env = ControlEnv {
         cell: Arc::clone(&cell),
         counters: counters.clone(),
+        worker_cores: plans.iter().map(|p| p.core).collect(),
         ports: std::iter::once("uplink".to_string())
             .chain(cfg.access_ports.iter().map(|a| a.name.clone()))
             .zip(ports.iter().zip(setups))

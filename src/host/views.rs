@@ -2,7 +2,9 @@
 //! counters and the drivers' statistics.
 
 use super::control_socket::ControlEnv;
-use crate::api::host::{ArpRow, MacKind, MacRow, Neighbor, PortRow, Route, Stats, VtepRow};
+use crate::api::host::{
+    ArpRow, MacKind, MacRow, Neighbor, PortRow, Route, Stats, VtepRow, WorkerLoad,
+};
 use crate::api::{DropReason, Stat};
 use crate::dataplane::counters::{total_drops, total_stat};
 use crate::dpdk::PortStats;
@@ -165,6 +167,19 @@ pub fn stats(env: &ControlEnv, snap: &Snapshot) -> Stats {
         busy_cycles,
         busy_frames,
         tsc_hz: crate::dpdk::tsc_hz(),
+        workers: env
+            .counters
+            .iter()
+            .zip(&env.worker_cores)
+            .map(|(c, &core)| {
+                let (busy_cycles, busy_frames) = c.busy_totals();
+                WorkerLoad {
+                    core,
+                    busy_cycles,
+                    busy_frames,
+                }
+            })
+            .collect(),
     }
 }
 
