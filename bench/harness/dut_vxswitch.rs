@@ -196,9 +196,11 @@ pub fn sample(
         .zip(&a.workers)
         .map(|(b, a)| {
             let frames = b.1 - a.1;
-            (frames > 0)
-                .then(|| (b.0 - a.0) as f64 / frames as f64)
-                .unwrap_or(f64::NAN)
+            if frames > 0 {
+                (b.0 - a.0) as f64 / frames as f64
+            } else {
+                f64::NAN
+            }
         })
         .collect();
     s.churn = churn.map(|mut c| {
