@@ -6,6 +6,7 @@
 pub mod api;
 mod config;
 pub mod sessions;
+pub mod slices;
 pub mod state;
 pub mod switches;
 pub mod tables;

@@ -2,6 +2,7 @@
 //! agent sessions and the VNI slice ownership. Every change that hosts must see is pushed
 //! here, to the sessions of the VNI's members, under the one lock the node has.
 
+use super::slices::{slice_of, SLICES};
 use super::switches::{LogicalSwitch, Store, StoreError};
 use super::tables::{MacChange, SessionId, Tables, VtepInfo};
 use crate::ids::Vni;
@@ -13,10 +14,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::{mpsc, Notify};
-
-/// Number of VNI slices; slice = vni % SLICES. A single node owns them all; a cluster
-/// hands them out to its members.
-pub const SLICES: u32 = 64;
 
 /// Messages a session may have waiting before it is considered stuck and closed.
 pub const SESSION_QUEUE: usize = 4096;
@@ -77,7 +74,7 @@ pub enum ApiError {
 impl Controller {
     pub fn new(id: String, store: Store) -> Controller {
         Controller {
-            slice_owner: vec![id.clone(); SLICES as usize],
+            slice_owner: vec![id.clone(); SLICES],
             id,
             store,
             tables: Tables::default(),
@@ -87,7 +84,7 @@ impl Controller {
     }
 
     pub fn owner_of(&self, vni: Vni) -> &str {
-        &self.slice_owner[(vni.get() % SLICES) as usize]
+        &self.slice_owner[slice_of(vni)]
     }
 
     // ---- sessions ----
