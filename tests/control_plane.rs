@@ -172,12 +172,18 @@ fn frame(m: &AgentMessage) -> Vec<u8> {
     proto::encode(m)
 }
 
+/// The next message that is not a keepalive.
 fn read_msg(s: &mut TcpStream) -> Option<ControllerMessage> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).ok()?;
-    let mut b = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut b).ok()?;
-    ControllerMessage::decode(&b[..]).ok()
+    loop {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).ok()?;
+        let mut b = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut b).ok()?;
+        let m = ControllerMessage::decode(&b[..]).ok()?;
+        if !matches!(m.body, Some(proto::controller_message::Body::Keepalive(_))) {
+            return Some(m);
+        }
+    }
 }
 
 fn error_code(m: &Option<ControllerMessage>) -> Option<ErrorCode> {
@@ -354,5 +360,64 @@ fn rest_api_takes_typed_json_writes_only_and_names_the_field() {
     ));
     assert_eq!(api.switches().unwrap(), vec![made]);
     d.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A host that vanishes without closing its connection (it stops sending, even keepalives)
+/// is dropped after `proto::DEAD_AFTER` and leaves the VNI's VTEP table; one that keeps
+/// sending keepalives stays.
+#[test]
+fn a_silent_host_is_removed_and_a_live_idle_one_stays() {
+    let (mut d, dir) = controller("silent", 21236, 28082);
+    let api = vxswitch::api::RestClient::new("http://127.0.0.1:28082");
+    let spec = vxswitch::api::rest::SwitchSpec {
+        vni: Some(V5001),
+        ..Default::default()
+    };
+    api.create(&spec).unwrap();
+    let open = |vtep: u32| {
+        let mut s = TcpStream::connect("127.0.0.1:21236").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        s.write_all(&frame(&AgentMessage::of(Body::Hello(proto::Hello {
+            version: proto::PROTOCOL_VERSION,
+            host: format!("h{vtep:x}"),
+            vtep_ip: vtep,
+            vtep_prefix_len: 24,
+            vtep_mac: vec![2, 0, 0, 0, 0, vtep as u8],
+        }))))
+        .unwrap();
+        s.write_all(&frame(&AgentMessage::of(Body::Join(proto::VniJoin {
+            vni: 5001,
+        }))))
+        .unwrap();
+        s
+    };
+    let (silent, live) = (open(0xc0a8_fa33), open(0xc0a8_fa34));
+    let members = || {
+        let mut v: Vec<Ipv4Addr> = api
+            .vtep_table(V5001)
+            .unwrap()
+            .iter()
+            .map(|r| r.ip)
+            .collect();
+        v.sort();
+        v
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(members().len(), 2);
+    // The live host answers the controller's keepalives for 5 s; the silent one says nothing.
+    let start = std::time::Instant::now();
+    let mut live = live;
+    while start.elapsed() < Duration::from_secs(5) {
+        live.write_all(&frame(&AgentMessage::of(Body::Keepalive(
+            proto::Keepalive {},
+        ))))
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(members(), [ip("192.168.250.52")], "the silent host left");
+    drop(silent);
+    let out = d.stop();
+    assert!(out.contains("silent for 3s, host gone"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

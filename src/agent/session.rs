@@ -101,15 +101,30 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
             break;
         }
     }
+    let mut keepalive = tokio::time::interval(proto::KEEPALIVE_EVERY);
+    // The controller is gone if nothing (not even a keepalive) came for DEAD_AFTER.
+    let mut dead_at = tokio::time::Instant::now() + proto::DEAD_AFTER;
     while err.is_none() {
         tokio::select! {
-            f = next_frame(&mut rd) => match f {
-                Ok(Some(b)) => match ControllerMessage::decode(&b[..]) {
-                    Ok(m) => handle(hub, m),
-                    Err(e) => err = Some(format!("malformed message from controller: {e}")),
-                },
-                Ok(None) => err = Some("controller closed the session".into()),
-                Err(e) => err = Some(e.to_string()),
+            f = next_frame(&mut rd) => {
+                dead_at = tokio::time::Instant::now() + proto::DEAD_AFTER;
+                match f {
+                    Ok(Some(b)) => match ControllerMessage::decode(&b[..]) {
+                        Ok(m) => handle(hub, m),
+                        Err(e) => err = Some(format!("malformed message from controller: {e}")),
+                    },
+                    Ok(None) => err = Some("controller closed the session".into()),
+                    Err(e) => err = Some(e.to_string()),
+                }
+            },
+            _ = tokio::time::sleep_until(dead_at) => {
+                err = Some(format!("controller silent for {:?}", proto::DEAD_AFTER));
+            },
+            _ = keepalive.tick() => {
+                let k = AgentMessage::of(A::Keepalive(proto::Keepalive {}));
+                if let Err(e) = send(&mut wr, &k).await {
+                    err = Some(format!("write: {e}"));
+                }
             },
             m = rx.recv() => match m {
                 Some(m) => if let Err(e) = send(&mut wr, &m).await {
@@ -168,7 +183,7 @@ fn handle(hub: &Hub, m: ControllerMessage) {
                 eprintln!("agent: controller says: {}", e.message);
                 None
             }
-            Some(C::Welcome(_)) | None => None,
+            Some(C::Welcome(_)) | Some(C::Keepalive(_)) | None => None,
         })
     })();
     match r {

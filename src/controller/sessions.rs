@@ -4,7 +4,8 @@
 
 use super::state::{Controller, SESSION_QUEUE};
 use crate::proto::{
-    self, agent_message::Body, next_frame, send, ControllerMessage, ErrorCode, Framed,
+    self, agent_message::Body, controller_message::Body as Cb, next_frame, send, ControllerMessage,
+    ErrorCode, Framed,
 };
 use prost::Message;
 use std::net::SocketAddr;
@@ -38,7 +39,15 @@ async fn session(stream: TcpStream, peer: SocketAddr, state: Shared) {
     let Framed { mut rd, mut wr } = Framed::new(rd, wr);
     let (tx, mut rx) = mpsc::channel::<ControllerMessage>(SESSION_QUEUE);
     let writer = tokio::spawn(async move {
-        while let Some(m) = rx.recv().await {
+        let mut keepalive = tokio::time::interval(proto::KEEPALIVE_EVERY);
+        loop {
+            let m = tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                _ = keepalive.tick() => ControllerMessage::of(Cb::Keepalive(proto::Keepalive {})),
+            };
             if send(&mut wr, &m).await.is_err() {
                 break;
             }
@@ -80,7 +89,16 @@ async fn session(stream: TcpStream, peer: SocketAddr, state: Shared) {
     if let Some(id) = id {
         loop {
             let frame = tokio::select! {
-                f = next_frame(&mut rd) => f,
+                f = tokio::time::timeout(proto::DEAD_AFTER, next_frame(&mut rd)) => match f {
+                    Ok(f) => f,
+                    Err(_) => {
+                        println!(
+                            "controller: session {id} from {peer}: silent for {:?}, host gone",
+                            proto::DEAD_AFTER
+                        );
+                        break;
+                    }
+                },
                 _ = close.notified() => break,
             };
             let bytes = match frame {

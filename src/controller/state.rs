@@ -183,6 +183,7 @@ impl Controller {
         match m.body {
             None => return Err(refuse(ErrorCode::UnknownMessage, "unknown message type")),
             Some(A::Hello(_)) => return Err(refuse(ErrorCode::BadField, "hello: already said")),
+            Some(A::Keepalive(_)) => {}
             Some(A::Join(j)) => {
                 let vni = self.owned_vni("join.vni", j.vni)?;
                 if self.tables.join(vni, vtep) {

@@ -16,12 +16,19 @@ pub use generated::*;
 use crate::ids::{self, Vni};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 /// Bumped on any change a peer of the previous version would misread.
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Default TCP port of the controllers' agent sessions.
 pub const DEFAULT_PORT: u16 = 1234;
+
+/// Each side of a session sends a Keepalive this often...
+pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(1);
+/// ...and takes a peer silent this long for gone, though its connection never closed (a
+/// host that lost power, a controller behind a dead link).
+pub const DEAD_AFTER: Duration = Duration::from_secs(3);
 
 /// Why a field of a decoded message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
