@@ -55,7 +55,10 @@ impl Daemon {
 
     /// Starts `vxswitch <args>` and waits for `ready` in its output.
     pub fn spawn_args(args: &[&str], ready: &str) -> Daemon {
-        let dir = test_dir(&format!("daemon-{}", std::process::id()));
+        // A folder per daemon: tests of one binary run in parallel in one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = test_dir(&format!("daemon-{}-{n}", std::process::id()));
         Self::launch(args, &dir.join(format!("{}.log", args[0])), ready)
     }
 
