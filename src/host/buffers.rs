@@ -95,6 +95,11 @@ impl PortNeeds {
         self.driver == AF_PACKET
     }
 
+    /// Whether `workers` workers share its TX queues (fewer queues than workers).
+    pub fn shares_tx(&self, workers: u16) -> bool {
+        self.tx_queues < workers
+    }
+
     /// Who finishes a VM's partial checksums and TSO frames on this port (`access`: a VM
     /// port, not the uplink).
     pub fn guest_offloads(&self, access: bool) -> GuestOffloads {

@@ -135,7 +135,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             guest_offloads: need.guest_offloads(i > 0),
             rx_queues: need.rx_queues,
             tx_queues: need.tx_queues,
-            tx_shared: need.tx_queues < n_workers,
+            tx_shared: need.shares_tx(n_workers),
         };
         println!(
             "vxswitch: {} = port {} ({}, {}): mtu {}, {} rx / {} tx queue(s){}, rx into {} mbufs of {} bytes, replicas {}, guest offloads: {}",
@@ -171,10 +171,12 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let tx_locks: Vec<Vec<TxLock>> = needs
         .iter()
         .map(|n| {
-            let shared = n.tx_queues < n_workers;
-            (0..if shared { n.tx_queues } else { 0 })
-                .map(|_| TxLock::default())
-                .collect()
+            let locks = if n.shares_tx(n_workers) {
+                n.tx_queues
+            } else {
+                0
+            };
+            (0..locks).map(|_| TxLock::default()).collect()
         })
         .collect();
     let counters: Vec<Arc<Counters>> = plans.iter().map(|_| Arc::default()).collect();
