@@ -26,9 +26,16 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        msg: msg.into(),
+    ConfigError::invalid(key, msg)
+}
+
+impl ConfigError {
+    /// A value refused, naming its key.
+    pub fn invalid(key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.into(),
+            msg: msg.into(),
+        }
     }
 }
 

@@ -58,7 +58,7 @@ fn ping_captured(lab: &ControlledLab, tag: &str) -> (bool, usize) {
 #[test]
 fn walkthrough_suppression_headless_and_resync() {
     require_root();
-    let mut lab = ControlledLab::start(Path::new(EXE), "vxc1").unwrap();
+    let mut lab = ControlledLab::start(Path::new(EXE), "vxc1", 1, false).unwrap();
     let (ok, _) = lab.ctl(&["ls", "create", "--vni", "5001", "--name", "web"]);
     assert!(ok);
     // STEP0: VMs off: connected, but nobody joined.
@@ -113,7 +113,7 @@ fn walkthrough_suppression_headless_and_resync() {
     assert!(!ok && out.contains("409"), "{out}");
 
     // Headless: the controller dies, the data plane keeps forwarding.
-    lab.controller.kill();
+    lab.controllers[0].kill();
     lab.wait(
         "hosts see the controller down",
         Duration::from_secs(10),
@@ -136,7 +136,7 @@ fn walkthrough_suppression_headless_and_resync() {
     assert!(ok, "headless ping B -> A:\n{out}");
 
     // Restart: the switch comes back from disk, the tables from the hosts' full sync.
-    lab.restart_controller().unwrap();
+    lab.restart_controller(0).unwrap();
     lab.wait(
         "tables complete after the restart",
         Duration::from_secs(20),
@@ -162,7 +162,7 @@ fn walkthrough_suppression_headless_and_resync() {
     assert_eq!(lab.mac_table().len(), 1);
 
     for (name, out) in lab.stop() {
-        if name != "controller" {
+        if !name.starts_with("controller") {
             assert_no_leak(&out);
         }
     }

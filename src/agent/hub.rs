@@ -54,6 +54,10 @@ impl LocalState {
         self.joined.contains(&vni)
     }
 
+    pub fn joined(&self) -> impl Iterator<Item = Vni> + '_ {
+        self.joined.iter().copied()
+    }
+
     /// The full sync for the VNIs `owns` accepts: joins, then MACs, then IP bindings.
     pub fn sync_messages(&self, owns: impl Fn(Vni) -> bool) -> Vec<AgentMessage> {
         let mut out = Vec::new();
@@ -118,10 +122,30 @@ pub fn to_proto(c: &AgentCmd) -> AgentMessage {
     })
 }
 
+/// VNI slice ownership as a controller announced it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SliceMap {
+    pub epoch: u64,
+    /// Owner of each slice; "" while a slice moves.
+    pub owners: Vec<String>,
+}
+
+impl SliceMap {
+    /// The controller that owns `vni`, if any.
+    pub fn owner(&self, vni: Vni) -> Option<&str> {
+        if self.owners.is_empty() {
+            return None;
+        }
+        let o = &self.owners[vni.get() as usize % self.owners.len()];
+        (!o.is_empty()).then_some(o.as_str())
+    }
+}
+
 pub struct Hub {
     local: Mutex<LocalState>,
     sessions: Mutex<HashMap<String, mpsc::Sender<AgentMessage>>>,
-    slices: Mutex<Vec<String>>,
+    /// The newest map any controller announced: where reports and queries go.
+    slices: Mutex<SliceMap>,
     conns: Mutex<Vec<Connection>>,
     updates: Mutex<std::sync::mpsc::Sender<ControlUpdate>>,
     /// The last VTEP table pushed per VNI (segments for `vxswitch show vtep list`).
@@ -153,6 +177,7 @@ impl Hub {
                         id: None,
                         since: unix_now(),
                         last_error: None,
+                        vnis: Vec::new(),
                     })
                     .collect(),
             ),
@@ -187,20 +212,37 @@ impl Hub {
         }
     }
 
+    /// The sessions' states, each with the VNIs of this host its controller owns.
     pub fn conns(&self) -> Vec<Connection> {
-        lock(&self.conns).clone()
+        let mut conns = lock(&self.conns).clone();
+        let joined: Vec<Vni> = self.local().joined().collect();
+        let map = lock(&self.slices).clone();
+        for c in &mut conns {
+            c.vnis = joined
+                .iter()
+                .copied()
+                .filter(|v| c.id.is_some() && map.owner(*v) == c.id.as_deref())
+                .collect();
+        }
+        conns
     }
 
-    pub fn set_slices(&self, s: Vec<String>) {
-        if !s.is_empty() {
-            *lock(&self.slices) = s;
+    /// Takes `map` if it is at least as new as the one in use.
+    pub fn set_slices(&self, map: &SliceMap) {
+        let mut s = lock(&self.slices);
+        if !map.owners.is_empty() && map.epoch >= s.epoch {
+            *s = map.clone();
         }
     }
 
-    /// The controller that owns `vni`, per the last slice map.
+    /// The controller that owns `vni`, per the newest slice map.
     pub fn owner(&self, vni: Vni) -> Option<String> {
-        let s = lock(&self.slices);
-        (!s.is_empty()).then(|| s[vni.get() as usize % s.len()].clone())
+        lock(&self.slices).owner(vni).map(str::to_string)
+    }
+
+    /// The newest slice map's epoch.
+    pub fn epoch(&self) -> u64 {
+        lock(&self.slices).epoch
     }
 
     pub fn register(&self, id: &str, tx: mpsc::Sender<AgentMessage>) {

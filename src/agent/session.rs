@@ -2,7 +2,7 @@
 //! then reports out and pushes in. On any failure the session is marked down and retried
 //! with exponential back-off (100 ms doubling to 5 s); the data plane keeps forwarding.
 
-use super::hub::Hub;
+use super::hub::{Hub, SliceMap};
 use super::messages::{ControlUpdate, RemoteVtep};
 use crate::api::host::SessionState;
 use crate::proto::{
@@ -78,7 +78,12 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
         );
     }
     let id = w.controller.clone();
-    hub.set_slices(w.slice_owner);
+    // The map as this controller applies it: the host reports to it what it owns there.
+    let mut announced = SliceMap {
+        epoch: w.epoch,
+        owners: w.slice_owner,
+    };
+    hub.set_slices(&announced);
     let (tx, mut rx) = mpsc::channel::<AgentMessage>(4096);
     hub.register(&id, tx);
     hub.set_status(i, |c| {
@@ -90,7 +95,7 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
     // Full sync: everything this host knows for the VNIs this controller owns.
     let sync = hub
         .local()
-        .sync_messages(|vni| hub.owner(vni).as_deref() == Some(id.as_str()));
+        .sync_messages(|vni| announced.owner(vni) == Some(id.as_str()));
     let mut err = None;
     for m in sync
         .iter()
@@ -110,6 +115,13 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
                 dead_at = tokio::time::Instant::now() + proto::DEAD_AFTER;
                 match f {
                     Ok(Some(b)) => match ControllerMessage::decode(&b[..]) {
+                        Ok(ControllerMessage { body: Some(C::SliceMap(m)) }) => {
+                            let map = SliceMap { epoch: m.epoch, owners: m.slice_owner };
+                            if let Err(e) = take_over(&mut wr, hub, &id, &announced, &map).await {
+                                err = Some(format!("write: {e}"));
+                            }
+                            announced = map;
+                        }
                         Ok(m) => handle(hub, m),
                         Err(e) => err = Some(format!("malformed message from controller: {e}")),
                     },
@@ -136,6 +148,26 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
     }
     hub.unregister(&id);
     (err.unwrap_or_default(), true)
+}
+
+/// A controller announced a new slice map: the host routes by it if it is the newest, and
+/// sends this controller the full report of every joined VNI it owns now and did not own in
+/// the map it announced before (it applies a map before announcing it, so it takes them).
+async fn take_over<W: tokio::io::AsyncWrite + Unpin>(
+    wr: &mut proto::FrameWriter<W>,
+    hub: &Hub,
+    id: &str,
+    before: &SliceMap,
+    now: &SliceMap,
+) -> std::io::Result<()> {
+    hub.set_slices(now);
+    let gained = hub
+        .local()
+        .sync_messages(|vni| now.owner(vni) == Some(id) && before.owner(vni) != Some(id));
+    for m in &gained {
+        send(wr, m).await?;
+    }
+    Ok(())
 }
 
 /// Turns a controller's push or answer into an update for the management thread. A message
@@ -183,7 +215,7 @@ fn handle(hub: &Hub, m: ControllerMessage) {
                 eprintln!("agent: controller says: {}", e.message);
                 None
             }
-            Some(C::Welcome(_)) | Some(C::Keepalive(_)) | None => None,
+            Some(C::Welcome(_)) | Some(C::Keepalive(_)) | Some(C::SliceMap(_)) | None => None,
         })
     })();
     match r {

@@ -158,6 +158,9 @@ pub struct Connection {
     /// Unix seconds of the last state change.
     pub since: u64,
     pub last_error: Option<String>,
+    /// This host's VNIs the controller owns (their reports and queries go there).
+    #[serde(default)]
+    pub vnis: Vec<Vni>,
 }
 
 /// A route of the VTEP stack: its segment, or the default route via the gateway.
@@ -470,6 +473,7 @@ mod tests {
                 id: Some("c1".into()),
                 since: 1,
                 last_error: Some("e".into()),
+                vnis: vec![Vni::from_const(5001)],
             }]),
             Response::Routes(vec![
                 Route {

@@ -23,12 +23,18 @@ pub struct LogicalSwitch {
     pub multicast_group: Option<Ipv4Addr>,
 }
 
-/// A logical switch as the API serves it: with the controller that owns its VNI.
+/// A logical switch as the API serves it: with the controller that owns its VNI ("" while
+/// its slice moves) and, as that owner counts them, the hosts joined to it and their VTEPs
+/// (None when the owner could not be asked).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogicalSwitchView {
     #[serde(flatten)]
     pub switch: LogicalSwitch,
     pub controller: String,
+    #[serde(default)]
+    pub connections: Option<usize>,
+    #[serde(default)]
+    pub vteps: Option<usize>,
 }
 
 /// The body of a create (POST, `vni` required) or an update (PUT, every field optional:
@@ -101,11 +107,44 @@ pub struct Hypervisor {
     pub vnis: Vec<Vni>,
 }
 
-/// This controller and who owns each VNI slice.
+/// The control cluster as one controller sees it (`show control-cluster status`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cluster {
+pub struct ClusterStatus {
+    /// The controller answering.
     pub controller: String,
-    pub slices: Vec<String>,
+    /// `single` (the embedded node owns every slice) or `cluster` (members on etcd).
+    pub mode: String,
+    /// This node holds a live etcd lease, i.e. it is in the majority (a single node: always).
+    pub majority: bool,
+    pub leader: Option<String>,
+    pub members: Vec<ClusterMember>,
+    /// The slice map in use here and how many of its slices this node owns now.
+    pub epoch: u64,
+    pub slices_here: usize,
+    /// Why etcd could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// A live member of the control cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMember {
+    pub id: String,
+    /// Its agent listener and API.
+    pub agents: String,
+    pub api: String,
+    /// Unix seconds it joined.
+    pub since: u64,
+    /// Slices the map in use gives it.
+    pub slices: usize,
+}
+
+/// One VNI slice (`show control-cluster slices`): its owner and the configured VNIs in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliceRow {
+    pub slice: usize,
+    /// "" while it moves.
+    pub controller: String,
+    pub vnis: Vec<Vni>,
 }
 
 /// Every refusal: the field it is about and why.
@@ -141,6 +180,8 @@ mod tests {
                 multicast_group: None,
             },
             controller: "c1".into(),
+            connections: Some(2),
+            vteps: Some(2),
         };
         let j = serde_json::to_value(&v).unwrap();
         assert_eq!(j["vni"], 5001);

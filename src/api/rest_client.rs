@@ -1,8 +1,8 @@
 //! The client side of the REST API (the CLI's `show logical-switches ...` and `ls ...`).
 
 use super::rest::{
-    ApiError, ArpTableRow, Hypervisor, LogicalSwitchView, MacTableRow, SwitchSpec, VtepTableRow,
-    BASE,
+    ApiError, ArpTableRow, ClusterStatus, Hypervisor, LogicalSwitchView, MacTableRow, SliceRow,
+    SwitchSpec, VtepTableRow, BASE,
 };
 use crate::ids::Vni;
 use serde::de::DeserializeOwned;
@@ -97,6 +97,12 @@ impl RestClient {
     }
     pub fn hypervisors(&self) -> Result<Vec<Hypervisor>, RestError> {
         self.get("hypervisors")
+    }
+    pub fn cluster_status(&self) -> Result<ClusterStatus, RestError> {
+        self.get("control-cluster/status")
+    }
+    pub fn cluster_slices(&self) -> Result<Vec<SliceRow>, RestError> {
+        self.get("control-cluster/slices")
     }
 
     /// Creates a logical switch (`spec.vni` required).

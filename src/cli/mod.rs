@@ -46,6 +46,12 @@ pub enum Show {
     },
     /// Controller: hypervisors connected to it.
     Hypervisors,
+    /// Controller: the control cluster (members, leader, majority) or its VNI slices.
+    #[command(name = "control-cluster")]
+    ControlCluster {
+        #[command(subcommand)]
+        what: ClusterView,
+    },
     /// Host: the VTEPs a VNI floods to.
     Vtep {
         #[command(subcommand)]
@@ -83,6 +89,17 @@ pub enum LsView {
     MacTable { vni: Vni },
     #[command(name = "arp-table")]
     ArpTable { vni: Vni },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterView {
+    /// Members, leader, join and majority status, this node's slices.
+    Status,
+    /// Slice -> controller and the VNIs in it (slices without VNIs with --all).
+    Slices {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,6 +225,7 @@ pub fn ping(t: &Target, dst: Ipv4Addr, size: u16, count: u16) -> Result<String, 
 pub fn show(what: &Show, t: &Target) -> Result<String, String> {
     let host_req = match what {
         Show::LogicalSwitches { what } => return show_controller(what.as_ref(), t),
+        Show::ControlCluster { what } => return show_cluster(what, t),
         Show::Hypervisors => {
             let h = RestClient::new(&t.controller)
                 .hypervisors()
@@ -291,13 +309,27 @@ fn show_controller(what: Option<&LsView>, t: &Target) -> Result<String, String> 
         }
         Some(LsView::Vni { vni }) => {
             let v: LogicalSwitchView = api.switch(*vni).map_err(e)?;
+            let count = |n: Option<usize>| n.map_or("-".into(), |n| n.to_string());
             let text = table(
-                &["VNI", "Controller", "BUM-Replication", "ARP-Proxy"],
+                &[
+                    "VNI",
+                    "Controller",
+                    "BUM-Replication",
+                    "ARP-Proxy",
+                    "Connections",
+                    "VTEPs",
+                ],
                 &[vec![
                     v.switch.vni.to_string(),
-                    v.controller.clone(),
+                    if v.controller.is_empty() {
+                        "(moving)".into()
+                    } else {
+                        v.controller.clone()
+                    },
                     format!("Enabled ({})", v.switch.replication_mode),
                     enabled(v.switch.arp_suppression),
+                    count(v.connections),
+                    count(v.vteps),
                 ]],
             );
             (json(&v), text)
@@ -337,6 +369,92 @@ fn show_controller(what: Option<&LsView>, t: &Target) -> Result<String, String> 
         }
     };
     Ok(if t.json { value } else { text })
+}
+
+fn show_cluster(what: &ClusterView, t: &Target) -> Result<String, String> {
+    let api = RestClient::new(&t.controller);
+    let e = |e: crate::api::RestError| e.to_string();
+    match what {
+        ClusterView::Status => {
+            let s = api.cluster_status().map_err(e)?;
+            if t.json {
+                return Ok(json(&s));
+            }
+            let yes = |b: bool| if b { "yes" } else { "no" };
+            let mut out = format!(
+                "Controller:      {}\nMode:            {}\nJoin status:     {}\nMajority status: {}\nLeader:          {}\nSlice map epoch: {}\nSlices here:     {}\n",
+                s.controller,
+                s.mode,
+                if s.majority { "Join complete" } else { "Not joined" },
+                if s.majority { "Connected to cluster majority" } else { "Interrupted connection to cluster majority" },
+                s.leader.as_deref().unwrap_or("-"),
+                s.epoch,
+                s.slices_here,
+            );
+            if let Some(err) = &s.error {
+                out.push_str(&format!("etcd:            {err}\n"));
+            }
+            let rows = s
+                .members
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.id.clone(),
+                        m.agents.clone(),
+                        m.api.clone(),
+                        m.slices.to_string(),
+                        yes(s.leader.as_deref() == Some(m.id.as_str())).into(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            out.push('\n');
+            out.push_str(&table(
+                &["Member", "Agents", "API", "Slices", "Leader"],
+                &rows,
+            ));
+            Ok(out)
+        }
+        ClusterView::Slices { all } => {
+            let s = api.cluster_slices().map_err(e)?;
+            let rows: Vec<_> = s.iter().filter(|r| *all || !r.vnis.is_empty()).collect();
+            if t.json {
+                return Ok(json(&rows));
+            }
+            let mut per: std::collections::BTreeMap<&str, usize> = Default::default();
+            for r in &s {
+                *per.entry(r.controller.as_str()).or_default() += 1;
+            }
+            let text = rows
+                .iter()
+                .map(|r| {
+                    let v: Vec<String> = r.vnis.iter().map(Vni::to_string).collect();
+                    vec![
+                        r.slice.to_string(),
+                        if r.controller.is_empty() {
+                            "(moving)".into()
+                        } else {
+                            r.controller.clone()
+                        },
+                        v.join(","),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            let mut out = table(&["Slice", "Controller", "VNIs"], &text);
+            out.push_str(&format!(
+                "\n{} slices (slice = vni % {}):",
+                s.len(),
+                s.len()
+            ));
+            for (c, n) in per {
+                out.push_str(&format!(
+                    " {}={n}",
+                    if c.is_empty() { "(moving)" } else { c }
+                ));
+            }
+            out.push('\n');
+            Ok(out)
+        }
+    }
 }
 
 /// `vxswitch ls create|update|delete`.

@@ -59,6 +59,7 @@ pub fn render_host(r: &Response) -> String {
                 "Foreign Address",
                 "State",
                 "Controller",
+                "Owns VNIs",
                 "Last error",
             ],
             &rows
@@ -75,6 +76,11 @@ pub fn render_host(r: &Response) -> String {
                         }
                         .into(),
                         opt(c.id.as_ref()),
+                        c.vnis
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(","),
                         opt(c.last_error.as_ref()),
                     ]
                 })

@@ -2,29 +2,46 @@
 //! answers are the typed models of `api::rest`; a write must say `application/json`, and
 //! every refusal names the field it is about. A refused request changes nothing.
 
+use super::cluster::{self, Handle};
 use super::sessions::{lock, Shared};
 use super::state::{ApiError, Controller};
 use super::switches::{self, InvalidField};
 use crate::api::rest::{
-    self, ArpTableRow, Cluster, Hypervisor, LogicalSwitchView, MacTableRow, SwitchSpec,
-    VtepTableRow,
+    self, ArpTableRow, ClusterStatus, Hypervisor, LogicalSwitchView, MacTableRow, SliceRow,
+    SwitchSpec, VtepTableRow,
 };
 use crate::ids::Vni;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-pub fn router(state: Shared) -> Router {
+/// What the handlers share: the node, and in a cluster the etcd handle writes go through.
+#[derive(Clone)]
+pub struct App {
+    pub node: Shared,
+    pub cluster: Option<Handle>,
+}
+
+impl FromRef<App> for Shared {
+    fn from_ref(a: &App) -> Shared {
+        Arc::clone(&a.node)
+    }
+}
+
+pub fn router(state: App) -> Router {
     Router::new()
         .route("/openapi.json", get(openapi))
-        .route("/api/v1/cluster", get(cluster))
+        .route("/api/v1/control-cluster/status", get(cluster_status))
+        .route("/api/v1/control-cluster/slices", get(cluster_slices))
         .route("/api/v1/hypervisors", get(hypervisors))
         .route("/api/v1/logical-switches", get(list).post(create))
         .route(
@@ -58,6 +75,7 @@ impl IntoResponse for ApiError {
                 "a write needs a JSON body (Content-Type: application/json)",
             ),
             ApiError::Store(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, "store", &e.to_string()),
+            ApiError::Unavailable(e) => fail(StatusCode::SERVICE_UNAVAILABLE, "etcd", &e),
         }
     }
 }
@@ -100,23 +118,47 @@ fn vni_of(s: &str) -> Result<Vni, ApiError> {
     })
 }
 
+/// A switch as this node serves it; the counts only where it owns the VNI now.
 fn view(c: &Controller, switch: rest::LogicalSwitch) -> LogicalSwitchView {
+    let owned = c.owns(switch.vni);
+    let vteps = c.tables.vteps(switch.vni).len();
     LogicalSwitchView {
         controller: c.owner_of(switch.vni).to_string(),
+        connections: owned.then_some(vteps),
+        vteps: owned.then_some(vteps),
         switch,
     }
+}
+
+/// In a cluster, a read about a VNI another member owns is answered by that member (its
+/// answer passed on as it is); None: answer here.
+async fn from_owner(app: &App, headers: &HeaderMap, vni: Vni, uri: &Uri) -> Option<Response> {
+    let h = app.cluster.as_ref()?;
+    if headers.contains_key(cluster::views::FORWARDED) {
+        return None;
+    }
+    let owner = {
+        let c = lock(&app.node);
+        if c.owns(vni) || c.owner_of(vni).is_empty() {
+            return None;
+        }
+        c.owner_of(vni).to_string()
+    };
+    let (status, body) = cluster::views::forward(h, &owner, uri.path()).await?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    Some((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-async fn cluster(State(s): State<Shared>) -> Json<Cluster> {
-    let c = lock(&s);
-    Json(Cluster {
-        controller: c.id.clone(),
-        slices: c.slice_owner.clone(),
-    })
+async fn cluster_status(State(app): State<App>) -> Json<ClusterStatus> {
+    Json(cluster::views::status(app.cluster.as_ref(), &app.node).await)
+}
+
+async fn cluster_slices(State(s): State<Shared>) -> Json<Vec<SliceRow>> {
+    Json(cluster::views::slices(&s))
 }
 
 async fn hypervisors(State(s): State<Shared>) -> Json<Vec<Hypervisor>> {
@@ -147,59 +189,108 @@ async fn list(State(s): State<Shared>) -> Json<Vec<LogicalSwitchView>> {
 }
 
 async fn create(
-    State(s): State<Shared>,
+    State(app): State<App>,
     JsonBody(spec): JsonBody<SwitchSpec>,
 ) -> Result<(StatusCode, Json<LogicalSwitchView>), ApiError> {
     let ls = switches::apply(spec, None)?;
-    let mut c = lock(&s);
+    if let Some(h) = &app.cluster {
+        cluster::switches::create(h, &ls).await?;
+        let mut c = lock(&app.node);
+        c.switch_written(ls.clone());
+        return Ok((StatusCode::CREATED, Json(view(&c, ls))));
+    }
+    let mut c = lock(&app.node);
     c.create(ls.clone())?;
     Ok((StatusCode::CREATED, Json(view(&c, ls))))
 }
 
 async fn read(
-    State(s): State<Shared>,
+    State(app): State<App>,
     Path(vni): Path<String>,
-) -> Result<Json<LogicalSwitchView>, ApiError> {
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let vni = vni_of(&vni)?;
-    let c = lock(&s);
-    Ok(Json(view(&c, c.switch(vni)?)))
+    if let Some(r) = from_owner(&app, &headers, vni, &uri).await {
+        return Ok(r);
+    }
+    let c = lock(&app.node);
+    Ok(Json(view(&c, c.switch(vni)?)).into_response())
 }
 
 async fn update(
-    State(s): State<Shared>,
+    State(app): State<App>,
     Path(vni): Path<String>,
     JsonBody(spec): JsonBody<SwitchSpec>,
 ) -> Result<Json<LogicalSwitchView>, ApiError> {
     let vni = vni_of(&vni)?;
-    let mut c = lock(&s);
+    if let Some(h) = &app.cluster {
+        let ls = cluster::switches::update(h, vni, spec).await?;
+        let mut c = lock(&app.node);
+        c.switch_written(ls.clone());
+        return Ok(Json(view(&c, ls)));
+    }
+    let mut c = lock(&app.node);
     let ls = switches::apply(spec, Some(&c.switch(vni)?))?;
     c.update(ls.clone())?;
     Ok(Json(view(&c, ls)))
 }
 
-async fn delete(State(s): State<Shared>, Path(vni): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete(State(app): State<App>, Path(vni): Path<String>) -> Result<StatusCode, ApiError> {
     let vni = vni_of(&vni)?;
-    lock(&s).delete(vni)?;
+    let Some(h) = &app.cluster else {
+        lock(&app.node).delete(vni)?;
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    lock(&app.node).check_unused(vni)?;
+    cluster::switches::delete(h, vni).await?;
+    lock(&app.node).switch_deleted(vni);
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// One of a configured VNI's tables, its rows built by `rows`.
-fn vni_table<T>(
-    s: &Shared,
-    vni: &str,
-    rows: impl Fn(&Controller, Vni) -> Vec<T>,
-) -> Result<Json<Vec<T>>, ApiError> {
-    let vni = vni_of(vni)?;
-    let c = lock(s);
-    c.switch(vni)?;
-    Ok(Json(rows(&c, vni)))
+/// A table read: the request's VNI, headers and path (for forwarding to the owner).
+struct TableRead {
+    app: App,
+    vni: String,
+    headers: HeaderMap,
+    uri: Uri,
 }
 
-async fn vtep_table(
-    State(s): State<Shared>,
-    Path(vni): Path<String>,
-) -> Result<Json<Vec<VtepTableRow>>, ApiError> {
-    vni_table(&s, &vni, |c, vni| {
+impl<S: Send + Sync> FromRequestParts<S> for TableRead
+where
+    App: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Path(vni) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(TableRead {
+            app: App::from_ref(state),
+            vni,
+            headers: parts.headers.clone(),
+            uri: parts.uri.clone(),
+        })
+    }
+}
+
+/// One of a configured VNI's tables, its rows built by `rows` (by the owner).
+async fn vni_table<T: serde::Serialize>(
+    t: TableRead,
+    rows: impl Fn(&Controller, Vni) -> Vec<T>,
+) -> Result<Response, ApiError> {
+    let vni = vni_of(&t.vni)?;
+    if let Some(r) = from_owner(&t.app, &t.headers, vni, &t.uri).await {
+        return Ok(r);
+    }
+    let c = lock(&t.app.node);
+    c.switch(vni)?;
+    Ok(Json(rows(&c, vni)).into_response())
+}
+
+async fn vtep_table(t: TableRead) -> Result<Response, ApiError> {
+    vni_table(t, |c, vni| {
         c.tables
             .vteps(vni)
             .into_iter()
@@ -212,32 +303,29 @@ async fn vtep_table(
             })
             .collect()
     })
+    .await
 }
 
-async fn mac_table(
-    State(s): State<Shared>,
-    Path(vni): Path<String>,
-) -> Result<Json<Vec<MacTableRow>>, ApiError> {
-    vni_table(&s, &vni, |c, vni| {
+async fn mac_table(t: TableRead) -> Result<Response, ApiError> {
+    vni_table(t, |c, vni| {
         c.tables
             .macs(vni)
             .into_iter()
             .map(|(mac, vtep_ip)| MacTableRow { vni, mac, vtep_ip })
             .collect()
     })
+    .await
 }
 
-async fn arp_table(
-    State(s): State<Shared>,
-    Path(vni): Path<String>,
-) -> Result<Json<Vec<ArpTableRow>>, ApiError> {
-    vni_table(&s, &vni, |c, vni| {
+async fn arp_table(t: TableRead) -> Result<Response, ApiError> {
+    vni_table(t, |c, vni| {
         c.tables
             .arps(vni)
             .into_iter()
             .map(|(ip, mac)| ArpTableRow { vni, ip, mac })
             .collect()
     })
+    .await
 }
 
 #[cfg(test)]
@@ -299,6 +387,8 @@ mod tests {
                 model_fields(LogicalSwitchView {
                     switch,
                     controller: "c".into(),
+                    connections: Some(1),
+                    vteps: Some(1),
                 }),
             ),
             ("LogicalSwitchInput", model_fields(spec)),
@@ -335,10 +425,34 @@ mod tests {
                 }),
             ),
             (
-                "Cluster",
-                model_fields(Cluster {
+                "ClusterStatus",
+                model_fields(ClusterStatus {
                     controller: "c".into(),
-                    slices: vec![],
+                    mode: "cluster".into(),
+                    majority: true,
+                    leader: Some("c".into()),
+                    members: vec![],
+                    epoch: 1,
+                    slices_here: 1,
+                    error: Some("e".into()),
+                }),
+            ),
+            (
+                "ClusterMember",
+                model_fields(rest::ClusterMember {
+                    id: "c".into(),
+                    agents: "a".into(),
+                    api: "a".into(),
+                    since: 1,
+                    slices: 1,
+                }),
+            ),
+            (
+                "Slice",
+                model_fields(SliceRow {
+                    slice: 1,
+                    controller: "c".into(),
+                    vnis: vec![vni],
                 }),
             ),
             (
@@ -360,7 +474,8 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
         let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
         let served = [
-            "/api/v1/cluster",
+            "/api/v1/control-cluster/status",
+            "/api/v1/control-cluster/slices",
             "/api/v1/hypervisors",
             "/api/v1/logical-switches",
             "/api/v1/logical-switches/{vni}",

@@ -4,11 +4,36 @@ use crate::config::{load_toml, parse_toml, ConfigError};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     controller: RawController,
+    cluster: Option<RawCluster>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    etcd: Vec<String>,
+    #[serde(default = "default_ttl")]
+    lease_ttl_s: u64,
+    #[serde(default = "default_prefix")]
+    prefix: String,
+    #[serde(default = "default_settle")]
+    resync_window_ms: u64,
+    api_address: Option<SocketAddr>,
+}
+
+fn default_ttl() -> u64 {
+    2
+}
+fn default_prefix() -> String {
+    "/vxswitch".into()
+}
+fn default_settle() -> u64 {
+    300
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,8 +62,26 @@ pub struct ControllerConfig {
     pub listen: SocketAddr,
     /// The management REST API.
     pub api: SocketAddr,
-    /// Where the logical switches are kept across restarts.
+    /// Where the logical switches are kept across restarts (single node).
     pub state_dir: PathBuf,
+    /// Membership of a controller cluster; None: a single node owning every slice.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `[cluster]`: the etcd cluster the controllers coordinate through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// Client URLs of the etcd members (`http://host:2379`).
+    pub etcd: Vec<String>,
+    /// TTL of this node's etcd lease: a dead controller's slices move this long after it
+    /// stopped (etcd grants at least its own minimum, about 2 s with default timers).
+    pub lease_ttl: Duration,
+    /// Where in etcd's key space the cluster keeps its keys.
+    pub prefix: String,
+    /// How long a slice just gained holds its VTEP tables back while hosts re-report.
+    pub resync_window: Duration,
+    /// How the other controllers reach this node's API (default: id and the API port).
+    pub api_address: Option<SocketAddr>,
 }
 
 impl ControllerConfig {
@@ -47,13 +90,87 @@ impl ControllerConfig {
     }
 
     pub fn parse(text: &str) -> Result<ControllerConfig, ConfigError> {
-        let c = parse_toml::<Raw>(text)?.controller;
+        let raw = parse_toml::<Raw>(text)?;
+        let c = raw.controller;
+        let cluster = match raw.cluster {
+            None => None,
+            Some(k) => {
+                if c.id.is_none() {
+                    return Err(ConfigError::invalid(
+                        "controller.id",
+                        "a cluster member needs an id unique in the cluster",
+                    ));
+                }
+                Some(cluster(k)?)
+            }
+        };
         Ok(ControllerConfig {
             id: c.id.unwrap_or_else(|| c.listen.ip().to_string()),
             listen: c.listen,
             api: c.api,
             state_dir: c.state_dir,
+            cluster,
         })
+    }
+}
+
+fn cluster(k: RawCluster) -> Result<ClusterConfig, ConfigError> {
+    if k.etcd.is_empty() {
+        return Err(ConfigError::invalid(
+            "cluster.etcd",
+            "needs the client URL of at least one etcd member",
+        ));
+    }
+    for (i, e) in k.etcd.iter().enumerate() {
+        let ok = e
+            .strip_prefix("http://")
+            .and_then(|hp| hp.rsplit_once(':'))
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !ok {
+            return Err(ConfigError::invalid(
+                format!("cluster.etcd[{i}]"),
+                format!("{e:?} is not an etcd client URL like http://192.168.110.201:2379"),
+            ));
+        }
+    }
+    if !(1..=60).contains(&k.lease_ttl_s) {
+        return Err(ConfigError::invalid(
+            "cluster.lease_ttl_s",
+            format!("{} is not 1-60 seconds", k.lease_ttl_s),
+        ));
+    }
+    if !k.prefix.starts_with('/') || k.prefix.ends_with('/') {
+        return Err(ConfigError::invalid(
+            "cluster.prefix",
+            format!(
+                "{:?}: a key prefix starts with / and does not end with one",
+                k.prefix
+            ),
+        ));
+    }
+    if k.resync_window_ms > 10_000 {
+        return Err(ConfigError::invalid(
+            "cluster.resync_window_ms",
+            format!("{} is above 10000", k.resync_window_ms),
+        ));
+    }
+    Ok(ClusterConfig {
+        etcd: k.etcd,
+        lease_ttl: Duration::from_secs(k.lease_ttl_s),
+        prefix: k.prefix,
+        resync_window: Duration::from_millis(k.resync_window_ms),
+        api_address: k.api_address,
+    })
+}
+
+impl ControllerConfig {
+    /// How other controllers reach this node's API.
+    pub fn api_address(&self) -> String {
+        match self.cluster.as_ref().and_then(|c| c.api_address) {
+            Some(a) => a.to_string(),
+            None if !self.api.ip().is_unspecified() => self.api.to_string(),
+            None => format!("{}:{}", self.id, self.api.port()),
+        }
     }
 }
 
@@ -71,6 +188,36 @@ mod tests {
             .to_string();
         assert!(e.contains("controller.api"), "{e}");
         assert!(ControllerConfig::parse("[controller]\nstate_dir = \"/x\"\nport = 1\n").is_err());
+    }
+
+    #[test]
+    fn a_cluster_member_is_checked() {
+        let ok = "[controller]\nid = \"c1\"\nstate_dir = \"/x\"\n[cluster]\netcd = [\"http://10.0.0.1:2379\"]\n";
+        let c = ControllerConfig::parse(ok).unwrap();
+        let k = c.cluster.as_ref().unwrap();
+        assert_eq!(k.lease_ttl, Duration::from_secs(2));
+        assert_eq!(k.prefix, "/vxswitch");
+        assert_eq!(c.api_address(), "c1:8080");
+        for (bad, field) in [
+            (ok.replace("id = \"c1\"\n", ""), "controller.id"),
+            (
+                ok.replace("http://10.0.0.1:2379", "10.0.0.1:2379"),
+                "cluster.etcd[0]",
+            ),
+            (
+                ok.replace("http://10.0.0.1:2379", "http://10.0.0.1:0"),
+                "cluster.etcd[0]",
+            ),
+            (
+                ok.replace("etcd = [\"http://10.0.0.1:2379\"]", "etcd = []"),
+                "cluster.etcd",
+            ),
+            (format!("{ok}lease_ttl_s = 0\n"), "cluster.lease_ttl_s"),
+            (format!("{ok}prefix = \"vx/\"\n"), "cluster.prefix"),
+        ] {
+            let e = ControllerConfig::parse(&bad).unwrap_err().to_string();
+            assert!(e.contains(field), "{field}: {e}");
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cluster;
 mod config;
+pub mod ownership;
 pub mod sessions;
 pub mod slices;
 pub mod state;
@@ -32,6 +34,8 @@ pub enum ControllerError {
     Runtime(std::io::Error),
     #[error("signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 /// Runs the node until SIGINT/SIGTERM.
@@ -41,8 +45,23 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
         .build()
         .map_err(ControllerError::Runtime)?;
     rt.block_on(async {
-        let store = switches::Store::open(&cfg.state_dir)?;
-        let state = Arc::new(Mutex::new(Controller::new(cfg.id.clone(), store)));
+        let (store, own, cluster) = match &cfg.cluster {
+            None => (
+                switches::Store::open(&cfg.state_dir)?,
+                ownership::Ownership::single(&cfg.id),
+                None,
+            ),
+            Some(k) => (
+                switches::Store::mirror(),
+                ownership::Ownership::member(&cfg.id, k.resync_window),
+                Some(
+                    cluster::Handle::new(&cfg.id, k)
+                        .await
+                        .map_err(ControllerError::Cluster)?,
+                ),
+            ),
+        };
+        let state = Arc::new(Mutex::new(Controller::new(cfg.id.clone(), store, own)));
         let bind = |what, addr: std::net::SocketAddr| async move {
             tokio::net::TcpListener::bind(addr)
                 .await
@@ -57,16 +76,27 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
         let mut interrupt = signal(SignalKind::interrupt()).map_err(ControllerError::Signal)?;
         let mut terminate = signal(SignalKind::terminate()).map_err(ControllerError::Signal)?;
         let n = lock(&state).switches().len();
+        let from = match &cfg.cluster {
+            None => format!("{} logical switch(es) from {}", n, cfg.state_dir.display()),
+            Some(k) => format!(
+                "cluster member (etcd {}, lease ttl {}s, keys under {})",
+                k.etcd.join(","),
+                k.lease_ttl.as_secs(),
+                k.prefix
+            ),
+        };
         println!(
-            "vxswitch controller ready: id {}, agents on {}, api on http://{}/api/v1 (openapi: /openapi.json), {} logical switch(es) from {}",
-            cfg.id,
-            cfg.listen,
-            cfg.api,
-            n,
-            cfg.state_dir.display()
+            "vxswitch controller ready: id {}, agents on {}, api on http://{}/api/v1 (openapi: /openapi.json), {from}",
+            cfg.id, cfg.listen, cfg.api,
         );
         tokio::spawn(sessions::serve(agents, Arc::clone(&state)));
-        let app = api::router(Arc::clone(&state));
+        if let Some(h) = &cluster {
+            cluster::spawn(h, cfg, &state);
+        }
+        let app = api::router(api::App {
+            node: Arc::clone(&state),
+            cluster: cluster.clone(),
+        });
         tokio::spawn(async move {
             if let Err(e) = axum::serve(api, app).await {
                 eprintln!("controller: api: {e}");
@@ -77,6 +107,9 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
             _ = terminate.recv() => {}
         }
         println!("controller {} stopping", cfg.id);
+        if let Some(h) = &cluster {
+            cluster::leave(h, &state).await;
+        }
         Ok(())
     })
 }

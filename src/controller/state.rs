@@ -2,7 +2,8 @@
 //! agent sessions and the VNI slice ownership. Every change that hosts must see is pushed
 //! here, to the sessions of the VNI's members, under the one lock the node has.
 
-use super::slices::{slice_of, SLICES};
+use super::ownership::{Change, Ownership};
+use super::slices::slice_of;
 use super::switches::{LogicalSwitch, Store, StoreError};
 use super::tables::{MacChange, SessionId, Tables, VtepInfo};
 use crate::ids::Vni;
@@ -12,7 +13,7 @@ use crate::proto::{
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 use tokio::sync::{mpsc, Notify};
 
 /// Messages a session may have waiting before it is considered stuck and closed.
@@ -48,8 +49,8 @@ pub struct Session {
 
 pub struct Controller {
     pub id: String,
-    /// Owner of each slice (single node: this controller).
-    pub slice_owner: Vec<String>,
+    /// Which slices this node answers for.
+    pub own: Ownership,
     store: Store,
     pub tables: Tables,
     pub sessions: BTreeMap<SessionId, Session>,
@@ -69,12 +70,15 @@ pub enum ApiError {
     NotJson,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The cluster's store (etcd) did not take the request.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl Controller {
-    pub fn new(id: String, store: Store) -> Controller {
+    pub fn new(id: String, store: Store, own: Ownership) -> Controller {
         Controller {
-            slice_owner: vec![id.clone(); SLICES],
+            own,
             id,
             store,
             tables: Tables::default(),
@@ -83,8 +87,58 @@ impl Controller {
         }
     }
 
+    /// The owner of `vni` per the slice map ("" while its slice moves).
     pub fn owner_of(&self, vni: Vni) -> &str {
-        &self.slice_owner[slice_of(vni)]
+        &self.own.owners[slice_of(vni)]
+    }
+
+    /// Whether this node answers for `vni` now.
+    pub fn owns(&self, vni: Vni) -> bool {
+        self.own.owns(slice_of(vni), Instant::now())
+    }
+
+    // ---- cluster ----
+
+    /// Takes the cluster's slice map (`my_lease`: the lease it names this node with),
+    /// drops the tables of slices lost, and announces the map to every host.
+    pub fn apply_map(&mut self, epoch: u64, owners: Vec<String>, my_lease: Option<i64>) {
+        if !self.own.set_map(epoch, owners, my_lease) {
+            return;
+        }
+        self.tick(Instant::now());
+        let m = self.slice_map_message();
+        let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.send(id, m.clone());
+        }
+    }
+
+    /// Follows the lease's clock: slices no longer owned lose their tables, and the VTEP
+    /// tables of slices gained go out once their settle window has passed.
+    pub fn tick(&mut self, now: Instant) {
+        let Change { lost, gained: _ } = self.own.refresh(now);
+        if !lost.is_empty() {
+            self.tables
+                .retain_vnis(|vni| !lost.contains(&slice_of(vni)));
+        }
+        let settled = self.own.settled(now);
+        if !settled.is_empty() {
+            let vnis: Vec<Vni> = self
+                .tables
+                .vnis()
+                .filter(|v| settled.contains(&slice_of(*v)))
+                .collect();
+            for vni in vnis {
+                self.push_vtep_table(vni);
+            }
+        }
+    }
+
+    fn slice_map_message(&self) -> ControllerMessage {
+        ControllerMessage::of(C::SliceMap(proto::SliceMap {
+            epoch: self.own.epoch,
+            slice_owner: self.own.owners.clone(),
+        }))
     }
 
     // ---- sessions ----
@@ -156,7 +210,8 @@ impl Controller {
             ControllerMessage::of(C::Welcome(proto::Welcome {
                 version: proto::PROTOCOL_VERSION,
                 controller: self.id.clone(),
-                slice_owner: self.slice_owner.clone(),
+                slice_owner: self.own.owners.clone(),
+                epoch: self.own.epoch,
             })),
         );
         Ok(id)
@@ -266,11 +321,15 @@ impl Controller {
 
     fn owned_vni(&self, field: &'static str, v: u32) -> Result<Vni, Refusal> {
         let vni = proto::vni(field, v).map_err(|e| refuse(ErrorCode::BadField, e.to_string()))?;
-        if self.owner_of(vni) != self.id {
-            return Err(refuse(
-                ErrorCode::NotOwner,
-                format!("vni {vni} is owned by {}", self.owner_of(vni)),
-            ));
+        if !self.own.owns(slice_of(vni), Instant::now()) {
+            let why = match self.owner_of(vni) {
+                "" => "has no owner (its slice is moving)".to_string(),
+                o if o == self.id => {
+                    "is not owned here now: this controller lost its etcd lease".to_string()
+                }
+                o => format!("is owned by {o}"),
+            };
+            return Err(refuse(ErrorCode::NotOwner, format!("vni {vni} {why}")));
         }
         Ok(vni)
     }
@@ -304,9 +363,10 @@ impl Controller {
         }))
     }
 
-    /// Sends the VNI's VTEP table to every member (only for configured switches).
+    /// Sends the VNI's VTEP table to every member (only for configured switches, and not
+    /// while the hosts are still re-reporting a slice just gained).
     fn push_vtep_table(&mut self, vni: Vni) {
-        if self.store.get(vni).is_none() {
+        if self.store.get(vni).is_none() || self.own.is_settling(slice_of(vni)) {
             return;
         }
         let msg = self.vtep_table_message(vni);
@@ -352,6 +412,29 @@ impl Controller {
         Ok(())
     }
 
+    /// A cluster member's copy follows etcd: a switch written (by any controller) is
+    /// stored and its members here are told; nothing happens for an identical copy.
+    pub fn switch_written(&mut self, ls: LogicalSwitch) {
+        if self.store.get(ls.vni) == Some(&ls) {
+            return;
+        }
+        let new = self.store.get(ls.vni).is_none();
+        let vni = ls.vni;
+        if self.store.put(ls.clone()).is_ok() {
+            for m in self.tables.members(vni) {
+                self.send(m, ls_message(&ls));
+            }
+            if new {
+                self.push_vtep_table(vni);
+            }
+        }
+    }
+
+    /// A cluster member's copy follows etcd: a switch deleted (by any controller).
+    pub fn switch_deleted(&mut self, vni: Vni) {
+        let _ = self.store.remove(vni);
+    }
+
     pub fn update(&mut self, ls: LogicalSwitch) -> Result<(), ApiError> {
         self.switch(ls.vni)?;
         self.store.put(ls.clone())?;
@@ -362,7 +445,24 @@ impl Controller {
     }
 
     pub fn delete(&mut self, vni: Vni) -> Result<(), ApiError> {
+        self.check_unused(vni)?;
+        self.store.remove(vni)?;
+        Ok(())
+    }
+
+    /// A switch with VM ports on it is not deleted. Only its owner holds the joins: any
+    /// other controller (or one whose slice is moving) refuses rather than guess.
+    pub fn check_unused(&self, vni: Vni) -> Result<(), ApiError> {
         self.switch(vni)?;
+        if !self.own.owns(slice_of(vni), Instant::now()) {
+            let owner = match self.owner_of(vni) {
+                "" => "no controller (its slice is moving)".to_string(),
+                o => format!("controller {o}"),
+            };
+            return Err(ApiError::Conflict(format!(
+                "vni: logical switch {vni} is owned by {owner}: delete it through that controller's API, which knows whether VMs are on it"
+            )));
+        }
         let members = self.tables.members(vni);
         if !members.is_empty() {
             return Err(ApiError::Conflict(format!(
@@ -370,7 +470,6 @@ impl Controller {
                 members.len()
             )));
         }
-        self.store.remove(vni)?;
         Ok(())
     }
 }

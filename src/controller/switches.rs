@@ -103,13 +103,22 @@ pub enum StoreError {
     Corrupt { path: String, msg: String },
 }
 
-/// The durable set of logical switches, keyed by VNI.
+/// The set of logical switches, keyed by VNI: durable in a file (single node), or a copy
+/// of what etcd holds (cluster members write to etcd and fill this from its watch).
 pub struct Store {
-    path: PathBuf,
+    path: Option<PathBuf>,
     switches: BTreeMap<Vni, LogicalSwitch>,
 }
 
 impl Store {
+    /// A cluster member's copy of etcd's switches.
+    pub fn mirror() -> Store {
+        Store {
+            path: None,
+            switches: BTreeMap::new(),
+        }
+    }
+
     /// Opens (or starts) the store in `dir`; a file that does not parse is an error, never
     /// silently replaced.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
@@ -131,7 +140,10 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(io(e)),
         };
-        Ok(Store { path, switches })
+        Ok(Store {
+            path: Some(path),
+            switches,
+        })
     }
 
     pub fn get(&self, vni: Vni) -> Option<&LogicalSwitch> {
@@ -167,17 +179,20 @@ impl Store {
     }
 
     fn save(&self) -> Result<(), StoreError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let io = |source| StoreError::Io {
-            path: self.path.display().to_string(),
+            path: path.display().to_string(),
             source,
         };
         let list: Vec<&LogicalSwitch> = self.switches.values().collect();
         let body = serde_json::to_vec_pretty(&list).expect("switches serialize");
-        let tmp = self.path.with_extension("json.tmp");
+        let tmp = path.with_extension("json.tmp");
         let mut f = std::fs::File::create(&tmp).map_err(io)?;
         f.write_all(&body).map_err(io)?;
         f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        std::fs::rename(&tmp, path).map_err(io)
     }
 }
 

@@ -84,6 +84,16 @@ impl Tables {
         was
     }
 
+    /// Keeps only the VNIs `keep` accepts (a controller that lost their slices drops them).
+    pub fn retain_vnis(&mut self, keep: impl Fn(Vni) -> bool) {
+        self.vnis.retain(|v, _| keep(*v));
+    }
+
+    /// The VNIs with any table entry.
+    pub fn vnis(&self) -> impl Iterator<Item = Vni> + '_ {
+        self.vnis.keys().copied()
+    }
+
     /// A session ended: every VNI it had joined loses that VTEP. Returns those VNIs.
     pub fn drop_session(&mut self, session: SessionId) -> Vec<Vni> {
         let mut hit = Vec::new();

@@ -6,16 +6,18 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+mod controlled;
 pub mod iperf;
 pub mod process;
 pub mod sh;
 mod topology;
 mod walkthrough;
 
+pub use controlled::ControlledLab;
 pub use process::{Process, ProcessError, Stopped};
 pub use sh::LabError;
-pub use topology::{Hypervisor, Mtu, Options, Topology, Vm, CONTROLLER_IP, UNDERLAY_GW};
-pub use walkthrough::{walkthrough, ControlledLab};
+pub use topology::{controller_ip, Hypervisor, Mtu, Options, Topology, Vm, UNDERLAY_GW, VM_C};
+pub use walkthrough::walkthrough;
 
 use crate::ids::Vni;
 use std::path::{Path, PathBuf};
@@ -139,7 +141,7 @@ pub fn hypervisor_config(hv: &Hypervisor, core: usize, socket: &Path, tables: &s
 [eal]
 args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "{core}", "--file-prefix", "{ns}",
         "--vdev", "net_af_packet0,iface=up0{up_slots}",
-        "--vdev", "net_af_packet1,iface={vm_port},{VM_PORT_SLOTS}"]
+        "--vdev", "net_af_packet1,iface={vm_port},{VM_PORT_SLOTS}"{extra_vdev}]
 
 [dataplane]
 workers = [{workers}]
@@ -163,8 +165,19 @@ name = "vm"
 device = "net_af_packet1"
 vni = {VNI}
 mtu = {vm_mtu}
-
+{extra_port}
 {tables}"#,
+        extra_vdev = match &hv.extra_port {
+            Some(p) => format!(",\n        \"--vdev\", \"net_af_packet2,iface={p},{VM_PORT_SLOTS}\""),
+            None => String::new(),
+        },
+        extra_port = match &hv.extra_port {
+            Some(p) => format!(
+                "\n[[access_port]]\nname = \"{p}\"\ndevice = \"net_af_packet2\"\nvni = {VNI}\nmtu = {}\n",
+                hv.mtu.vm
+            ),
+            None => String::new(),
+        },
         ns = hv.ns,
         up_slots = uplink_slots(hv.mtu.underlay),
         multi_segment = !hv.copy_replicas,
@@ -270,8 +283,9 @@ impl Lab {
             .map_err(|e| LabError::Step(format!("{}: {e}", dir.display())))?;
         let opts = Options {
             vms_on: true,
-            controller: false,
+            controllers: 0,
             mtu: spec.mtu,
+            vm_c: false,
         };
         let topo = Topology::build(prefix, &[VM_A, VM_B], opts)?;
         let mut lab = Lab {

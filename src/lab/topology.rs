@@ -25,13 +25,16 @@ pub struct Hypervisor {
     pub copy_replicas: bool,
     /// vxswitch's worker count (its single-queue af_packet ports then share TX queues).
     pub workers: usize,
+    /// A second VM port (VM C's), when the lab has one here.
+    pub extra_port: Option<String>,
 }
 
 pub struct Topology {
     pub prefix: String,
     pub underlay_ns: String,
-    /// The controller's namespace on the management network (when built with one).
-    pub controller_ns: Option<String>,
+    /// The controllers' namespaces on the management network (controller i at
+    /// `controller_ip(i)`).
+    pub controller_ns: Vec<String>,
     pub vms: Vec<Vm>,
     pub hvs: Vec<Hypervisor>,
     namespaces: Vec<String>,
@@ -40,8 +43,14 @@ pub struct Topology {
 /// The underlay segment and its bridge address.
 pub const SEGMENT_PREFIX: u8 = 24;
 pub const UNDERLAY_GW: &str = "192.168.250.1";
-/// The management network (hosts' agents <-> controller), apart from the underlay.
-pub const CONTROLLER_IP: &str = "192.168.110.201";
+/// Controller `i`'s address on the management network (hosts' agents <-> controllers,
+/// apart from the underlay): 192.168.110.201, .202, .203 as in the source document.
+pub fn controller_ip(i: usize) -> String {
+    format!("192.168.110.{}", 201 + i)
+}
+
+/// VM C: powered on during the failover demo, behind hypervisor 2.
+pub const VM_C: (&str, &str) = ("172.16.10.13", "02:cc:cc:cc:cc:cc");
 
 /// The MTUs of the underlay links and of the VMs' links: the underlay carries a VM's
 /// largest frame plus VXLAN's 50 bytes.
@@ -69,9 +78,11 @@ impl Mtu {
 pub struct Options {
     /// VMs' interfaces up at once (else they stay down until `power_on`).
     pub vms_on: bool,
-    /// A management network with a controller namespace.
-    pub controller: bool,
+    /// Controllers on a management network (0: none).
+    pub controllers: usize,
     pub mtu: Mtu,
+    /// VM C on hypervisor 2 (a second VM port there), powered off.
+    pub vm_c: bool,
 }
 
 impl Topology {
@@ -86,7 +97,7 @@ impl Topology {
         let mut t = Topology {
             prefix: prefix.to_owned(),
             underlay_ns: format!("{prefix}-ul"),
-            controller_ns: None,
+            controller_ns: Vec::new(),
             vms: Vec::new(),
             hvs: Vec::new(),
             namespaces: Vec::new(),
@@ -114,6 +125,7 @@ impl Topology {
                 mtu: opts.mtu,
                 copy_replicas: false,
                 workers: 1,
+                extra_port: None,
             };
             let vm = Vm {
                 ns: format!("{prefix}-vm{n}"),
@@ -167,27 +179,62 @@ impl Topology {
             t.hvs.push(hv);
             t.vms.push(vm);
         }
+        if opts.vm_c && t.hvs.len() >= 2 {
+            t.add_vm_c(opts.mtu)?;
+        }
         sh::in_ns(&ul, &["ip", "link", "set", "br0", "up"])?;
-        if opts.controller {
-            t.management()?;
+        if opts.controllers > 0 {
+            t.management(opts.controllers)?;
         }
         Ok(t)
     }
 
-    /// Bridge br1 in the underlay namespace as the management network: the controller's
-    /// namespace at 192.168.110.201, each hypervisor's `mgmt0` at 192.168.110.5N.
-    fn management(&mut self) -> Result<(), LabError> {
+    /// VM C behind hypervisor 2, on its port `vmc` (the VM's interface stays down).
+    fn add_vm_c(&mut self, mtu: Mtu) -> Result<(), LabError> {
+        let vm = Vm {
+            ns: format!("{}-vmc", self.prefix),
+            ip: VM_C.0,
+            mac: VM_C.1,
+        };
+        self.add_ns(&vm.ns)?;
+        let hv = &mut self.hvs[1];
+        let m = mtu.vm.to_string();
+        sh::run(&[
+            "ip", "link", "add", "eth0", "netns", &vm.ns, "address", vm.mac, "mtu", &m, "type",
+            "veth", "peer", "name", "vmc", "netns", &hv.ns, "mtu", &m,
+        ])?;
+        sh::in_ns(&hv.ns, &["ip", "link", "set", "vmc", "up"])?;
+        sh::in_ns(
+            &vm.ns,
+            &["ip", "addr", "add", &format!("{}/24", vm.ip), "dev", "eth0"],
+        )?;
+        sh::in_ns(
+            &vm.ns,
+            &["sysctl", "-qw", "net.ipv4.conf.eth0.arp_notify=1"],
+        )?;
+        hv.extra_port = Some("vmc".into());
+        self.vms.push(vm);
+        Ok(())
+    }
+
+    /// Bridge br1 in the underlay namespace as the management network: controller i's
+    /// namespace at `controller_ip(i)`, each hypervisor's `mgmt0` at 192.168.110.5N.
+    fn management(&mut self, controllers: usize) -> Result<(), LabError> {
         let ul = self.underlay_ns.clone();
-        let ctl = format!("{}-ctl", self.prefix);
-        self.add_ns(&ctl)?;
         sh::in_ns(&ul, &["ip", "link", "add", "br1", "type", "bridge"])?;
         sh::in_ns(&ul, &["ip", "link", "set", "br1", "up"])?;
-        let mut ends = vec![(
-            ctl.clone(),
-            "eth0".to_string(),
-            format!("{CONTROLLER_IP}/24"),
-            "ctl".to_string(),
-        )];
+        let mut ends = Vec::new();
+        for i in 0..controllers {
+            let ns = format!("{}-c{}", self.prefix, i + 1);
+            self.add_ns(&ns)?;
+            ends.push((
+                ns.clone(),
+                "eth0".to_string(),
+                format!("{}/24", controller_ip(i)),
+                format!("c{}", i + 1),
+            ));
+            self.controller_ns.push(ns);
+        }
         for (i, hv) in self.hvs.iter().enumerate() {
             ends.push((
                 hv.ns.clone(),
@@ -205,11 +252,18 @@ impl Topology {
             sh::in_ns(&ns, &["ip", "addr", "add", &addr, "dev", &dev])?;
             sh::in_ns(&ns, &["ip", "link", "set", &dev, "up"])?;
         }
-        self.controller_ns = Some(ctl);
         Ok(())
     }
 
-    /// Powers VM `i` on: its interface comes up (and it announces itself by GARP).
+    /// Cuts controller i off the management network (its link to br1 down), or reconnects it.
+    pub fn isolate_controller(&self, i: usize, cut: bool) -> Result<(), LabError> {
+        let state = if cut { "down" } else { "up" };
+        let port = format!("c{}", i + 1);
+        sh::in_ns(&self.underlay_ns, &["ip", "link", "set", &port, state]).map(|_| ())
+    }
+
+    /// Powers VM `i` on (VM C is the last VM): its interface comes up (and it announces
+    /// itself by GARP).
     pub fn power_on(&self, i: usize) -> Result<(), LabError> {
         sh::in_ns(&self.vms[i].ns, &["ip", "link", "set", "eth0", "up"]).map(|_| ())
     }

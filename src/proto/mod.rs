@@ -4,7 +4,7 @@
 
 mod framing;
 
-pub use framing::{codec, encode, next_frame, send, Framed, MAX_FRAME};
+pub use framing::{codec, encode, next_frame, send, FrameWriter, Framed, MAX_FRAME};
 
 #[allow(clippy::all, missing_docs)]
 mod generated {
