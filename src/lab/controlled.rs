@@ -6,7 +6,7 @@
 use super::capture::{vxlan_capture, VxlanCapture};
 use super::process::Process;
 use super::sh::{self, LabError};
-use super::topology::{controller_ip, Hypervisor, Mtu, Options, Topology};
+use super::topology::{cluster_ip, controller_ip, Hypervisor, Mtu, Options, Topology};
 use super::{start_daemon, CONTROLLER_READY, DATAPLANE_READY, STOP_GRACE, VM_A, VM_B, VNI};
 use crate::api::host::{Connection, MacRow, Request, SessionState, Stats, VtepRow};
 use crate::api::rest::{ArpTableRow, LogicalSwitchView, MacTableRow, VtepTableRow};
@@ -56,18 +56,19 @@ fn controller_config(dir: &Path, i: usize, n: usize) -> String {
     );
     if n > 1 {
         let etcd: Vec<String> = (0..n)
-            .map(|k| format!("\"http://{}:2379\"", controller_ip(k)))
+            .map(|k| format!("\"http://{}:2379\"", cluster_ip(k)))
             .collect();
         cfg.push_str(&format!("\n[cluster]\netcd = [{}]\n", etcd.join(", ")));
     }
     cfg
 }
 
-/// Starts etcd member i of `n` in namespace `ns` (clients on 2379, peers on 2380).
+/// Starts etcd member i of `n` in namespace `ns`, on the cluster network (clients on 2379,
+/// peers on 2380).
 fn start_etcd(ns: &str, i: usize, n: usize, dir: &Path, token: &str) -> Result<Process, LabError> {
-    let ip = controller_ip(i);
+    let ip = cluster_ip(i);
     let cluster: Vec<String> = (0..n)
-        .map(|k| format!("c{}=http://{}:2380", k + 1, controller_ip(k)))
+        .map(|k| format!("c{}=http://{}:2380", k + 1, cluster_ip(k)))
         .collect();
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", ns, "etcd"])
@@ -312,6 +313,13 @@ impl ControlledLab {
     pub fn print_ctl(&self, who: &str, args: &[&str]) -> (bool, String) {
         let r = self.ctl(args);
         print_cmd(who, args, &r.1);
+        r
+    }
+
+    /// Runs and prints a command against controller i.
+    pub fn print_ctl_on(&self, i: usize, args: &[&str]) -> (bool, String) {
+        let r = self.ctl_on(i, args);
+        print_cmd(&format!("controller{}", i + 1), args, &r.1);
         r
     }
 

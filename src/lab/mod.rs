@@ -7,6 +7,7 @@
 
 pub mod capture;
 mod controlled;
+pub mod failover;
 pub mod iperf;
 pub mod process;
 pub mod sh;
@@ -16,7 +17,9 @@ mod walkthrough;
 pub use controlled::ControlledLab;
 pub use process::{Process, ProcessError, Stopped};
 pub use sh::LabError;
-pub use topology::{controller_ip, Hypervisor, Mtu, Options, Topology, Vm, UNDERLAY_GW, VM_C};
+pub use topology::{
+    cluster_ip, controller_ip, Hypervisor, Mtu, Options, Topology, Vm, UNDERLAY_GW, VM_C,
+};
 pub use walkthrough::walkthrough;
 
 use crate::ids::Vni;
@@ -54,6 +57,10 @@ pub struct LabArgs {
     /// Jumbo frames: VMs at MTU 9000 over a 9100-byte underlay (the data-plane-only lab).
     #[arg(long)]
     pub jumbo: bool,
+    /// Kill -9 the controller owning VNI 5001 while A pings B, power on VM C, print the
+    /// timeline; then restart it and show the slices rebalance.
+    #[arg(long)]
+    pub failover: bool,
 }
 
 /// How hypervisor 2 is built.
@@ -348,6 +355,9 @@ impl Lab {
 /// The `vxswitch lab` command: the walk-through with a controller, or (with
 /// `--kernel-peer` / `--no-controller`) the static data-plane lab: build, ping, report.
 pub fn run(args: &LabArgs) -> Result<(), LabError> {
+    if args.failover {
+        return failover::run(args);
+    }
     if !args.kernel_peer && !args.no_controller && !args.jumbo {
         return walkthrough(args);
     }

@@ -57,3 +57,15 @@ pub fn try_in_ns(ns: &str, args: &[&str]) -> (bool, String) {
         Err(e) => (false, e.to_string()),
     }
 }
+
+/// Moves the calling thread into network namespace `ns` (a thread that speaks to a lab's
+/// daemons from inside, as a host would).
+pub fn enter_netns(ns: &str) -> Result<(), LabError> {
+    let path = format!("/var/run/netns/{ns}");
+    let f = std::fs::File::open(&path).map_err(|e| LabError::Step(format!("{path}: {e}")))?;
+    rustix::thread::move_into_link_name_space(
+        std::os::fd::AsFd::as_fd(&f),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )
+    .map_err(|e| LabError::Step(format!("entering {ns}: {e}")))
+}

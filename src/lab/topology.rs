@@ -49,6 +49,12 @@ pub fn controller_ip(i: usize) -> String {
     format!("192.168.110.{}", 201 + i)
 }
 
+/// Controller `i`'s address on the cluster network, where the etcd members talk (apart from
+/// the hosts' sessions, so that a controller can be cut off its cluster and not its hosts).
+pub fn cluster_ip(i: usize) -> String {
+    format!("192.168.111.{}", 201 + i)
+}
+
 /// VM C: powered on during the failover demo, behind hypervisor 2.
 pub const VM_C: (&str, &str) = ("172.16.10.13", "02:cc:cc:cc:cc:cc");
 
@@ -252,13 +258,37 @@ impl Topology {
             sh::in_ns(&ns, &["ip", "addr", "add", &addr, "dev", &dev])?;
             sh::in_ns(&ns, &["ip", "link", "set", &dev, "up"])?;
         }
+        if controllers > 1 {
+            self.cluster_network()?;
+        }
         Ok(())
     }
 
-    /// Cuts controller i off the management network (its link to br1 down), or reconnects it.
+    /// Bridge br2 in the underlay namespace as the controllers' cluster network: controller
+    /// i's `eth1` at `cluster_ip(i)`.
+    fn cluster_network(&mut self) -> Result<(), LabError> {
+        let ul = self.underlay_ns.clone();
+        sh::in_ns(&ul, &["ip", "link", "add", "br2", "type", "bridge"])?;
+        sh::in_ns(&ul, &["ip", "link", "set", "br2", "up"])?;
+        for (i, ns) in self.controller_ns.iter().enumerate() {
+            let peer = format!("k{}", i + 1);
+            sh::run(&[
+                "ip", "link", "add", "eth1", "netns", ns, "type", "veth", "peer", "name", &peer,
+                "netns", &ul,
+            ])?;
+            sh::in_ns(&ul, &["ip", "link", "set", &peer, "master", "br2", "up"])?;
+            let addr = format!("{}/24", cluster_ip(i));
+            sh::in_ns(ns, &["ip", "addr", "add", &addr, "dev", "eth1"])?;
+            sh::in_ns(ns, &["ip", "link", "set", "eth1", "up"])?;
+        }
+        Ok(())
+    }
+
+    /// Cuts controller i off the cluster network (its etcd member and client lose the other
+    /// members; its hosts still reach it), or connects it again.
     pub fn isolate_controller(&self, i: usize, cut: bool) -> Result<(), LabError> {
         let state = if cut { "down" } else { "up" };
-        let port = format!("c{}", i + 1);
+        let port = format!("k{}", i + 1);
         sh::in_ns(&self.underlay_ns, &["ip", "link", "set", &port, state]).map(|_| ())
     }
 

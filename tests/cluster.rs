@@ -1,0 +1,266 @@
+//! The controller cluster end to end: three controllers with their etcd members in
+//! namespaces, two hosts, VMs A and B (and C). Kill -9 of the VNI's owner while A pings B
+//! (no ping lost, tables rebuilt, C reachable, the killed controller back and the slices
+//! rebalanced); a controller cut off from its cluster stops owning before another member
+//! takes over, and no two controllers ever answer for the VNI in the same instant; an etcd
+//! that cannot be reached at start is waited for without owning anything.
+
+mod common;
+
+use common::{require_root, EXE};
+use prost::Message;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vxswitch::api::rest::ClusterStatus;
+use vxswitch::lab::failover::{fail_owner, wait_rebalanced};
+use vxswitch::lab::{controller_ip, sh, ControlledLab, VM_A, VM_B};
+use vxswitch::proto::{
+    self, agent_message::Body, controller_message::Body as C, AgentMessage, ControllerMessage,
+    ErrorCode,
+};
+
+/// A lab with the switch created, A and B on and known to the owner of VNI 5001.
+fn started(prefix: &str, vm_c: bool) -> ControlledLab {
+    let lab = ControlledLab::start(Path::new(EXE), prefix, 3, vm_c).unwrap();
+    lab.wait(
+        "sessions",
+        Duration::from_secs(30),
+        ControlledLab::connected,
+    )
+    .unwrap();
+    let (ok, out) = lab.ctl(&["ls", "create", "--vni", "5001", "--name", "web"]);
+    assert!(ok, "{out}");
+    lab.topo.power_on(0).unwrap();
+    lab.topo.power_on(1).unwrap();
+    lab.wait("tables complete", Duration::from_secs(30), |l| {
+        l.vtep_table().len() == 2 && l.mac_table().len() == 2 && l.arp_table().len() == 2
+    })
+    .unwrap();
+    lab
+}
+
+fn status(lab: &ControlledLab, i: usize) -> Option<ClusterStatus> {
+    lab.ctl_view_on(i, &["show", "control-cluster", "status"])
+}
+
+#[test]
+fn a_killed_owner_loses_no_ping_and_its_slices_come_back_when_it_does() {
+    require_root();
+    let mut lab = started("vxk", true);
+    let f = fail_owner(&mut lab).unwrap();
+    f.print();
+    assert!(f.meets_goals(), "{f:?}");
+    let new_owner = f.new_owner.clone().unwrap();
+    assert_ne!(new_owner, f.killed);
+    // The killed controller restarts: it joins, the leader rebalances, and whoever owns the
+    // VNI afterwards has its tables again from the hosts.
+    let k = lab.controller_index(&f.killed).unwrap();
+    lab.restart_controller(k).unwrap();
+    let s = wait_rebalanced(&lab, Duration::from_secs(30)).unwrap();
+    assert_eq!(s.members.len(), 3, "{s:?}");
+    lab.wait(
+        "tables complete after the rebalance",
+        Duration::from_secs(10),
+        |l| l.vtep_table().len() == 2 && l.mac_table().len() == 3 && l.arp_table().len() == 3,
+    )
+    .unwrap();
+    let (ok, out) = sh::try_in_ns(&lab.topo.vms[0].ns, &["ping", "-c", "2", "-W", "1", VM_B.1]);
+    assert!(ok, "{out}");
+    lab.stop();
+}
+
+/// What one controller said to an ARP query for the VNI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Said {
+    Owner,
+    NotOwner,
+    Silent,
+}
+
+/// A session speaking for a made-up VTEP; answers the next ARP query's reply or refusal.
+struct Prober {
+    s: TcpStream,
+}
+
+impl Prober {
+    fn connect(addr: &str, vtep: u32) -> Option<Prober> {
+        let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(1)).ok()?;
+        s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+        s.set_nodelay(true).ok()?;
+        let hello = AgentMessage::of(Body::Hello(proto::Hello {
+            version: proto::PROTOCOL_VERSION,
+            host: "prober".into(),
+            vtep_ip: vtep,
+            vtep_prefix_len: 24,
+            vtep_mac: vec![2, 0x99, 0, 0, 0, 1],
+        }));
+        s.write_all(&proto::encode(&hello)).ok()?;
+        Some(Prober { s })
+    }
+
+    fn send_query(&mut self) -> bool {
+        let q = AgentMessage::of(Body::ArpQuery(proto::ArpQuery {
+            vni: 5001,
+            ip: u32::from(VM_A.1.parse::<std::net::Ipv4Addr>().unwrap()),
+        }));
+        self.s.write_all(&proto::encode(&q)).is_ok()
+    }
+
+    fn answer(&mut self) -> Said {
+        loop {
+            let mut len = [0u8; 4];
+            if self.s.read_exact(&mut len).is_err() {
+                return Said::Silent;
+            }
+            let mut b = vec![0u8; u32::from_be_bytes(len) as usize];
+            if self.s.read_exact(&mut b).is_err() {
+                return Said::Silent;
+            }
+            match ControllerMessage::decode(&b[..]).ok().and_then(|m| m.body) {
+                Some(C::ArpReply(_)) => return Said::Owner,
+                Some(C::Error(e)) if e.code == ErrorCode::NotOwner as i32 => return Said::NotOwner,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn an_isolated_controller_stops_owning_before_another_member_takes_over() {
+    require_root();
+    let mut lab = started("vxi", false);
+    let owner = lab.owner_of_vni(0).unwrap();
+    let x = lab.controller_index(&owner).unwrap();
+    // Every 20 ms the prober asks all three controllers at once (from esxi01's management
+    // network) who answers for VNI 5001.
+    let stop = Arc::new(AtomicBool::new(false));
+    let hv1 = lab.topo.hvs[0].ns.clone();
+    let prober = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            sh::enter_netns(&hv1).unwrap();
+            let vtep = u32::from(std::net::Ipv4Addr::new(192, 168, 250, 99));
+            let mut p: Vec<Prober> = (0..3)
+                .map(|i| Prober::connect(&format!("{}:1234", controller_ip(i)), vtep).unwrap())
+                .collect();
+            let t0 = Instant::now();
+            let mut rounds: Vec<(Duration, [Said; 3])> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let sent: Vec<bool> = p.iter_mut().map(Prober::send_query).collect();
+                let mut said = [Said::Silent; 3];
+                for i in 0..3 {
+                    if sent[i] {
+                        said[i] = p[i].answer();
+                    }
+                }
+                rounds.push((t0.elapsed(), said));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            rounds
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    lab.topo.isolate_controller(x, true).unwrap();
+    // A survivor takes the VNI over; the hosts re-report to it.
+    let survivor = (0..3).find(|&i| i != x).unwrap();
+    lab.wait("a survivor owns the VNI", Duration::from_secs(15), |l| {
+        l.owner_of_vni(survivor).is_some_and(|o| o != owner)
+    })
+    .unwrap();
+    lab.wait("tables on the new owner", Duration::from_secs(10), |l| {
+        l.vtep_table().len() == 2 && l.mac_table().len() == 2 && l.arp_table().len() == 2
+    })
+    .unwrap();
+    let cut_off = status(&lab, x).unwrap();
+    assert!(!cut_off.majority, "{cut_off:?}");
+    assert_eq!(cut_off.slices_here, 0, "{cut_off:?}");
+    let (ok, out) = sh::try_in_ns(&lab.topo.vms[0].ns, &["ping", "-c", "3", "-W", "1", VM_B.1]);
+    assert!(ok, "forwarding goes on: {out}");
+    // Back on its cluster: it joins again and gets its share.
+    lab.topo.isolate_controller(x, false).unwrap();
+    wait_rebalanced(&lab, Duration::from_secs(30)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let rounds = prober.join().unwrap();
+
+    let owners = |s: &[Said; 3]| s.iter().filter(|x| **x == Said::Owner).count();
+    for (t, s) in &rounds {
+        assert!(owners(s) <= 1, "two owners at {t:?}: {s:?}");
+    }
+    let stopped = rounds
+        .iter()
+        .position(|(_, s)| s[x] == Said::NotOwner)
+        .expect("the isolated controller stopped owning");
+    let taken = rounds
+        .iter()
+        .position(|(_, s)| (0..3).any(|i| i != x && s[i] == Said::Owner))
+        .expect("another member took the VNI over");
+    assert!(
+        stopped < taken,
+        "stopped at {:?}, taken over at {:?}",
+        rounds[stopped].0,
+        rounds[taken].0
+    );
+    let gaps = rounds.iter().filter(|(_, s)| owners(s) == 0).count();
+    println!(
+        "{} rounds; isolated owner refused from {:?}, survivor answered from {:?}; {gaps} round(s) without an owner",
+        rounds.len(),
+        rounds[stopped].0,
+        rounds[taken].0
+    );
+    lab.stop();
+}
+
+#[test]
+fn an_unreachable_etcd_is_waited_for_and_bad_endpoints_are_refused() {
+    require_root();
+    let dir = common::test_dir("cluster-no-etcd");
+    let bad = format!(
+        "[controller]\nid = \"c1\"\nlisten = \"127.0.0.1:21240\"\napi = \"127.0.0.1:28090\"\nstate_dir = \"{}\"\n[cluster]\netcd = [\"127.0.0.1:2379\"]\n",
+        dir.display()
+    );
+    let cfg = dir.join("bad.toml");
+    std::fs::write(&cfg, &bad).unwrap();
+    let out = std::process::Command::new(EXE)
+        .args(["controller", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cluster.etcd[0]"),
+        "{err}"
+    );
+    // Nobody listens on 127.0.0.1:1 (port 1): the controller serves its API, owns nothing,
+    // says why, and keeps trying.
+    let cfg = dir.join("down.toml");
+    std::fs::write(
+        &cfg,
+        bad.replace("\"127.0.0.1:2379\"", "\"http://127.0.0.1:1\""),
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    let mut d = common::Daemon::spawn_args(&["controller", "--config", &cfg], "controller ready");
+    let start = Instant::now();
+    while !d.output().contains("not a cluster member") && start.elapsed() < Duration::from_secs(15)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        d.output().contains("not a cluster member"),
+        "{}",
+        d.output()
+    );
+    let s: ClusterStatus = vxswitch::api::RestClient::new("http://127.0.0.1:28090")
+        .cluster_status()
+        .unwrap();
+    assert!(
+        !s.majority && s.slices_here == 0 && s.error.is_some(),
+        "{s:?}"
+    );
+    d.stop();
+}
