@@ -2,6 +2,7 @@
 //! worker core, alternating vxswitch / testpmd io / OVS-DPDK sample by sample, with the same
 //! vdevs and traffic; prints the table, writes the results folder and the charts.
 
+mod control_plane;
 mod dut;
 mod dut_ovs;
 mod dut_testpmd;
@@ -10,6 +11,7 @@ mod generator;
 mod host;
 mod report;
 mod scenario;
+mod sim_hosts;
 mod traffic;
 
 use clap::Parser;
@@ -70,6 +72,12 @@ struct Args {
     /// Keep the pcaps and the last configs in <out>/work, to rerun a DUT by hand.
     #[arg(long)]
     keep_work: bool,
+    /// The control plane at scale instead of the data plane: simulated hypervisors against
+    /// one controller and a cluster of three (see --hosts, --vnis, --vms, --controllers).
+    #[arg(long)]
+    control_plane: bool,
+    #[command(flatten)]
+    cp: control_plane::CpArgs,
 }
 
 /// The UTC time as a folder name: 20261130T231250Z.
@@ -116,6 +124,17 @@ fn main() -> ExitCode {
 
 /// Ok(false): the run worked but a DUT failed a sample.
 fn run(a: &Args) -> Result<bool, String> {
+    if a.control_plane {
+        let out = a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("bench/results").join(now_utc()));
+        let r = control_plane::run(&a.vxswitch, &out, &a.cp)?;
+        let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+        std::fs::write(out.join("control-plane.json"), json).map_err(|e| e.to_string())?;
+        println!("results: {}", out.join("control-plane.json").display());
+        return Ok(true);
+    }
     let (samples, window, warmup) = match (a.smoke, a.quick) {
         (true, _) => (1, 0.3, 0.3),
         (_, true) => (2, 0.5, 0.3),

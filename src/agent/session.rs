@@ -56,10 +56,23 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
     if let Err(e) = send(&mut wr, &hello).await {
         return (format!("hello: {e}"), false);
     }
-    let welcome = match tokio::time::timeout(WELCOME_TIMEOUT, next_frame(&mut rd)).await {
-        Ok(Ok(Some(b))) => ControllerMessage::decode(&b[..]).ok().and_then(|m| m.body),
-        Ok(Ok(None)) => return ("closed before welcome".into(), false),
-        Ok(Err(e)) => return (format!("welcome: {e}"), false),
+    // The Welcome, past any keepalive an older controller may send first.
+    let welcome = tokio::time::timeout(WELCOME_TIMEOUT, async {
+        loop {
+            let m = match next_frame(&mut rd).await {
+                Ok(Some(b)) => ControllerMessage::decode(&b[..]).ok().and_then(|m| m.body),
+                Ok(None) => return Err("closed before welcome".to_string()),
+                Err(e) => return Err(format!("welcome: {e}")),
+            };
+            if !matches!(m, Some(C::Keepalive(_))) {
+                return Ok(m);
+            }
+        }
+    })
+    .await;
+    let welcome = match welcome {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => return (e, false),
         Err(_) => return ("no welcome in time".into(), false),
     };
     let w = match welcome {

@@ -39,9 +39,12 @@ async fn session(stream: TcpStream, peer: SocketAddr, state: Shared) {
     let Framed { mut rd, mut wr } = Framed::new(rd, wr);
     let (tx, mut rx) = mpsc::channel::<ControllerMessage>(SESSION_QUEUE);
     let writer = tokio::spawn(async move {
-        let mut keepalive = tokio::time::interval(proto::KEEPALIVE_EVERY);
+        // The first keepalive a period after the start: the Welcome goes first.
+        let start = tokio::time::Instant::now() + proto::KEEPALIVE_EVERY;
+        let mut keepalive = tokio::time::interval_at(start, proto::KEEPALIVE_EVERY);
         loop {
             let m = tokio::select! {
+                biased;
                 m = rx.recv() => match m {
                     Some(m) => m,
                     None => break,

@@ -113,6 +113,11 @@ impl Process {
         &self.name
     }
 
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the process printed so far.
     pub fn output(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
