@@ -53,13 +53,15 @@ pub struct CpResult {
     pub rss_mib: f64,
 }
 
+// Every port below the ephemeral range (32768+), which the simulated hosts' many client
+// sockets draw from.
 const ETCD_CLIENT: &str = "127.0.0.1:23791";
 
 fn agents(i: usize) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 31234 + i as u16))
+    SocketAddr::from(([127, 0, 0, 1], 21300 + i as u16))
 }
 fn api(i: usize) -> String {
-    format!("http://127.0.0.1:{}", 38080 + i)
+    format!("http://127.0.0.1:{}", 22300 + i)
 }
 
 /// CPU seconds (user + system) and resident KiB of a process.
@@ -97,7 +99,8 @@ fn start(exe: &Path, dir: &Path, n: usize) -> Result<Cluster, String> {
             .args(["--listen-peer-urls", "http://127.0.0.1:23801"])
             .args(["--initial-advertise-peer-urls", "http://127.0.0.1:23801"])
             .args(["--initial-cluster", "bench=http://127.0.0.1:23801"]);
-        let mut p = Process::spawn("etcd", cmd, &dir.join("etcd.log")).map_err(|e| e.to_string())?;
+        let mut p =
+            Process::spawn("etcd", cmd, &dir.join("etcd.log")).map_err(|e| e.to_string())?;
         p.wait_for("ready to serve client requests", 1, Duration::from_secs(30))
             .map_err(|e| e.to_string())?;
         Some(p)
@@ -193,13 +196,17 @@ fn measure(c: &Cluster, n: usize, a: &CpArgs) -> Result<CpResult, String> {
             })
             .map_err(|e| format!("creating {vni}: {e}"))?;
     }
-    wait("switches on every controller", Duration::from_secs(60), || {
-        (0..n).all(|i| {
-            RestClient::new(&api(i))
-                .switches()
-                .is_ok_and(|l| l.len() == a.vnis)
-        })
-    })?;
+    wait(
+        "switches on every controller",
+        Duration::from_secs(60),
+        || {
+            (0..n).all(|i| {
+                RestClient::new(&api(i))
+                    .switches()
+                    .is_ok_and(|l| l.len() == a.vnis)
+            })
+        },
+    )?;
     let w = Arc::new(Workload {
         hosts: a.hosts,
         vnis: a.vnis,
@@ -271,7 +278,9 @@ fn measure(c: &Cluster, n: usize, a: &CpArgs) -> Result<CpResult, String> {
             let until = tokio::time::Instant::now() + Duration::from_secs(2);
             while got.len() < want {
                 match tokio::time::timeout_at(until, ev.recv()).await {
-                    Ok(Some(Event::MacMoved(h, v, m, at, t))) if v == vni && m == mac && at == vtep => {
+                    Ok(Some(Event::MacMoved(h, v, m, at, t)))
+                        if v == vni && m == mac && at == vtep =>
+                    {
                         got.insert(h, t);
                     }
                     Ok(Some(_)) => {}

@@ -97,6 +97,8 @@ pub async fn host(
         vtep_mac: vec![2, 0xee, 0, 0, (h >> 8) as u8, h as u8],
     }));
     let (mut epoch, mut owners) = (0u64, Vec::<String>::new());
+    // The map each controller announced last (a controller applies it before announcing).
+    let mut announced: Vec<Vec<String>> = Vec::new();
     for (i, c) in controllers.iter().enumerate() {
         let s = match TcpStream::connect(c).await {
             Ok(s) => s,
@@ -126,6 +128,7 @@ pub async fn host(
             owners = wl.slice_owner.clone();
         }
         ids.push(wl.controller);
+        announced.push(wl.slice_owner);
         writers.push(wr);
         let tx = in_tx.clone();
         tokio::spawn(async move {
@@ -138,41 +141,44 @@ pub async fn host(
             }
         });
     }
-    let route = |owners: &[String], vni: u32| -> Option<usize> {
-        let o = owners.get(vni as usize % owners.len().max(1))?;
-        ids.iter().position(|id| id == o)
+    let owner = |owners: &[String], vni: u32| -> Option<String> {
+        owners
+            .get(vni as usize % owners.len().max(1))
+            .filter(|o| !o.is_empty())
+            .cloned()
     };
-    // The full report: joins, then MACs and IP bindings, each to its VNI's owner.
-    let mut joined: BTreeSet<u32> = BTreeSet::new();
-    let mut msgs: Vec<(u32, AgentMessage)> = Vec::new();
+    let route = |owners: &[String], vni: u32| -> Option<usize> {
+        let o = owner(owners, vni)?;
+        ids.iter().position(|id| *id == o)
+    };
+    // The full report per VNI: the join, then MACs and IP bindings.
+    let mut report: std::collections::BTreeMap<u32, Vec<AgentMessage>> = Default::default();
     for &vm in &my_vms {
         let vni = w.vni(vm);
-        if joined.insert(vni) {
-            msgs.push((vni, AgentMessage::of(A::Join(proto::VniJoin { vni }))));
-        }
+        report
+            .entry(vni)
+            .or_insert_with(|| vec![AgentMessage::of(A::Join(proto::VniJoin { vni }))])
+            .extend([
+                AgentMessage::of(A::Mac(proto::MacReport {
+                    vni,
+                    mac: Workload::mac(vm),
+                    withdrawn: false,
+                })),
+                AgentMessage::of(A::Ip(proto::IpReport {
+                    vni,
+                    ip: u32::from(Ipv4Addr::new(172, 16, 0, 0)) + vm as u32,
+                    mac: Workload::mac(vm),
+                })),
+            ]);
     }
-    for &vm in &my_vms {
-        let vni = w.vni(vm);
-        msgs.push((
-            vni,
-            AgentMessage::of(A::Mac(proto::MacReport {
-                vni,
-                mac: Workload::mac(vm),
-                withdrawn: false,
-            })),
-        ));
-        msgs.push((
-            vni,
-            AgentMessage::of(A::Ip(proto::IpReport {
-                vni,
-                ip: u32::from(Ipv4Addr::new(172, 16, 0, 0)) + vm as u32,
-                mac: Workload::mac(vm),
-            })),
-        ));
-    }
-    for (vni, m) in &msgs {
-        if let Some(i) = route(&owners, *vni) {
-            let _ = writers[i].feed(bytes(&m)).await;
+    let joined: BTreeSet<u32> = report.keys().copied().collect();
+    for (i, wr) in writers.iter_mut().enumerate() {
+        for (vni, msgs) in &report {
+            if owner(&announced[i], *vni).as_deref() == Some(ids[i].as_str()) {
+                for m in msgs {
+                    let _ = wr.feed(bytes(m)).await;
+                }
+            }
         }
     }
     for wr in &mut writers {
@@ -185,7 +191,7 @@ pub async fn host(
     loop {
         tokio::select! {
             m = inbox.recv() => {
-                let Some((_, m)) = m else { return };
+                let Some((i, m)) = m else { return };
                 match m.body {
                     Some(C::VtepTable(t)) => {
                         tables.insert(t.vni, t.vteps.len());
@@ -199,9 +205,23 @@ pub async fn host(
                     Some(C::MacReply(r)) if r.found => {
                         let _ = events.send(Event::MacMoved(h, r.vni, r.mac, r.vtep_ip, Instant::now()));
                     }
-                    Some(C::SliceMap(s)) if s.epoch >= epoch && !s.slice_owner.is_empty() => {
-                        epoch = s.epoch;
-                        owners = s.slice_owner;
+                    Some(C::SliceMap(s)) if !s.slice_owner.is_empty() => {
+                        // As the agent does: the VNIs this controller took over get their
+                        // full report.
+                        for (vni, msgs) in &report {
+                            let now = owner(&s.slice_owner, *vni);
+                            if now.as_deref() == Some(ids[i].as_str()) && owner(&announced[i], *vni) != now {
+                                for m in msgs {
+                                    let _ = writers[i].feed(bytes(m)).await;
+                                }
+                            }
+                        }
+                        let _ = futures_util::SinkExt::<bytes::Bytes>::flush(&mut writers[i]).await;
+                        announced[i] = s.slice_owner.clone();
+                        if s.epoch >= epoch {
+                            epoch = s.epoch;
+                            owners = s.slice_owner;
+                        }
                     }
                     _ => {}
                 }

@@ -54,14 +54,14 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
             Some(k) => (
                 switches::Store::mirror(),
                 ownership::Ownership::member(&cfg.id, k.resync_window),
-                Some(
-                    cluster::Handle::new(&cfg.id, k)
-                        .await
-                        .map_err(ControllerError::Cluster)?,
-                ),
+                Some(k),
             ),
         };
         let state = Arc::new(Mutex::new(Controller::new(cfg.id.clone(), store, own)));
+        let cluster = match cluster {
+            Some(k) => Some(cluster::start(cfg, k, &state).map_err(ControllerError::Cluster)?),
+            None => None,
+        };
         let bind = |what, addr: std::net::SocketAddr| async move {
             tokio::net::TcpListener::bind(addr)
                 .await
@@ -90,9 +90,15 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
             cfg.id, cfg.listen, cfg.api,
         );
         tokio::spawn(sessions::serve(agents, Arc::clone(&state)));
-        if let Some(h) = &cluster {
-            cluster::spawn(h, cfg, &state);
-        }
+        let ticked = Arc::clone(&state);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(state::TICK);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                lock(&ticked).tick(std::time::Instant::now());
+            }
+        });
         let app = api::router(api::App {
             node: Arc::clone(&state),
             cluster: cluster.clone(),

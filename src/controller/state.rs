@@ -10,11 +10,14 @@ use crate::ids::Vni;
 use crate::proto::{
     self, agent_message::Body as A, controller_message::Body as C, ControllerMessage, ErrorCode,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::sync::{mpsc, Notify};
+
+/// How often changed VTEP tables go out (and the lease's clock is followed).
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Messages a session may have waiting before it is considered stuck and closed.
 pub const SESSION_QUEUE: usize = 4096;
@@ -55,6 +58,9 @@ pub struct Controller {
     pub tables: Tables,
     pub sessions: BTreeMap<SessionId, Session>,
     next_session: SessionId,
+    /// VNIs whose VTEP table changed since the last tick: each goes out once per tick, so
+    /// that N hosts joining a VNI at once cost N tables, not N squared.
+    dirty: BTreeSet<Vni>,
 }
 
 /// An API request refused: HTTP status class and a message naming the field.
@@ -84,6 +90,7 @@ impl Controller {
             tables: Tables::default(),
             sessions: BTreeMap::new(),
             next_session: 1,
+            dirty: BTreeSet::new(),
         }
     }
 
@@ -113,8 +120,9 @@ impl Controller {
         }
     }
 
-    /// Follows the lease's clock: slices no longer owned lose their tables, and the VTEP
-    /// tables of slices gained go out once their settle window has passed.
+    /// Runs every `TICK`: follows the lease's clock (slices no longer owned lose their
+    /// tables, those gained send their VTEP tables once their settle window has passed) and
+    /// sends the VTEP tables that changed.
     pub fn tick(&mut self, now: Instant) {
         let Change { lost, gained: _ } = self.own.refresh(now);
         if !lost.is_empty() {
@@ -128,8 +136,15 @@ impl Controller {
                 .vnis()
                 .filter(|v| settled.contains(&slice_of(*v)))
                 .collect();
-            for vni in vnis {
-                self.push_vtep_table(vni);
+            self.dirty.extend(vnis);
+        }
+        for vni in std::mem::take(&mut self.dirty) {
+            if self.store.get(vni).is_none() || self.own.is_settling(slice_of(vni)) {
+                continue;
+            }
+            let msg = self.vtep_table_message(vni);
+            for m in self.tables.members(vni) {
+                self.send(m, msg.clone());
             }
         }
     }
@@ -363,16 +378,10 @@ impl Controller {
         }))
     }
 
-    /// Sends the VNI's VTEP table to every member (only for configured switches, and not
-    /// while the hosts are still re-reporting a slice just gained).
+    /// The VNI's VTEP table goes to every member at the next tick (only for configured
+    /// switches, and not while the hosts are still re-reporting a slice just gained).
     fn push_vtep_table(&mut self, vni: Vni) {
-        if self.store.get(vni).is_none() || self.own.is_settling(slice_of(vni)) {
-            return;
-        }
-        let msg = self.vtep_table_message(vni);
-        for m in self.tables.members(vni) {
-            self.send(m, msg.clone());
-        }
+        self.dirty.insert(vni);
     }
 
     fn send_vtep_table(&mut self, vni: Vni, id: SessionId) {

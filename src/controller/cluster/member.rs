@@ -79,7 +79,9 @@ fn local_deadline(sent: Instant, ttl: Duration) -> Instant {
     sent + ttl * 9 / 10
 }
 
-/// Renews the lease three times per TTL; returns when it is lost.
+/// Renews the lease three times per TTL; returns when it is lost. One request is in flight
+/// at a time, so the answer read is the one to the request sent at `sent`; an answer may
+/// take until the lease's local deadline (a busy etcd), a broken stream is opened again.
 async fn keepalive(h: &Handle, lease: i64, ttl: Duration, state: &Shared) -> String {
     let every = ttl / 3;
     let mut c = h.client.clone();
@@ -87,7 +89,11 @@ async fn keepalive(h: &Handle, lease: i64, ttl: Duration, state: &Shared) -> Str
     let mut stream = None;
     loop {
         let sent = Instant::now();
-        let renewed = tokio::time::timeout(every, async {
+        let left = valid_until.saturating_duration_since(sent);
+        if left.is_zero() {
+            return format!("lease {lease:x} lost: no keepalive answered in {ttl:?}");
+        }
+        let renewed = tokio::time::timeout(left, async {
             if stream.is_none() {
                 stream = Some(c.lease_keep_alive(lease).await?);
             }
@@ -102,18 +108,25 @@ async fn keepalive(h: &Handle, lease: i64, ttl: Duration, state: &Shared) -> Str
         .await;
         match renewed {
             Ok(Ok(Some(r))) if r.ttl() > 0 => {
+                let took = sent.elapsed();
+                if took > every {
+                    eprintln!(
+                        "controller {}: lease keepalive answered in {took:?} (lease ttl {ttl:?}): etcd or this node is overloaded",
+                        h.id
+                    );
+                }
                 valid_until = local_deadline(sent, Duration::from_secs(r.ttl() as u64));
                 lock(state).own.set_lease(Some(lease), Some(valid_until));
+                tokio::time::sleep_until((sent + every).into()).await;
             }
             Ok(Ok(Some(_))) => return format!("etcd says lease {lease:x} expired"),
-            _ => {
+            Ok(Ok(None)) | Ok(Err(_)) => {
+                // The stream broke: open another, soon.
                 stream = None;
-                if Instant::now() >= valid_until {
-                    return format!("lease {lease:x} lost: no keepalive answered in {ttl:?}");
-                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            Err(_) => return format!("lease {lease:x} lost: no keepalive answered in {ttl:?}"),
         }
-        tokio::time::sleep_until((sent + every).into()).await;
     }
 }
 

@@ -15,7 +15,7 @@ pub use keys::{Keys, MemberRecord, StoredMap};
 
 use super::config::{ClusterConfig, ControllerConfig};
 use super::sessions::{lock, Shared};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the cluster's tasks and the API share: the etcd client and the key layout.
 #[derive(Clone)]
@@ -26,22 +26,13 @@ pub struct Handle {
     pub id: String,
 }
 
-impl Handle {
-    /// A client of the configured etcd members; it connects lazily, so an etcd that is down
-    /// now is waited for (the node owns nothing meanwhile), while a malformed endpoint is an
-    /// error at once.
-    pub async fn new(id: &str, cfg: &ClusterConfig) -> Result<Handle, String> {
-        Ok(Handle {
-            client: etcd::connect(&cfg.etcd).await?,
-            keys: Keys::new(&cfg.prefix),
-            lease_ttl: cfg.lease_ttl,
-            id: id.to_string(),
-        })
-    }
-}
-
-/// Runs membership (and through it leadership and the watches) and the node's clock tick.
-pub fn spawn(h: &Handle, cfg: &ControllerConfig, state: &Shared) {
+/// Starts the cluster's own thread and runtime (the etcd client, membership, leadership and
+/// the watches), so that a controller busy with thousands of host sessions never starves
+/// its lease's keepalive; returns the handle the API writes through. The client connects
+/// lazily: an etcd that is down now is waited for (the node owns nothing meanwhile), while a
+/// malformed endpoint is an error at once.
+pub fn start(cfg: &ControllerConfig, k: &ClusterConfig, state: &Shared) -> Result<Handle, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
     let me = MemberRecord {
         id: cfg.id.clone(),
         agents: format!("{}:{}", cfg.id, cfg.listen.port()),
@@ -49,15 +40,40 @@ pub fn spawn(h: &Handle, cfg: &ControllerConfig, state: &Shared) {
         lease: 0,
         since: 0,
     };
-    tokio::spawn(member::run(h.clone(), me, std::sync::Arc::clone(state)));
-    let state = std::sync::Arc::clone(state);
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_millis(20));
-        loop {
-            every.tick().await;
-            lock(&state).tick(Instant::now());
-        }
-    });
+    let (k, state) = (k.clone(), std::sync::Arc::clone(state));
+    std::thread::Builder::new()
+        .name("cluster".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(format!("cluster runtime: {e}")));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let h = match etcd::connect(&k.etcd).await {
+                    Ok(client) => Handle {
+                        client,
+                        keys: Keys::new(&k.prefix),
+                        lease_ttl: k.lease_ttl,
+                        id: me.id.clone(),
+                    },
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(h.clone()));
+                member::run(h, me, state).await;
+            });
+        })
+        .map_err(|e| format!("cluster thread: {e}"))?;
+    rx.recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "cluster thread did not start".to_string())?
 }
 
 /// Gives the lease back when the node stops: its slices move at once, not a TTL later.
