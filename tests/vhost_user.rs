@@ -133,6 +133,9 @@ mac = "02:00:00:00:00:52"
             "-m",
             "256",
             "--single-file-segments",
+            // virtio-user hands the vhost-user side virtual addresses: EAL must not pick
+            // physical ones (it does when it can read them).
+            "--iova-mode=va",
         ])
         .args([
             "--vdev",
@@ -294,6 +297,9 @@ mac = "02:00:00:00:00:52"
         "-m",
         "256",
         "--single-file-segments",
+        // virtio-user hands the vhost-user side virtual addresses: EAL must not pick
+        // physical ones (it does when it can read them).
+        "--iova-mode=va",
         "--vdev",
         &format!("net_virtio_user0,path={d}/vm.sock,queues=1,queue_size=1024,mac={a}"),
         "--vdev",

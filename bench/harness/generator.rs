@@ -23,7 +23,15 @@ pub fn attach(ctx: &Ctx, sc: &Scenario) -> Result<Option<Process>, String> {
         "--main-lcore",
         &ctx.worker_core.to_string(),
     ]);
-    c.args(["--file-prefix", PREFIX, "--no-pci", "--no-telemetry"]);
+    // virtio-user hands the vhost-user side virtual addresses: EAL must not pick physical
+    // ones (it does when it can read them).
+    c.args([
+        "--file-prefix",
+        PREFIX,
+        "--no-pci",
+        "--no-telemetry",
+        "--iova-mode=va",
+    ]);
     if ctx.hugepages {
         c.args(["--socket-mem", "256", "--single-file-segments"]);
     } else {

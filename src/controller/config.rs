@@ -221,8 +221,13 @@ mod tests {
     }
 
     #[test]
-    fn shipped_config_loads() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/controller.toml");
-        ControllerConfig::load(&p).unwrap();
+    fn shipped_configs_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        assert!(ControllerConfig::load(&dir.join("controller.toml"))
+            .unwrap()
+            .cluster
+            .is_none());
+        let c = ControllerConfig::load(&dir.join("controller-cluster.toml")).unwrap();
+        assert_eq!(c.cluster.unwrap().etcd.len(), 3);
     }
 }

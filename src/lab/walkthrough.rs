@@ -113,6 +113,8 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
         )
         .0;
     ok &= lab.print_host(0, &["show", "vtep", "list", "--vni", vni]).0;
+    // Which controller owns VNI 5001 for this host (its joins and reports went there).
+    ok &= lab.print_host(0, &["show", "connections"]).0;
 
     step("STEP2: the VMs' first frames (their gratuitous ARP) teach each host their MACs, reported to the controller");
     lab.wait(
