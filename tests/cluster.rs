@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vxswitch::api::rest::ClusterStatus;
+use vxswitch::api::rest::{ClusterStatus, SwitchSpec};
 use vxswitch::lab::failover::{fail_owner, wait_rebalanced};
 use vxswitch::lab::{controller_ip, sh, ControlledLab, VM_A, VM_B};
 use vxswitch::proto::{
@@ -263,4 +263,95 @@ fn an_unreachable_etcd_is_waited_for_and_bad_endpoints_are_refused() {
         "{s:?}"
     );
     d.stop();
+}
+
+#[test]
+fn concurrent_updates_through_two_controllers_lose_nothing() {
+    require_root();
+    let dir = common::test_dir("cluster-updates");
+    let mut etcd = {
+        let mut cmd = std::process::Command::new("etcd");
+        cmd.args(["--name", "t", "--data-dir"])
+            .arg(dir.join("etcd"))
+            .args(["--listen-client-urls", "http://127.0.0.1:24379"])
+            .args(["--advertise-client-urls", "http://127.0.0.1:24379"])
+            .args(["--listen-peer-urls", "http://127.0.0.1:24380"])
+            .args(["--initial-advertise-peer-urls", "http://127.0.0.1:24380"])
+            .args(["--initial-cluster", "t=http://127.0.0.1:24380"]);
+        vxswitch::lab::Process::spawn("etcd", cmd, &dir.join("etcd.log")).unwrap()
+    };
+    etcd.wait_for("ready to serve client requests", 1, Duration::from_secs(30))
+        .unwrap();
+    let mut ctl = Vec::new();
+    for i in 0..2 {
+        let cfg = dir.join(format!("c{i}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[controller]\nid = \"c{i}\"\nlisten = \"127.0.0.1:{}\"\napi = \"127.0.0.1:{}\"\nstate_dir = \"{}\"\n[cluster]\netcd = [\"http://127.0.0.1:24379\"]\nprefix = \"/updates\"\n",
+                21250 + i,
+                28100 + i,
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let cfg = cfg.display().to_string();
+        ctl.push(common::Daemon::spawn_args(
+            &["controller", "--config", &cfg],
+            "controller ready",
+        ));
+    }
+    let api = |i: usize| vxswitch::api::RestClient::new(&format!("http://127.0.0.1:{}", 28100 + i));
+    let vni = vxswitch::ids::Vni::from_const(5001);
+    let spec = |f: &dyn Fn(&mut SwitchSpec)| {
+        let mut s = SwitchSpec::default();
+        f(&mut s);
+        s
+    };
+    api(0).create(&spec(&|s| s.vni = Some(vni))).unwrap();
+    // Two operators at once, round after round: one renames the switch through c0, the
+    // other flips ARP suppression through c1, both released by one barrier. Each update reads,
+    // changes its field and writes only if nobody wrote in between, so after every round
+    // both writes are there; a blind write would undo the other one now and then.
+    let barrier = Arc::new(std::sync::Barrier::new(3));
+    let writer = |i: usize, f: fn(usize, &mut SwitchSpec)| {
+        let barrier = Arc::clone(&barrier);
+        std::thread::spawn(move || {
+            for round in 0..ROUNDS {
+                barrier.wait();
+                let mut s = SwitchSpec::default();
+                f(round, &mut s);
+                api(i).update(vni, &s).unwrap();
+                barrier.wait();
+            }
+        })
+    };
+    const ROUNDS: usize = 40;
+    let renames = writer(0, |r, s| s.name = Some(format!("web-{r}")));
+    let flips = writer(1, |r, s| s.arp_suppression = Some(r % 2 == 1));
+    for round in 0..ROUNDS {
+        barrier.wait();
+        barrier.wait();
+        let start = Instant::now();
+        loop {
+            let v = api(0).switch(vni).unwrap();
+            if v.switch.name == format!("web-{round}")
+                && v.switch.arp_suppression == (round % 2 == 1)
+            {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "round {round}: an update was lost: {v:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    renames.join().unwrap();
+    flips.join().unwrap();
+    let v = api(1).switch(vni).unwrap();
+    assert_eq!(v.switch.name, format!("web-{}", ROUNDS - 1), "{v:?}");
+    for mut c in ctl {
+        c.stop();
+    }
 }

@@ -196,13 +196,23 @@ fn error_code(m: &Option<ControllerMessage>) -> Option<ErrorCode> {
 /// A controller on loopback (agents on `agent_port`, API on `api_port`) with its state in a
 /// fresh folder; returns it and the folder.
 fn controller(tag: &str, agent_port: u16, api_port: u16) -> (common::Daemon, std::path::PathBuf) {
+    controller_with(tag, agent_port, api_port, "")
+}
+
+/// [`controller`] with more lines in its `[controller]` section.
+fn controller_with(
+    tag: &str,
+    agent_port: u16,
+    api_port: u16,
+    extra: &str,
+) -> (common::Daemon, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("vxs-ctl-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("c.toml");
     std::fs::write(
         &cfg,
-        format!("[controller]\nlisten = \"127.0.0.1:{agent_port}\"\napi = \"127.0.0.1:{api_port}\"\nstate_dir = \"{}\"\n", dir.join("state").display()),
+        format!("[controller]\nlisten = \"127.0.0.1:{agent_port}\"\napi = \"127.0.0.1:{api_port}\"\nstate_dir = \"{}\"\n{extra}", dir.join("state").display()),
     )
     .unwrap();
     let d = common::Daemon::spawn_args(
@@ -368,7 +378,8 @@ fn rest_api_takes_typed_json_writes_only_and_names_the_field() {
 /// sending keepalives stays.
 #[test]
 fn a_silent_host_is_removed_and_a_live_idle_one_stays() {
-    let (mut d, dir) = controller("silent", 21236, 28082);
+    // A bound shorter than the default (3 s).
+    let (mut d, dir) = controller_with("silent", 21236, 28082, "host_timeout_ms = 2000\n");
     let api = vxswitch::api::RestClient::new("http://127.0.0.1:28082");
     let spec = vxswitch::api::rest::SwitchSpec {
         vni: Some(V5001),
@@ -405,10 +416,10 @@ fn a_silent_host_is_removed_and_a_live_idle_one_stays() {
     };
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(members().len(), 2);
-    // The live host answers the controller's keepalives for 5 s; the silent one says nothing.
+    // The live host answers the controller's keepalives for 3 s; the silent one says nothing.
     let start = std::time::Instant::now();
     let mut live = live;
-    while start.elapsed() < Duration::from_secs(5) {
+    while start.elapsed() < Duration::from_secs(3) {
         live.write_all(&frame(&AgentMessage::of(Body::Keepalive(
             proto::Keepalive {},
         ))))
@@ -418,6 +429,6 @@ fn a_silent_host_is_removed_and_a_live_idle_one_stays() {
     assert_eq!(members(), [ip("192.168.250.52")], "the silent host left");
     drop(silent);
     let out = d.stop();
-    assert!(out.contains("silent for 3s, host gone"), "{out}");
+    assert!(out.contains("silent for 2s, host gone"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -45,6 +45,12 @@ struct RawController {
     #[serde(default = "default_api")]
     api: SocketAddr,
     state_dir: PathBuf,
+    #[serde(default = "default_host_timeout")]
+    host_timeout_ms: u64,
+}
+
+fn default_host_timeout() -> u64 {
+    crate::proto::DEAD_AFTER.as_millis() as u64
 }
 
 fn default_listen() -> SocketAddr {
@@ -66,6 +72,9 @@ pub struct ControllerConfig {
     pub state_dir: PathBuf,
     /// Membership of a controller cluster; None: a single node owning every slice.
     pub cluster: Option<ClusterConfig>,
+    /// A host silent this long (not even a keepalive, sent every second) is gone: it leaves
+    /// every VTEP table and its peers' flood lists are updated.
+    pub host_timeout: Duration,
 }
 
 /// `[cluster]`: the etcd cluster the controllers coordinate through.
@@ -104,7 +113,19 @@ impl ControllerConfig {
                 Some(cluster(k)?)
             }
         };
+        let keepalive = crate::proto::KEEPALIVE_EVERY.as_millis() as u64;
+        if c.host_timeout_ms < keepalive * 3 / 2 || c.host_timeout_ms > 60_000 {
+            return Err(ConfigError::invalid(
+                "controller.host_timeout_ms",
+                format!(
+                    "{} is not {}-60000 (hosts send a keepalive every {keepalive} ms)",
+                    c.host_timeout_ms,
+                    keepalive * 3 / 2
+                ),
+            ));
+        }
         Ok(ControllerConfig {
+            host_timeout: Duration::from_millis(c.host_timeout_ms),
             id: c.id.unwrap_or_else(|| c.listen.ip().to_string()),
             listen: c.listen,
             api: c.api,
@@ -188,6 +209,12 @@ mod tests {
             .to_string();
         assert!(e.contains("controller.api"), "{e}");
         assert!(ControllerConfig::parse("[controller]\nstate_dir = \"/x\"\nport = 1\n").is_err());
+        assert_eq!(c.host_timeout, Duration::from_secs(3));
+        let e =
+            ControllerConfig::parse("[controller]\nstate_dir = \"/x\"\nhost_timeout_ms = 900\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("controller.host_timeout_ms"), "{e}");
     }
 
     #[test]

@@ -89,7 +89,11 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
             "vxswitch controller ready: id {}, agents on {}, api on http://{}/api/v1 (openapi: /openapi.json), {from}",
             cfg.id, cfg.listen, cfg.api,
         );
-        tokio::spawn(sessions::serve(agents, Arc::clone(&state)));
+        tokio::spawn(sessions::serve(
+            agents,
+            Arc::clone(&state),
+            cfg.host_timeout,
+        ));
         let ticked = Arc::clone(&state);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(state::TICK);

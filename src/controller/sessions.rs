@@ -19,12 +19,13 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub type Shared = Arc<Mutex<Controller>>;
 
-pub async fn serve(listener: TcpListener, state: Shared) {
+/// Accepts agents' sessions; a host silent for `timeout` is taken for gone.
+pub async fn serve(listener: TcpListener, state: Shared, timeout: Duration) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(session(stream, peer, Arc::clone(&state)));
+                tokio::spawn(session(stream, peer, Arc::clone(&state), timeout));
             }
             Err(e) => {
                 eprintln!("controller: accept: {e}");
@@ -34,7 +35,7 @@ pub async fn serve(listener: TcpListener, state: Shared) {
     }
 }
 
-async fn session(stream: TcpStream, peer: SocketAddr, state: Shared) {
+async fn session(stream: TcpStream, peer: SocketAddr, state: Shared, timeout: Duration) {
     let (rd, wr) = stream.into_split();
     let Framed { mut rd, mut wr } = Framed::new(rd, wr);
     let (tx, mut rx) = mpsc::channel::<ControllerMessage>(SESSION_QUEUE);
@@ -92,12 +93,11 @@ async fn session(stream: TcpStream, peer: SocketAddr, state: Shared) {
     if let Some(id) = id {
         loop {
             let frame = tokio::select! {
-                f = tokio::time::timeout(proto::DEAD_AFTER, next_frame(&mut rd)) => match f {
+                f = tokio::time::timeout(timeout, next_frame(&mut rd)) => match f {
                     Ok(f) => f,
                     Err(_) => {
                         println!(
-                            "controller: session {id} from {peer}: silent for {:?}, host gone",
-                            proto::DEAD_AFTER
+                            "controller: session {id} from {peer}: silent for {timeout:?}, host gone"
                         );
                         break;
                     }

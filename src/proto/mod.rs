@@ -27,7 +27,8 @@ pub const DEFAULT_PORT: u16 = 1234;
 /// Each side of a session sends a Keepalive this often...
 pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(1);
 /// ...and takes a peer silent this long for gone, though its connection never closed (a
-/// host that lost power, a controller behind a dead link).
+/// host that lost power, a controller behind a dead link). The controller's bound is
+/// configurable (`controller.host_timeout_ms`); this is its default and the agent's.
 pub const DEAD_AFTER: Duration = Duration::from_secs(3);
 
 /// Why a field of a decoded message was refused.

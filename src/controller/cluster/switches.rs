@@ -12,8 +12,8 @@ use crate::ids::Vni;
 use etcd_client::{Compare, CompareOp, EventType, GetOptions, KeyValue, Txn, TxnOp, WatchOptions};
 use std::time::Duration;
 
-/// Attempts of an update that keeps meeting concurrent writes.
-const UPDATE_TRIES: usize = 5;
+/// Attempts of an update that keeps meeting concurrent writes (a few ms apart).
+const UPDATE_TRIES: u32 = 20;
 
 /// Mirrors etcd's switches into the node's store until the watch fails (then again).
 pub async fn follow(h: &Handle, state: &Shared) -> String {
@@ -144,7 +144,10 @@ async fn current(h: &Handle, vni: Vni) -> Result<(LogicalSwitch, i64), ApiError>
 /// (read again and retried when someone did).
 pub async fn update(h: &Handle, vni: Vni, spec: SwitchSpec) -> Result<LogicalSwitch, ApiError> {
     let mut c = h.client.clone();
-    for _ in 0..UPDATE_TRIES {
+    for attempt in 0..UPDATE_TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+        }
         let (base, rev) = current(h, vni).await?;
         let ls = switches::apply(spec.clone(), Some(&base))?;
         let key = h.keys.switch(vni);
