@@ -90,32 +90,46 @@ pub fn fail_owner(lab: &mut ControlledLab) -> Result<Failover, LabError> {
         killed: owner.clone(),
         ..Failover::default()
     };
-    while t0.elapsed() < WATCH && f.rebuilt_with_c.is_none() {
-        let at = t0.elapsed();
-        if f.detected.is_none() {
-            let gone = lab
-                .ctl_view_on::<ClusterStatus>(survivors[0], &["show", "control-cluster", "status"])
-                .is_some_and(|s| s.error.is_none() && !s.members.iter().any(|m| m.id == owner));
-            if gone {
-                f.detected = Some(at);
+    // The member list and the owner are watched side by side (each look is a CLI call).
+    f.detected = std::thread::scope(|s| {
+        let lab = &*lab;
+        let detect = s.spawn(|| {
+            while t0.elapsed() < WATCH {
+                let gone = lab
+                    .ctl_view_on::<ClusterStatus>(
+                        survivors[0],
+                        &["show", "control-cluster", "status"],
+                    )
+                    .is_some_and(|s| s.error.is_none() && !s.members.iter().any(|m| m.id == owner));
+                if gone {
+                    return Some(t0.elapsed());
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
+            None
+        });
+        while t0.elapsed() < WATCH && f.rebuilt_with_c.is_none() {
+            if f.moved.is_none() {
+                if let Some(o) = lab
+                    .owner_of_vni(survivors[1 % survivors.len()])
+                    .filter(|o| *o != owner)
+                {
+                    f.moved = Some(t0.elapsed());
+                    f.new_owner = Some(o);
+                }
+            }
+            if let Some(i) = f.new_owner.as_deref().and_then(|o| lab.controller_index(o)) {
+                if f.rebuilt.is_none() && tables_at(lab, i, (2, 2, 2)) {
+                    f.rebuilt = Some(t0.elapsed());
+                }
+                if f.rebuilt.is_some() && tables_at(lab, i, (2, 3, 3)) {
+                    f.rebuilt_with_c = Some(t0.elapsed());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        if f.moved.is_none() {
-            if let Some(o) = lab.owner_of_vni(survivors[0]).filter(|o| *o != owner) {
-                f.moved = Some(at);
-                f.new_owner = Some(o);
-            }
-        }
-        if let Some(i) = f.new_owner.as_deref().and_then(|o| lab.controller_index(o)) {
-            if f.rebuilt.is_none() && tables_at(lab, i, (2, 2, 2)) {
-                f.rebuilt = Some(t0.elapsed());
-            }
-            if f.rebuilt.is_some() && tables_at(lab, i, (2, 3, 3)) {
-                f.rebuilt_with_c = Some(t0.elapsed());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        detect.join().ok().flatten()
+    });
     while t0.elapsed() < WATCH && reached.lock().is_ok_and(|r| r.is_none()) {
         std::thread::sleep(Duration::from_millis(50));
     }
