@@ -17,6 +17,10 @@ pub async fn run(h: Handle, me: MemberRecord, state: Shared) {
         let why = membership(&h, &me, &state).await;
         lock(&state).own.set_lease(None, None);
         lock(&state).tick(Instant::now());
+        if h.leaving.load(std::sync::atomic::Ordering::Relaxed) {
+            println!("controller {}: left the cluster", me.id);
+            return;
+        }
         if why != last {
             println!(
                 "controller {}: not a cluster member: {why}; owning nothing, retrying",

@@ -24,6 +24,8 @@ pub struct Handle {
     pub keys: Keys,
     pub lease_ttl: Duration,
     pub id: String,
+    /// Set when the node stops: membership ends without retrying.
+    pub leaving: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Starts the cluster's own thread and runtime (the etcd client, membership, leadership and
@@ -61,6 +63,7 @@ pub fn start(cfg: &ControllerConfig, k: &ClusterConfig, state: &Shared) -> Resul
                         keys: Keys::new(&k.prefix),
                         lease_ttl: k.lease_ttl,
                         id: me.id.clone(),
+                        leaving: Default::default(),
                     },
                     Err(e) => {
                         let _ = tx.send(Err(e));
@@ -78,6 +81,7 @@ pub fn start(cfg: &ControllerConfig, k: &ClusterConfig, state: &Shared) -> Resul
 
 /// Gives the lease back when the node stops: its slices move at once, not a TTL later.
 pub async fn leave(h: &Handle, state: &Shared) {
+    h.leaving.store(true, std::sync::atomic::Ordering::Relaxed);
     let lease = lock(state).own.lease();
     if let Some(lease) = lease {
         lock(state).own.set_lease(None, None);
