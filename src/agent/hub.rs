@@ -240,11 +240,6 @@ impl Hub {
         lock(&self.slices).owner(vni).map(str::to_string)
     }
 
-    /// The newest slice map's epoch.
-    pub fn epoch(&self) -> u64 {
-        lock(&self.slices).epoch
-    }
-
     pub fn register(&self, id: &str, tx: mpsc::Sender<AgentMessage>) {
         let n = {
             let mut s = lock(&self.sessions);
