@@ -65,10 +65,16 @@ struct RawAgent {
     controllers: Vec<String>,
     #[serde(default = "default_arp_query_timeout_ms")]
     arp_query_timeout_ms: u64,
+    #[serde(default = "default_controller_timeout_ms")]
+    controller_timeout_ms: u64,
 }
 
 fn default_arp_query_timeout_ms() -> u64 {
     250
+}
+
+fn default_controller_timeout_ms() -> u64 {
+    crate::proto::DEAD_AFTER.as_millis() as u64
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +252,9 @@ pub struct AgentConfig {
     pub controllers: Vec<std::net::SocketAddr>,
     /// How long a VM's ARP request waits for the controller before it is flooded.
     pub arp_query_timeout: std::time::Duration,
+    /// A controller silent this long (not even a keepalive) is gone: the session is dropped
+    /// and opened again.
+    pub controller_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -547,10 +556,21 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             if a.arp_query_timeout_ms == 0 || a.arp_query_timeout_ms > 5000 {
                 return Err(invalid("agent.arp_query_timeout_ms", "must be 1-5000"));
             }
+            let keepalive = crate::proto::KEEPALIVE_EVERY.as_millis() as u64;
+            if a.controller_timeout_ms < keepalive * 3 / 2 || a.controller_timeout_ms > 60_000 {
+                return Err(invalid(
+                    "agent.controller_timeout_ms",
+                    format!(
+                        "must be {}-60000 (controllers send a keepalive every {keepalive} ms)",
+                        keepalive * 3 / 2
+                    ),
+                ));
+            }
             Some(AgentConfig {
                 host: a.host.unwrap_or_else(|| format!("vtep-{}", vtep.ip)),
                 controllers,
                 arp_query_timeout: std::time::Duration::from_millis(a.arp_query_timeout_ms),
+                controller_timeout: std::time::Duration::from_millis(a.controller_timeout_ms),
             })
         }
     };
@@ -650,6 +670,24 @@ mod tests {
             err(&GOOD.replace("[vtep]", "[dataplane]\nworkers = [1, 1]\n[vtep]"))
                 .starts_with("dataplane.workers:")
         );
+    }
+
+    #[test]
+    fn the_agent_s_timeouts_have_defaults_and_bounds() {
+        let with = |extra: &str| {
+            let agent = format!("[agent]\ncontrollers = [\"10.0.0.1\"]\n{extra}");
+            let text = GOOD.replace("[[vni]]", &format!("{agent}[[vni]]"));
+            Config::parse(&text).map(|c| c.agent.unwrap())
+        };
+        let a = with("").unwrap();
+        assert_eq!(a.controller_timeout, crate::proto::DEAD_AFTER);
+        assert_eq!(a.controllers[0].port(), crate::proto::DEFAULT_PORT);
+        let a = with("controller_timeout_ms = 2000\n").unwrap();
+        assert_eq!(a.controller_timeout, std::time::Duration::from_secs(2));
+        let e = with("controller_timeout_ms = 1000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("agent.controller_timeout_ms:"), "{e}");
     }
 }
 

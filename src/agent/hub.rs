@@ -151,6 +151,8 @@ pub struct Hub {
     /// The last VTEP table pushed per VNI (segments for `vxswitch show vtep list`).
     vtep_tables: Mutex<HashMap<Vni, Vec<RemoteVtep>>>,
     pub hello: proto::Hello,
+    /// A controller silent this long is gone.
+    pub dead_after: std::time::Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -161,6 +163,7 @@ impl Hub {
     pub fn new(
         controllers: &[SocketAddr],
         hello: proto::Hello,
+        dead_after: std::time::Duration,
         updates: std::sync::mpsc::Sender<ControlUpdate>,
     ) -> Hub {
         Hub {
@@ -184,6 +187,7 @@ impl Hub {
             updates: Mutex::new(updates),
             vtep_tables: Mutex::default(),
             hello,
+            dead_after,
         }
     }
 

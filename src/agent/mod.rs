@@ -58,7 +58,12 @@ impl Agent {
     pub fn new(cfg: &AgentConfig, vtep: &VtepIdentity) -> (Agent, AgentLink) {
         let (up_tx, up_rx) = std::sync::mpsc::channel();
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
-        let hub = Arc::new(Hub::new(&cfg.controllers, hello(cfg, vtep), up_tx));
+        let hub = Arc::new(Hub::new(
+            &cfg.controllers,
+            hello(cfg, vtep),
+            cfg.controller_timeout,
+            up_tx,
+        ));
         let agent = Agent {
             hub,
             controllers: cfg.controllers.clone(),

@@ -120,12 +120,12 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
         }
     }
     let mut keepalive = tokio::time::interval(proto::KEEPALIVE_EVERY);
-    // The controller is gone if nothing (not even a keepalive) came for DEAD_AFTER.
-    let mut dead_at = tokio::time::Instant::now() + proto::DEAD_AFTER;
+    // The controller is gone if nothing (not even a keepalive) came for `dead_after`.
+    let mut dead_at = tokio::time::Instant::now() + hub.dead_after;
     while err.is_none() {
         tokio::select! {
             f = next_frame(&mut rd) => {
-                dead_at = tokio::time::Instant::now() + proto::DEAD_AFTER;
+                dead_at = tokio::time::Instant::now() + hub.dead_after;
                 match f {
                     Ok(Some(b)) => match ControllerMessage::decode(&b[..]) {
                         Ok(ControllerMessage { body: Some(C::SliceMap(m)) }) => {
@@ -143,7 +143,7 @@ async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
                 }
             },
             _ = tokio::time::sleep_until(dead_at) => {
-                err = Some(format!("controller silent for {:?}", proto::DEAD_AFTER));
+                err = Some(format!("controller silent for {:?}", hub.dead_after));
             },
             _ = keepalive.tick() => {
                 let k = AgentMessage::of(A::Keepalive(proto::Keepalive {}));
