@@ -7,7 +7,9 @@ use super::capture::{vxlan_capture, VxlanCapture};
 use super::process::Process;
 use super::sh::{self, LabError};
 use super::topology::{cluster_ip, controller_ip, Hypervisor, Mtu, Options, Topology};
-use super::{start_daemon, CONTROLLER_READY, DATAPLANE_READY, STOP_GRACE, VM_A, VM_B, VNI};
+use super::{
+    start_daemon, start_dataplane, wait_ready, CONTROLLER_READY, STOP_GRACE, VM_A, VM_B, VNI,
+};
 use crate::api::host::{Connection, MacRow, Request, SessionState, Stats, VtepRow};
 use crate::api::rest::{ArpTableRow, LogicalSwitchView, MacTableRow, VtepTableRow};
 use crate::api::HostClient;
@@ -147,13 +149,10 @@ impl ControlledLab {
         for (i, hv) in lab.topo.hvs.clone().iter().enumerate() {
             let host = format!("esxi0{}", i + 1);
             let cfg = agent_config(hv, &host, &lab.socket(i), i % cores, n);
-            let name = format!("hv{}", i + 1);
-            let dp = start_daemon(exe, "dataplane", &hv.ns, &name, &lab.dir, &cfg)?;
-            lab.dataplanes.push(dp);
+            lab.dataplanes
+                .push(start_dataplane(exe, hv, i, &lab.dir, &cfg)?);
         }
-        for dp in &mut lab.dataplanes {
-            dp.wait_for(DATAPLANE_READY, 1, Duration::from_secs(30))?;
-        }
+        wait_ready(&mut lab.dataplanes)?;
         Ok(lab)
     }
 

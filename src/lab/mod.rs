@@ -119,6 +119,32 @@ pub fn start_daemon(
     Ok(Process::spawn(name, cmd, &dir.join(format!("{name}.log")))?)
 }
 
+/// Starts hypervisor i's data plane (`hv<i+1>`) on `config`.
+fn start_dataplane(
+    exe: &Path,
+    hv: &Hypervisor,
+    i: usize,
+    dir: &Path,
+    config: &str,
+) -> Result<Process, LabError> {
+    start_daemon(
+        exe,
+        "dataplane",
+        &hv.ns,
+        &format!("hv{}", i + 1),
+        dir,
+        config,
+    )
+}
+
+/// Waits until every data plane started says it is ready.
+fn wait_ready(dataplanes: &mut [Process]) -> Result<(), LabError> {
+    for dp in dataplanes {
+        dp.wait_for(DATAPLANE_READY, 1, Duration::from_secs(30))?;
+    }
+    Ok(())
+}
+
 /// af_packet ring slots of a VM port that hold the 64 KiB TCP frames a Linux VM sends with
 /// TSO/GSO on (its default): vxswitch segments them. The PMD reads slots at framesz strides,
 /// so a block holds a whole number of them (32 here); framesz - 32 must fit one mbuf.
@@ -317,13 +343,10 @@ impl Lab {
                 continue;
             }
             let cfg = dataplane_config(hv, &peers, i % cores);
-            let name = format!("hv{}", i + 1);
-            let dp = start_daemon(exe, "dataplane", &hv.ns, &name, &lab.dir, &cfg)?;
-            lab.dataplanes.push(dp);
+            lab.dataplanes
+                .push(start_dataplane(exe, hv, i, &lab.dir, &cfg)?);
         }
-        for dp in &mut lab.dataplanes {
-            dp.wait_for(DATAPLANE_READY, 1, Duration::from_secs(30))?;
-        }
+        wait_ready(&mut lab.dataplanes)?;
         Ok(lab)
     }
 

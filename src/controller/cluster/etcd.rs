@@ -2,7 +2,9 @@
 //! leaves it hanging, so every call here gives up after `OP_TIMEOUT` with an error that
 //! says what was being done.
 
-use etcd_client::{Client, ConnectOptions};
+use etcd_client::{
+    Client, ConnectOptions, GetOptions, GetResponse, WatchOptions, WatchStream, Watcher,
+};
 use std::future::Future;
 use std::time::Duration;
 
@@ -38,4 +40,23 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// What `key` (with `prefix`: every key under it) holds now, and a watch of every change
+/// after that read: a mirror that misses nothing between the two.
+pub async fn read_and_watch(
+    c: &mut Client,
+    what: &str,
+    key: String,
+    prefix: bool,
+) -> Result<(GetResponse, Watcher, WatchStream), String> {
+    let get = prefix.then(|| GetOptions::new().with_prefix());
+    let got = op(&format!("reading {what}"), c.get(key.clone(), get)).await?;
+    let rev = got.header().map_or(0, |x| x.revision());
+    let mut opts = WatchOptions::new().with_start_revision(rev + 1);
+    if prefix {
+        opts = opts.with_prefix();
+    }
+    let (w, events) = op(&format!("watching {what}"), c.watch(key, Some(opts))).await?;
+    Ok((got, w, events))
 }

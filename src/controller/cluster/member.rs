@@ -4,11 +4,11 @@
 //! until the local deadline) everything stops at once: the node owns nothing until it holds
 //! a new lease and a map names it with that lease.
 
-use super::etcd::op;
+use super::etcd::{op, read_and_watch};
 use super::keys::{MemberRecord, StoredMap};
 use super::{leader, switches, Handle};
 use crate::controller::sessions::{lock, Shared};
-use etcd_client::{EventType, KeyValue, PutOptions, WatchOptions};
+use etcd_client::{EventType, KeyValue, PutOptions};
 use std::time::{Duration, Instant};
 
 pub async fn run(h: Handle, me: MemberRecord, state: Shared) {
@@ -140,17 +140,11 @@ async fn follow_map(h: &Handle, id: &str, lease: i64, state: &Shared) -> String 
     let mut c = h.client.clone();
     loop {
         let r: Result<(), String> = async {
-            let got = op("reading the slice map", c.get(h.keys.slices(), None)).await?;
-            let rev = got.header().map_or(0, |x| x.revision());
+            let (got, _watcher, mut events) =
+                read_and_watch(&mut c, "the slice map", h.keys.slices(), false).await?;
             if let Some(kv) = got.kvs().first() {
                 apply(h, id, lease, kv, state).await;
             }
-            let opts = WatchOptions::new().with_start_revision(rev + 1);
-            let (_watcher, mut events) = op(
-                "watching the slice map",
-                c.watch(h.keys.slices(), Some(opts)),
-            )
-            .await?;
             while let Some(resp) = events.message().await.map_err(|e| e.to_string())? {
                 for ev in resp.events() {
                     if let (EventType::Put, Some(kv)) = (ev.event_type(), ev.kv()) {

@@ -2,14 +2,14 @@
 //! any member writes with transactions (create only if absent, update and delete only if the
 //! switch is still the version read), so two controllers never lose each other's writes.
 
-use super::etcd::op;
+use super::etcd::{op, read_and_watch};
 use super::Handle;
 use crate::api::rest::SwitchSpec;
 use crate::controller::sessions::{lock, Shared};
 use crate::controller::state::ApiError;
 use crate::controller::switches::{self, LogicalSwitch};
 use crate::ids::Vni;
-use etcd_client::{Compare, CompareOp, EventType, GetOptions, KeyValue, Txn, TxnOp, WatchOptions};
+use etcd_client::{Compare, CompareOp, EventType, KeyValue, Txn, TxnOp};
 use std::time::Duration;
 
 /// Attempts of an update that keeps meeting concurrent writes (a few ms apart).
@@ -20,13 +20,8 @@ pub async fn follow(h: &Handle, state: &Shared) -> String {
     let mut c = h.client.clone();
     loop {
         let r: Result<(), String> = async {
-            let opts = GetOptions::new().with_prefix();
-            let got = op(
-                "reading logical switches",
-                c.get(h.keys.switches(), Some(opts)),
-            )
-            .await?;
-            let rev = got.header().map_or(0, |x| x.revision());
+            let (got, _w, mut events) =
+                read_and_watch(&mut c, "logical switches", h.keys.switches(), true).await?;
             let all: Vec<LogicalSwitch> = got.kvs().iter().filter_map(parse).collect();
             {
                 let mut s = lock(state);
@@ -43,14 +38,6 @@ pub async fn follow(h: &Handle, state: &Shared) -> String {
                     s.switch_written(ls);
                 }
             }
-            let opts = WatchOptions::new()
-                .with_prefix()
-                .with_start_revision(rev + 1);
-            let (_w, mut events) = op(
-                "watching logical switches",
-                c.watch(h.keys.switches(), Some(opts)),
-            )
-            .await?;
             while let Some(resp) = events.message().await.map_err(|e| e.to_string())? {
                 for ev in resp.events() {
                     let Some(kv) = ev.kv() else { continue };
