@@ -3,7 +3,7 @@
 //! error names the key it is about.
 #![forbid(unsafe_code)]
 
-use crate::ids::{Ipv4Net, Vni};
+use crate::ids::{Ipv4Net, ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
@@ -192,6 +192,10 @@ struct RawVni {
     /// Static operation only; with a controller, the logical switch's setting wins.
     #[serde(default = "default_true")]
     arp_suppression: bool,
+    /// Static operation only, as `arp_suppression`.
+    #[serde(default)]
+    replication: ReplicationMode,
+    multicast_group: Option<Ipv4Addr>,
 }
 
 fn default_true() -> bool {
@@ -297,6 +301,8 @@ pub struct VniConfig {
     pub macs: Vec<StaticMac>,
     pub arps: Vec<(Ipv4Addr, MacAddr)>,
     pub arp_suppression: bool,
+    pub replication: ReplicationMode,
+    pub multicast_group: Option<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -480,6 +486,21 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 "is this host's own VTEP",
             ));
         }
+        match v.multicast_group {
+            Some(g) if !g.is_multicast() => {
+                return Err(invalid(
+                    format!("{key}.multicast_group"),
+                    format!("{g} is not a multicast address"),
+                ))
+            }
+            None if v.replication.needs_group() => {
+                return Err(invalid(
+                    format!("{key}.multicast_group"),
+                    format!("is required in {} mode", v.replication),
+                ))
+            }
+            _ => {}
+        }
         let mut macs = Vec::new();
         for (j, m) in v.macs.iter().enumerate() {
             let k = format!("{key}.mac[{j}]");
@@ -518,6 +539,8 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             macs,
             arps: v.arps.iter().map(|a| (a.ip, a.mac)).collect(),
             arp_suppression: v.arp_suppression,
+            replication: v.replication,
+            multicast_group: v.multicast_group,
         });
     }
     let mut neighbors = Vec::new();

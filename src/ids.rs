@@ -111,7 +111,7 @@ impl<'de> Deserialize<'de> for Vni {
 
 /// How a logical switch carries broadcast, unknown unicast and multicast (BUM) frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ReplicationMode {
     /// One copy per remote segment to a UTEP, which replicates in its own segment.
     #[default]
@@ -120,13 +120,16 @@ pub enum ReplicationMode {
     Hybrid,
     /// Underlay multicast everywhere.
     Multicast,
+    /// One unicast copy to every remote VTEP (small flat underlays).
+    HeadEnd,
 }
 
 impl ReplicationMode {
-    pub const ALL: [ReplicationMode; 3] = [
+    pub const ALL: [ReplicationMode; 4] = [
         ReplicationMode::Unicast,
         ReplicationMode::Hybrid,
         ReplicationMode::Multicast,
+        ReplicationMode::HeadEnd,
     ];
 
     pub fn name(self) -> &'static str {
@@ -134,12 +137,22 @@ impl ReplicationMode {
             ReplicationMode::Unicast => "unicast",
             ReplicationMode::Hybrid => "hybrid",
             ReplicationMode::Multicast => "multicast",
+            ReplicationMode::HeadEnd => "head-end",
+        }
+    }
+
+    /// The name of a segment's proxy in this mode, if the mode has one.
+    pub fn proxy_role(self) -> Option<&'static str> {
+        match self {
+            ReplicationMode::Unicast => Some("UTEP"),
+            ReplicationMode::Hybrid => Some("MTEP"),
+            ReplicationMode::Multicast | ReplicationMode::HeadEnd => None,
         }
     }
 
     /// Hybrid and multicast modes need an underlay group.
     pub fn needs_group(self) -> bool {
-        self != ReplicationMode::Unicast
+        matches!(self, ReplicationMode::Hybrid | ReplicationMode::Multicast)
     }
 }
 
@@ -155,7 +168,9 @@ impl FromStr for ReplicationMode {
         ReplicationMode::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("{s:?} is not a replication mode (unicast, hybrid, multicast)"))
+            .ok_or_else(|| {
+                format!("{s:?} is not a replication mode (unicast, hybrid, multicast, head-end)")
+            })
     }
 }
 

@@ -11,6 +11,7 @@ use vxswitch::dataplane::events::{Event, EventQueue};
 use vxswitch::dataplane::inject;
 use vxswitch::dataplane::{process, Counters, Ctx, Pipeline, Stat};
 use vxswitch::host::{initial_snapshot, TableManager};
+use vxswitch::ids::ReplicationMode;
 use vxswitch::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, SnapshotCell, UPLINK};
 use vxswitch::testkit::traffic;
 use vxswitch::testkit::{MemFrame, MemIo};
@@ -114,6 +115,7 @@ impl Rig {
             ip: vtep2(),
             prefix_len: 24,
             mac: mac("02:00:00:00:00:52"),
+            proxy: false,
         }];
         self.m
             .control(ControlUpdate::VtepTable { vni: V5001, vteps }, 1);
@@ -331,6 +333,8 @@ fn suppression_off_neither_snoops_nor_answers() {
         ControlUpdate::LogicalSwitch {
             vni: V5001,
             arp_suppression: false,
+            replication: ReplicationMode::Unicast,
+            group: None,
         },
         1,
     );

@@ -1,7 +1,7 @@
 //! What the data plane's management thread and the agent tell each other. Plain values:
 //! the protocol's encoding stays in the agent's sessions.
 
-use crate::ids::Vni;
+use crate::ids::{ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 
@@ -40,6 +40,8 @@ pub struct RemoteVtep {
     pub ip: Ipv4Addr,
     pub prefix_len: u8,
     pub mac: MacAddr,
+    /// Its segment's proxy for the VNI (UTEP or MTEP).
+    pub proxy: bool,
 }
 
 /// Agent -> management thread: what the controllers said.
@@ -54,6 +56,8 @@ pub enum ControlUpdate {
     LogicalSwitch {
         vni: Vni,
         arp_suppression: bool,
+        replication: ReplicationMode,
+        group: Option<Ipv4Addr>,
     },
     /// None: nobody knows (or the owner is unreachable). Some((mac, vtep)): the binding and,
     /// when the controller knows it, the VTEP the MAC is behind.

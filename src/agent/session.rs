@@ -196,6 +196,7 @@ fn handle(hub: &Hub, m: ControllerMessage) {
                         ip: proto::ip(v.ip),
                         prefix_len: v.prefix_len.min(32) as u8,
                         mac: proto::mac("vtep_table.vteps.mac", &v.mac)?,
+                        proxy: v.proxy,
                     });
                 }
                 Some(ControlUpdate::VtepTable { vni, vteps })
@@ -203,6 +204,8 @@ fn handle(hub: &Hub, m: ControllerMessage) {
             Some(C::LogicalSwitch(l)) => Some(ControlUpdate::LogicalSwitch {
                 vni: proto::vni("logical_switch.vni", l.vni)?,
                 arp_suppression: l.arp_suppression,
+                replication: proto::replication("logical_switch.replication", l.replication)?,
+                group: proto::group("logical_switch.multicast_group", l.multicast_group)?,
             }),
             Some(C::ArpReply(r)) => {
                 let vni = proto::vni("arp_reply.vni", r.vni)?;

@@ -40,6 +40,7 @@ counter_enum! {
         IpFragment => "ip_fragment",
         BadUdp => "bad_udp",
         BadIcmp => "bad_icmp",
+        BadIgmp => "bad_igmp",
         NotForVtep => "not_for_vtep",
         BadVxlan => "bad_vxlan",
         BadVxlanFlags => "bad_vxlan_flags",
@@ -76,6 +77,20 @@ counter_enum! {
         EventsLost => "events_lost",
         ChecksumsCompleted => "l4_checksums_completed",
         GsoSegments => "gso_segments",
+        IgmpQueries => "vtep_igmp_queries",
+        UnknownVtepsSeen => "multicast_unknown_vteps_seen",
+    }
+}
+
+counter_enum! {
+    /// What the pipeline did per logical switch: BUM replication by kind of copy.
+    VniStat {
+        BumFrames => "bum_frames",
+        UnicastCopies => "bum_vtep_copies",
+        ProxyCopies => "bum_proxy_copies",
+        GroupCopies => "bum_group_copies",
+        ReplicateReceived => "replicate_locally_received",
+        ReplicateForwarded => "replicate_locally_forwarded",
     }
 }
 

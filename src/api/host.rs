@@ -3,8 +3,8 @@
 //! answer line (`{"ok": ...}` or `{"error": "..."}`); a request the host does not know is
 //! refused by name. The CLI, the lab, the bench and the tests all read these types.
 
-use super::counters::{DropReason, Stat};
-use crate::ids::{Ipv4Net, Vni};
+use super::counters::{DropReason, Stat, VniStat};
+use crate::ids::{Ipv4Net, ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ pub const MAX_REQUEST: u64 = 64 * 1024;
 pub enum Request {
     /// The VTEPs a VNI floods to.
     VtepList { vni: Vni },
+    /// The logical switches with ports here: replication and its counters.
+    Vnis,
     /// The MAC table of a VNI.
     MacList { vni: Vni },
     /// The ARP table of a VNI (what ARP suppression answers from).
@@ -83,6 +85,7 @@ pub enum MacTarget {
 #[serde(rename_all = "snake_case")]
 pub enum Response {
     VtepList(Vec<VtepRow>),
+    Vnis(Vec<VniRow>),
     MacList(Vec<MacRow>),
     ArpList(Vec<ArpRow>),
     Connections(Vec<Connection>),
@@ -108,10 +111,52 @@ pub struct VtepRow {
     pub ip: Ipv4Addr,
     /// The VTEP's underlay segment, when known.
     pub segment: Option<Ipv4Addr>,
+    /// Its segment's proxy for this VNI (UTEP in unicast mode, MTEP in hybrid mode).
     pub is_mtep: bool,
+    #[serde(default)]
+    pub role: Option<ProxyRole>,
     pub next_hop: Option<Ipv4Addr>,
     /// The next hop's MAC is known: frames can go.
     pub resolved: bool,
+}
+
+/// What a segment's proxy is called in its logical switch's mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ProxyRole {
+    Utep,
+    Mtep,
+}
+
+impl ProxyRole {
+    pub fn of(mode: ReplicationMode) -> Option<ProxyRole> {
+        match mode {
+            ReplicationMode::Unicast => Some(ProxyRole::Utep),
+            ReplicationMode::Hybrid => Some(ProxyRole::Mtep),
+            ReplicationMode::Multicast | ReplicationMode::HeadEnd => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyRole::Utep => "UTEP",
+            ProxyRole::Mtep => "MTEP",
+        }
+    }
+}
+
+/// A logical switch with ports on this host: how it replicates BUM frames and what it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VniRow {
+    pub vni: Vni,
+    pub replication: ReplicationMode,
+    pub multicast_group: Option<Ipv4Addr>,
+    /// This VTEP is its segment's proxy for the VNI.
+    pub role: Option<ProxyRole>,
+    pub ports: usize,
+    pub vteps: usize,
+    /// Copies of a VM's BUM frame, in the order sent: to VTEPs, proxies, the group.
+    pub copies_per_frame: usize,
+    pub counters: BTreeMap<VniStat, u64>,
 }
 
 /// How a MAC entry got there.
@@ -372,6 +417,7 @@ macro_rules! answer_of {
 
 answer_of! {
     VtepList => Vec<VtepRow>,
+    Vnis => Vec<VniRow>,
     MacList => Vec<MacRow>,
     ArpList => Vec<ArpRow>,
     Connections => Vec<Connection>,
@@ -388,6 +434,7 @@ impl Response {
     pub fn rows_json(&self) -> serde_json::Result<serde_json::Value> {
         match self {
             Response::VtepList(r) => serde_json::to_value(r),
+            Response::Vnis(r) => serde_json::to_value(r),
             Response::MacList(r) => serde_json::to_value(r),
             Response::ArpList(r) => serde_json::to_value(r),
             Response::Connections(r) => serde_json::to_value(r),
@@ -454,7 +501,8 @@ mod tests {
             Response::VtepList(vec![VtepRow {
                 ip,
                 segment: Some(Ipv4Addr::new(192, 168, 250, 0)),
-                is_mtep: false,
+                is_mtep: true,
+                role: Some(ProxyRole::Utep),
                 next_hop: Some(ip),
                 resolved: true,
             }]),

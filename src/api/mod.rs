@@ -12,6 +12,6 @@ mod host_client;
 pub mod rest;
 mod rest_client;
 
-pub use counters::{DropReason, Stat};
+pub use counters::{DropReason, Stat, VniStat};
 pub use host_client::{HostClient, HostError};
 pub use rest_client::{RestClient, RestError};

@@ -69,6 +69,8 @@ pub enum Show {
     },
     /// Host: sessions to controllers.
     Connections,
+    /// Host: the logical switches with ports here: BUM replication, this VTEP's role, copies.
+    Vnis,
     /// Host: the VTEP stack's routes.
     Routes,
     /// Host: the VTEP stack's ARP cache (underlay neighbours).
@@ -263,6 +265,7 @@ pub fn show(what: &Show, t: &Target) -> Result<String, String> {
             list: HostList::List { vni },
         } => Request::ArpList { vni: *vni },
         Show::Connections => Request::Connections,
+        Show::Vnis => Request::Vnis,
         Show::Routes => Request::Routes,
         Show::Neighbors => Request::Neighbors,
         Show::Stats => Request::Stats,

@@ -1,6 +1,9 @@
 //! How the CLI prints answers for people: aligned tables of the typed rows, ping's lines.
 
-use crate::api::host::{MacKind, PingReply, PingReport, PortRow, Replicas, Response, SessionState};
+use crate::api::host::{
+    MacKind, PingReply, PingReport, PortRow, ProxyRole, Replicas, Response, SessionState,
+};
+use crate::api::VniStat;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -12,7 +15,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 pub fn render_host(r: &Response) -> String {
     match r {
         Response::VtepList(rows) => table(
-            &["IP", "Segment", "Is MTEP", "Next hop", "Resolved"],
+            &["IP", "Segment", "Is MTEP", "Role", "Next hop", "Resolved"],
             &rows
                 .iter()
                 .map(|v| {
@@ -20,8 +23,49 @@ pub fn render_host(r: &Response) -> String {
                         v.ip.to_string(),
                         opt(v.segment),
                         v.is_mtep.to_string(),
+                        opt(v.role.map(ProxyRole::name)),
                         opt(v.next_hop),
                         if v.resolved { "yes" } else { "no" }.into(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Response::Vnis(rows) => table(
+            &[
+                "VNI",
+                "BUM-Replication",
+                "Group",
+                "Role",
+                "Ports",
+                "VTEPs",
+                "Copies",
+                "BUM frames",
+                "To VTEPs",
+                "To proxies",
+                "To group",
+                "Relayed in/out",
+            ],
+            &rows
+                .iter()
+                .map(|v| {
+                    let c = |s: VniStat| v.counters.get(&s).copied().unwrap_or(0).to_string();
+                    vec![
+                        v.vni.to_string(),
+                        v.replication.to_string(),
+                        opt(v.multicast_group),
+                        opt(v.role.map(ProxyRole::name)),
+                        v.ports.to_string(),
+                        v.vteps.to_string(),
+                        v.copies_per_frame.to_string(),
+                        c(VniStat::BumFrames),
+                        c(VniStat::UnicastCopies),
+                        c(VniStat::ProxyCopies),
+                        c(VniStat::GroupCopies),
+                        format!(
+                            "{}/{}",
+                            c(VniStat::ReplicateReceived),
+                            c(VniStat::ReplicateForwarded)
+                        ),
                     ]
                 })
                 .collect::<Vec<_>>(),

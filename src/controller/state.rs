@@ -363,6 +363,7 @@ impl Controller {
     }
 
     fn vtep_table_message(&self, vni: Vni) -> ControllerMessage {
+        let proxies = self.tables.proxies(vni);
         ControllerMessage::of(C::VtepTable(proto::VtepTable {
             vni: vni.get(),
             vteps: self
@@ -373,6 +374,7 @@ impl Controller {
                     ip: proto::ip_u32(v.ip),
                     prefix_len: u32::from(v.prefix_len),
                     mac: proto::mac_bytes(v.mac),
+                    proxy: proxies.contains(&v.ip),
                 })
                 .collect(),
         }))
@@ -489,6 +491,7 @@ fn ls_message(ls: &LogicalSwitch) -> ControllerMessage {
         name: ls.name.clone(),
         replication: proto::ReplicationMode::from(ls.replication_mode) as i32,
         arp_suppression: ls.arp_suppression,
+        multicast_group: ls.multicast_group.map(proto::ip_u32).unwrap_or_default(),
     }))
 }
 

@@ -1,6 +1,8 @@
 //! The controller's per-VNI tables (soft state, rebuilt from the hosts' reports): VTEP table
 //! (who joined the VNI), MAC table (VM MAC -> VTEP; the newest report wins, so a VM that
-//! moves is followed) and ARP table (VM IP -> MAC). Pure logic: no I/O, no locks.
+//! moves is followed) and ARP table (VM IP -> MAC), and per segment of each VNI its proxy
+//! (the UTEP or MTEP that replicates BUM frames from other segments within its own; kept
+//! while it stays, else the lowest address). Pure logic: no I/O, no locks.
 
 use crate::ids::{Ipv4Net, Vni};
 use crate::wire::MacAddr;
@@ -37,6 +39,25 @@ struct VniTables {
     macs: BTreeMap<MacAddr, Ipv4Addr>,
     /// IP -> (MAC, VTEP IP that reported it).
     arps: BTreeMap<Ipv4Addr, (MacAddr, Ipv4Addr)>,
+    /// Segment (network, prefix length) -> its proxy.
+    proxies: BTreeMap<(Ipv4Addr, u8), Ipv4Addr>,
+}
+
+impl VniTables {
+    /// Keeps each segment's proxy while it is a member there, else picks the lowest address.
+    fn pick_proxies(&mut self) {
+        let mut picked: BTreeMap<(Ipv4Addr, u8), Ipv4Addr> = BTreeMap::new();
+        // In address order: the lowest unless the current proxy is still there.
+        for v in self.vteps.values() {
+            let seg = (v.segment(), v.prefix_len);
+            if self.proxies.get(&seg) == Some(&v.ip) {
+                picked.insert(seg, v.ip);
+            } else {
+                picked.entry(seg).or_insert(v.ip);
+            }
+        }
+        self.proxies = picked;
+    }
 }
 
 /// What a MAC report changed.
@@ -67,6 +88,7 @@ impl Tables {
         let t = self.vnis.entry(vni).or_default();
         let changed = t.vteps.get(&v.ip) != Some(&v);
         t.vteps.insert(v.ip, v);
+        t.pick_proxies();
         changed
     }
 
@@ -76,6 +98,7 @@ impl Tables {
             return false;
         };
         let was = t.vteps.remove(&vtep).is_some();
+        t.pick_proxies();
         t.macs.retain(|_, at| *at != vtep);
         t.arps.retain(|_, (_, by)| *by != vtep);
         if t.vteps.is_empty() && t.macs.is_empty() && t.arps.is_empty() {
@@ -172,6 +195,14 @@ impl Tables {
             .unwrap_or_default()
     }
 
+    /// The proxies of `vni`'s segments.
+    pub fn proxies(&self, vni: Vni) -> BTreeSet<Ipv4Addr> {
+        self.vnis
+            .get(&vni)
+            .map(|t| t.proxies.values().copied().collect())
+            .unwrap_or_default()
+    }
+
     pub fn macs(&self, vni: Vni) -> Vec<(MacAddr, Ipv4Addr)> {
         self.vnis
             .get(&vni)
@@ -231,6 +262,31 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].segment(), Ipv4Addr::new(192, 168, 250, 0));
         assert_eq!(t.members(V5001).len(), 2);
+    }
+
+    #[test]
+    fn each_segment_has_one_proxy_kept_while_it_stays() {
+        let mut t = Tables::default();
+        let other = |last: u8, s| VtepInfo {
+            ip: Ipv4Addr::new(192, 168, 251, last),
+            ..vtep(last, s)
+        };
+        t.join(V5001, vtep(53, 3));
+        t.join(V5001, vtep(51, 1));
+        t.join(V5001, other(62, 5));
+        t.join(V5001, other(61, 4));
+        let p = |t: &Tables| t.proxies(V5001).into_iter().collect::<Vec<_>>();
+        let ip = |a, b| Ipv4Addr::new(192, 168, a, b);
+        // The first to join stays proxy though a lower address joined later.
+        assert_eq!(p(&t), vec![ip(250, 53), ip(251, 62)]);
+        t.leave(V5001, ip(250, 53));
+        assert_eq!(p(&t), vec![ip(250, 51), ip(251, 62)]);
+        t.join(V5001, vtep(52, 2));
+        assert_eq!(p(&t), vec![ip(250, 51), ip(251, 62)]);
+        assert_eq!(t.drop_session(5), vec![V5001]);
+        assert_eq!(p(&t), vec![ip(250, 51), ip(251, 61)]);
+        t.leave(V5001, ip(251, 61));
+        assert_eq!(p(&t), vec![ip(250, 51)]);
     }
 
     #[test]

@@ -87,7 +87,7 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
         _ => frame,
     };
     if vm.dst.is_multicast() {
-        return flood::flood(cx, vni, port, frame, true);
+        return flood::flood(cx, vni, port, frame);
     }
     match cx
         .snap
@@ -103,7 +103,7 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
         Some(Dest::Remote(t)) => encap::encap(cx, t, vni, frame),
         None => {
             suppress::mac_miss(cx, vni, vm.dst);
-            flood::flood(cx, vni, port, frame, true)
+            flood::flood(cx, vni, port, frame)
         }
     }
 }

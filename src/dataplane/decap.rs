@@ -1,13 +1,15 @@
 //! VXLAN decapsulation: check the header (I flag; reserved bits ignored, RFC 7348 §5), the
-//! VNI and that the sender is one of the VNI's VTEPs, learn the inner source behind it, then
-//! deliver to the VNI's local ports. Never into another tunnel (split horizon).
+//! VNI and that the sender is one of the VNI's VTEPs (any VTEP in multicast mode), learn the
+//! inner source behind it, then deliver to the VNI's local ports. Never into another tunnel
+//! (split horizon), except that a segment's proxy relays frames marked "replicate locally".
 
 use super::counters::{DropReason, Stat};
+use super::events::{self, Event};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use super::{flood, learn, suppress};
 use crate::ids::Vni;
-use crate::tables::{Dest, MacKey, UPLINK};
+use crate::tables::{Dest, MacKey};
 use crate::wire::{vxlan, EthernetFrame, VxlanHeader};
 use std::net::Ipv4Addr;
 
@@ -43,7 +45,12 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
         return cx.drop_frame(frame, DropReason::UnknownVni);
     };
     let tunnel = match snap.tunnels.index_of(outer_src) {
-        Some(t) if info.vteps.contains(&t) => t,
+        Some(t) if info.vteps.contains(&t) => Some(t),
+        // Multicast mode needs no controller: any VTEP on the group is a peer (RFC 7348 §4.2).
+        _ if info.bum.open => {
+            stranger(cx, vni, outer_src);
+            None
+        }
         _ => return cx.drop_frame(frame, DropReason::UnknownVtep),
     };
     let (src, dst) = match EthernetFrame::new_checked(vx.payload()) {
@@ -53,22 +60,49 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
     if !src.is_unicast() {
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
-    learn::learn(cx, vni, src, Dest::Remote(tunnel));
+    let marked = vx.replicate_locally();
+    if let Some(t) = tunnel {
+        learn::learn(cx, vni, src, Dest::Remote(t));
+    }
     // Strip outer headers and any Ethernet padding after the datagram.
     if !frame.truncate(udp_end) || !frame.adj(vxlan_at + vxlan::HEADER_LEN) {
         return cx.drop_frame(frame, DropReason::BadVxlan);
     }
     cx.p.counters.add(Stat::Decapsulated, 1);
     suppress::dhcp_ack_in_frame(cx, vni, frame.data());
+    // This VTEP is its segment's proxy and the frame comes from another segment: pass it on
+    // within this segment first (a marked frame from this segment is never relayed again).
+    let relayed = match tunnel {
+        Some(t) if marked && !info.bum.relay.is_empty() && !snap.vtep.on_segment(outer_src) => {
+            flood::relay(cx, vni, info, t, &frame)
+        }
+        _ => 0,
+    };
     if dst.is_multicast() {
-        return flood::flood(cx, vni, UPLINK, frame, false);
+        return flood::flood_local(cx, info, frame, relayed);
     }
     match snap.macs.get(&MacKey { vni, mac: dst }).map(|e| e.dest) {
         Some(Dest::Local(p)) => {
             cx.p.counters.add(Stat::ToLocalPort, 1);
             cx.io.send(p, frame);
         }
+        Some(Dest::Remote(_)) if relayed > 0 => cx.io.free(frame),
         Some(Dest::Remote(_)) => cx.drop_frame(frame, DropReason::SplitHorizon),
-        None => flood::flood(cx, vni, UPLINK, frame, false),
+        None => flood::flood_local(cx, info, frame, relayed),
+    }
+}
+
+/// A VTEP this host does not know sent on a multicast-mode VNI: the management thread adds
+/// a tunnel to it so that the MACs behind it are learned (reported once per snapshot).
+#[inline]
+fn stranger<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, ip: Ipv4Addr) {
+    let hash = u64::from(u32::from(ip)) ^ (u64::from(vni.get()) << 32);
+    if cx
+        .p
+        .strangers
+        .first_report((vni, ip), hash, cx.snap.generation)
+    {
+        cx.p.counters.add(Stat::UnknownVtepsSeen, 1);
+        events::send(&cx.p.events, &cx.p.counters, Event::VtepSeen { vni, ip });
     }
 }

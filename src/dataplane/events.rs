@@ -31,6 +31,10 @@ pub enum Event {
     MacMiss { vni: Vni, mac: MacAddr },
     /// An underlay neighbour of the VTEP announced its MAC (ARP to the VTEP).
     NeighborSeen { ip: Ipv4Addr, mac: MacAddr },
+    /// A VTEP not in the VNI's table sent on a multicast-mode VNI.
+    VtepSeen { vni: Vni, ip: Ipv4Addr },
+    /// An IGMP query on the underlay: the VTEP reports its groups again.
+    IgmpQuery,
     /// An ICMP echo reply to the VTEP's own address (`vxswitch ping`).
     EchoReply { from: Ipv4Addr, id: u16, seq: u16 },
 }

@@ -1,52 +1,156 @@
-//! BUM replication: to the VNI's other local ports and, for frames from a VM, head-end
-//! replication to every remote VTEP of the VNI. Copies share the payload; tunnel copies get
-//! a private header. A frame from the uplink never goes back into a tunnel (split horizon).
+//! BUM replication: to the VNI's other local ports and, for frames from a VM, into the tunnels
+//! of the VNI's replication plan (`tables::Replication`: per mode, the VTEPs of this segment,
+//! the proxies of the others with the "replicate locally" mark, or the multicast group). A
+//! segment's proxy re-sends a marked frame within its segment (`relay`). Copies share the
+//! payload; tunnel copies get a private header. A frame from the uplink never goes back into
+//! a tunnel except for that relay (split horizon).
 
-use super::counters::{DropReason, Stat};
+use super::counters::{DropReason, Stat, VniStat};
 use super::encap;
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::ids::Vni;
-use crate::tables::{PortIdx, UPLINK};
-use crate::wire::vxlan::ENCAP_OVERHEAD;
+use crate::tables::{BumCopy, CopyKind, PortIdx, TunnelIdx, VniInfo, UPLINK};
+use crate::wire::vxlan::{self, ENCAP_OVERHEAD, REPLICATE_BYTE};
 
+/// A BUM frame from VM port `in_port`: into the tunnels of the plan and the other local ports.
 #[inline]
-pub fn flood<IO: FrameIo>(
-    cx: &mut Ctx<'_, IO>,
-    vni: Vni,
-    in_port: PortIdx,
-    frame: IO::Frame,
-    to_tunnels: bool,
-) {
+pub fn flood<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, in_port: PortIdx, frame: IO::Frame) {
     let snap = cx.snap;
     let Some(info) = snap.vnis.get(&vni) else {
         return cx.drop_frame(frame, DropReason::UnknownVni);
     };
     cx.p.counters.add(Stat::Flooded, 1);
-    let inner_len = frame.data().len();
-    let mut tunnel_copies = 0;
-    if to_tunnels && !info.vteps.is_empty() {
-        let port = encap::src_port(frame.data());
-        let mut hdr = [0u8; ENCAP_OVERHEAD];
-        for &t in &info.vteps {
-            let Some(tunnel) = snap.tunnels.get(t) else {
-                continue;
-            };
-            if let Err(r) = encap::check(tunnel, &snap.vtep, inner_len) {
-                cx.p.counters.dropped(r);
-                continue;
-            }
-            encap::write_outer(tunnel, &mut hdr, vni, inner_len, port);
-            match cx.io.with_header(&frame, &hdr) {
-                Some(copy) => {
-                    cx.io.send(UPLINK, copy);
-                    tunnel_copies += 1;
-                }
-                None => cx.p.counters.dropped(DropReason::NoMbuf),
+    cx.p.counters.vni_add(info.slot, VniStat::BumFrames, 1);
+    let tunnel_copies = into_tunnels(cx, vni, info, &frame);
+    to_local_ports(cx, info, in_port, frame, tunnel_copies);
+}
+
+/// A BUM frame from the uplink, decapsulated: to the VNI's local ports only. `relayed`
+/// copies of it already went on within this segment (see `relay`).
+#[inline]
+pub fn flood_local<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    info: &VniInfo,
+    frame: IO::Frame,
+    relayed: u64,
+) {
+    cx.p.counters.add(Stat::Flooded, 1);
+    to_local_ports(cx, info, UPLINK, frame, relayed);
+}
+
+/// A marked frame from another segment's VTEP, already decapsulated: this VTEP is the proxy
+/// of its segment, so it sends the frame on, unmarked, to the relay list (the VTEPs of its
+/// segment, or its segment's group), never back to `sender`.
+#[inline]
+pub fn relay<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vni: Vni,
+    info: &VniInfo,
+    sender: TunnelIdx,
+    frame: &IO::Frame,
+) -> u64 {
+    cx.p.counters
+        .vni_add(info.slot, VniStat::ReplicateReceived, 1);
+    let port = encap::src_port(frame.data());
+    let mut hdr = [0u8; ENCAP_OVERHEAD];
+    let mut sent = 0;
+    for &t in &info.bum.relay {
+        if t != sender && send_copy(cx, vni, t, false, frame, port, &mut hdr) {
+            sent += 1;
+        }
+    }
+    cx.p.counters.add(Stat::FloodTunnelCopies, sent);
+    cx.p.counters
+        .vni_add(info.slot, VniStat::ReplicateForwarded, sent);
+    sent
+}
+
+/// Sends one copy of a VM's BUM frame per entry of the VNI's plan; returns how many went.
+#[inline]
+fn into_tunnels<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vni: Vni,
+    info: &VniInfo,
+    frame: &IO::Frame,
+) -> u64 {
+    if info.bum.copies.is_empty() {
+        return 0;
+    }
+    let port = encap::src_port(frame.data());
+    let mut hdr = [0u8; ENCAP_OVERHEAD];
+    let (mut unicast, mut proxy, mut group) = (0, 0, 0);
+    for &BumCopy { tunnel, kind } in &info.bum.copies {
+        if send_copy(
+            cx,
+            vni,
+            tunnel,
+            kind == CopyKind::Proxy,
+            frame,
+            port,
+            &mut hdr,
+        ) {
+            match kind {
+                CopyKind::Vtep => unicast += 1,
+                CopyKind::Proxy => proxy += 1,
+                CopyKind::Group => group += 1,
             }
         }
-        cx.p.counters.add(Stat::FloodTunnelCopies, tunnel_copies);
     }
+    let c = &cx.p.counters;
+    c.vni_add(info.slot, VniStat::UnicastCopies, unicast);
+    c.vni_add(info.slot, VniStat::ProxyCopies, proxy);
+    c.vni_add(info.slot, VniStat::GroupCopies, group);
+    let n = unicast + proxy + group;
+    c.add(Stat::FloodTunnelCopies, n);
+    n
+}
+
+/// One tunnel copy of `frame` with a private header; false if it could not go (counted).
+#[inline]
+fn send_copy<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vni: Vni,
+    t: TunnelIdx,
+    marked: bool,
+    frame: &IO::Frame,
+    port: u16,
+    hdr: &mut [u8; ENCAP_OVERHEAD],
+) -> bool {
+    let Some(tunnel) = cx.snap.tunnels.get(t) else {
+        return false;
+    };
+    let inner_len = frame.data().len();
+    if let Err(r) = encap::check(tunnel, &cx.snap.vtep, inner_len) {
+        cx.p.counters.dropped(r);
+        return false;
+    }
+    encap::write_outer(tunnel, hdr, vni, inner_len, port);
+    if marked {
+        vxlan::set_replicate(&mut hdr[ENCAP_OVERHEAD - vxlan::HEADER_LEN..], true);
+        debug_assert!(REPLICATE_BYTE < vxlan::HEADER_LEN);
+    }
+    match cx.io.with_header(frame, hdr) {
+        Some(copy) => {
+            cx.io.send(UPLINK, copy);
+            true
+        }
+        None => {
+            cx.p.counters.dropped(DropReason::NoMbuf);
+            false
+        }
+    }
+}
+
+/// The VNI's other local ports get the frame (the last one the frame itself).
+#[inline]
+fn to_local_ports<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    info: &VniInfo,
+    in_port: PortIdx,
+    frame: IO::Frame,
+    tunnel_copies: u64,
+) {
     let mut locals = info
         .local_ports
         .iter()

@@ -19,7 +19,7 @@ mod stack;
 mod suppress;
 mod uplink;
 
-pub use counters::{Counters, DropReason, Stat};
+pub use counters::{Counters, DropReason, Stat, VniStat};
 pub use encap::{src_port as flow_port, write_outer};
 pub use frame::{Frame, FrameIo};
 pub use pipeline::{process, Ctx, Pipeline};

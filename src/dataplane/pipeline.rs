@@ -8,6 +8,7 @@ use super::frame::FrameIo;
 use crate::ids::Vni;
 use crate::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, UPLINK};
 use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 /// State a worker keeps across bursts.
@@ -20,6 +21,8 @@ pub struct Pipeline {
     pub(super) snooped: ReportCache<(ArpKey, MacAddr)>,
     /// Unknown destination MACs asked about under the current snapshot.
     pub(super) missed: ReportCache<MacKey>,
+    /// Unknown VTEPs seen on multicast-mode VNIs under the current snapshot.
+    pub(super) strangers: ReportCache<(Vni, Ipv4Addr)>,
     /// Seconds clock for aging, set by the worker once per burst.
     pub now: u32,
     /// MTU of each kernel-backed VM port by PortIdx (0: not one): their frames may come
@@ -35,6 +38,7 @@ impl Pipeline {
             reported: ReportCache::default(),
             snooped: ReportCache::default(),
             missed: ReportCache::default(),
+            strangers: ReportCache::default(),
             now: 0,
             kernel_ports: Vec::new(),
         }

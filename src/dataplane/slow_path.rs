@@ -48,7 +48,7 @@ pub fn inject<IO: FrameIo>(cx: &mut Ctx<'_, IO>, f: &SlowFrame) {
         }
         SlowFrame::Flood { vni, port, .. } => {
             cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
-            super::flood::flood(cx, vni, port, frame, true);
+            super::flood::flood(cx, vni, port, frame);
         }
     }
 }

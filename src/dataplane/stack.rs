@@ -1,6 +1,7 @@
 //! The VTEP's own small IP stack on the uplink: answers ARP and ICMP echo for the VTEP's
-//! address in place (the reply reuses the request's buffer), and reports underlay neighbours
-//! to the management thread, which keeps the ARP cache and resolves next hops.
+//! address in place (the reply reuses the request's buffer), reports underlay neighbours
+//! to the management thread, which keeps the ARP cache and resolves next hops, and hands it
+//! IGMP queries (it sends the VTEP's membership reports).
 
 use super::counters::{DropReason, Stat};
 use super::events::{self, Event};
@@ -8,6 +9,7 @@ use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::tables::UPLINK;
 use crate::wire::icmp::{ECHO_REPLY, ECHO_REQUEST};
+use crate::wire::igmp::{self, IgmpPacket};
 use crate::wire::{ArpOperation, ArpPacket, EthernetFrame, IcmpPacket, Ipv4Packet};
 
 #[inline]
@@ -112,4 +114,26 @@ pub fn icmp<IO: FrameIo>(cx: &mut Ctx<'_, IO>, mut frame: IO::Frame) {
     m.make_echo_reply();
     cx.p.counters.add(Stat::IcmpRepliesSent, 1);
     cx.io.send(UPLINK, frame);
+}
+
+/// IGMP on the underlay: a membership query makes the management thread report the VTEP's
+/// groups again (other hosts' reports are not for the VTEP).
+#[inline]
+pub fn igmp<IO: FrameIo>(cx: &mut Ctx<'_, IO>, frame: IO::Frame) {
+    let query = EthernetFrame::new_checked(frame.data())
+        .ok()
+        .and_then(|eth| {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            let m = IgmpPacket::new_checked(ip.payload()).ok()?;
+            Some(m.msg_type() == igmp::QUERY && m.verify_checksum())
+        });
+    match query {
+        Some(true) => {
+            cx.p.counters.add(Stat::IgmpQueries, 1);
+            events::send(&cx.p.events, &cx.p.counters, Event::IgmpQuery);
+            cx.io.free(frame);
+        }
+        Some(false) => cx.drop_frame(frame, DropReason::NotForVtep),
+        None => cx.drop_frame(frame, DropReason::BadIgmp),
+    }
 }

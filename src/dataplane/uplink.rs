@@ -1,5 +1,6 @@
-//! Frames from the underlay: the VTEP's own traffic (ARP, ping) to its stack, VXLAN to the
-//! decapsulation stage, everything else dropped by reason.
+//! Frames from the underlay: the VTEP's own traffic (ARP, ping, IGMP queries) to its stack,
+//! VXLAN to the VTEP's address or to a group it joined to the decapsulation stage,
+//! everything else dropped by reason.
 
 use super::counters::DropReason;
 use super::decap::Vxlan;
@@ -12,6 +13,7 @@ use crate::wire::{udp, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, UdpPack
 enum Kind {
     Arp,
     Icmp,
+    Igmp,
     Vxlan(Vxlan),
 }
 
@@ -20,6 +22,7 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, frame: IO::Frame) {
     match classify(cx, frame.data()) {
         Ok(Kind::Arp) => stack::arp(cx, frame),
         Ok(Kind::Icmp) => stack::icmp(cx, frame),
+        Ok(Kind::Igmp) => stack::igmp(cx, frame),
         Ok(Kind::Vxlan(at)) => decap::decap(cx, at, frame),
         Err(r) => cx.drop_frame(frame, r),
     }
@@ -38,7 +41,8 @@ fn classify<IO: FrameIo>(cx: &Ctx<'_, IO>, data: &[u8]) -> Result<Kind, DropReas
         return Err(DropReason::NotForVtep);
     }
     let ip = Ipv4Packet::new_checked(eth.payload()).map_err(|_| DropReason::BadIpv4)?;
-    if ip.dst() != vtep.ip {
+    let to_group = ip.dst() != vtep.ip;
+    if to_group && !ip.dst().is_multicast() {
         return Err(DropReason::NotForVtep);
     }
     if !ip.verify_checksum() {
@@ -48,7 +52,11 @@ fn classify<IO: FrameIo>(cx: &Ctx<'_, IO>, data: &[u8]) -> Result<Kind, DropReas
         return Err(DropReason::IpFragment);
     }
     match ip.protocol() {
-        IpProtocol::Icmp => Ok(Kind::Icmp),
+        IpProtocol::Igmp => Ok(Kind::Igmp),
+        IpProtocol::Icmp if !to_group => Ok(Kind::Icmp),
+        IpProtocol::Udp if to_group && !cx.snap.groups.contains(&ip.dst()) => {
+            Err(DropReason::NotForVtep)
+        }
         IpProtocol::Udp => {
             let u = UdpPacket::new_checked(ip.payload()).map_err(|_| DropReason::BadUdp)?;
             if u.dst_port() != vtep.udp_port {

@@ -98,6 +98,7 @@ async fn answer(env: &ControlEnv, req: Request) -> Result<Response, String> {
     let snap = env.cell.load();
     Ok(match req {
         Request::VtepList { vni } => Response::VtepList(views::vtep_list(env, &snap, vni)?),
+        Request::Vnis => Response::Vnis(views::vnis(env, &snap)),
         Request::MacList { vni } => Response::MacList(views::mac_list(env, &snap, vni)),
         Request::ArpList { vni } => Response::ArpList(views::arp_list(&snap, vni)),
         Request::Connections => {

@@ -5,8 +5,9 @@
 //! collected in an `Outbox` for the caller to deliver (see `control.rs` for the other way).
 
 use super::queries::{arp_reply_frame, PendingArp};
+use super::replication;
 use crate::agent::AgentCmd;
-use crate::config::{Config, MacTarget};
+use crate::config::{Config, MacTarget, VniConfig};
 use crate::dataplane::events::Event;
 use crate::dataplane::slow_path::arp_frame;
 use crate::dataplane::SlowFrame;
@@ -56,8 +57,13 @@ pub struct TableManager {
     pub(super) mac_capacity: usize,
     pub(super) arp_capacity: usize,
     aging_secs: u32,
-    /// VTEPs of each VNI from the config (kept whatever the controller says).
-    pub(super) static_vteps: HashMap<Vni, Vec<Ipv4Addr>>,
+    /// What each VNI's BUM replication follows: mode, group, VTEP table, configured VTEPs.
+    pub(super) bum_inputs: HashMap<Vni, replication::Inputs>,
+    /// VTEPs outside the VTEP table seen sending on multicast-mode VNIs (at most
+    /// MAX_STRANGERS per VNI: a tunnel each).
+    pub(super) strangers: HashMap<Vni, Vec<Ipv4Addr>>,
+    /// IGMP membership: when the groups were last reported, and whether a query asks now.
+    pub(super) igmp: super::groups::Membership,
     /// VNIs with at least one VM port up, and how many.
     pub(super) ports_up: HashMap<Vni, usize>,
     /// ARP requests waiting for the controller, by (VNI, target IP).
@@ -75,6 +81,16 @@ pub struct TableManager {
     /// Published versions workers may still hold (see `reclaim`).
     retired: Vec<Arc<Snapshot>>,
     pub stats: ManagerStats,
+}
+
+/// A VNI's replication inputs from the config (the controller may change them later).
+fn configured_inputs(v: &VniConfig) -> replication::Inputs {
+    replication::Inputs {
+        mode: v.replication,
+        group: v.multicast_group,
+        members: Vec::new(),
+        configured: v.vteps.clone(),
+    }
 }
 
 /// Builds the first snapshot: ports, VNIs, static VTEPs, MACs and ARP entries.
@@ -98,11 +114,7 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
         let info = vnis.entry(v.vni).or_default();
         info.arp_suppression = v.arp_suppression;
         for ip in &v.vteps {
-            if let Some(t) = tunnels.ensure(*ip, &s.vtep) {
-                if !info.vteps.contains(&t) {
-                    info.vteps.push(t);
-                }
-            }
+            tunnels.ensure(*ip, &s.vtep);
         }
         for m in &v.macs {
             let dest = match &m.target {
@@ -136,6 +148,23 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
             );
         }
     }
+    for v in &cfg.vnis {
+        let inp = configured_inputs(v);
+        let p = replication::plan(&inp, &s.vtep);
+        let info = vnis.entry(v.vni).or_default();
+        (info.vteps, info.bum) = replication::install(&p, &inp, &s.vtep, &mut tunnels, |t, ip| {
+            t.ensure(ip, &s.vtep)
+        });
+    }
+    // Per-VNI counters in VNI order.
+    let mut order: Vec<Vni> = vnis.keys().copied().collect();
+    order.sort();
+    for (slot, vni) in order.iter().enumerate() {
+        if let Some(info) = vnis.get_mut(vni) {
+            info.slot = u16::try_from(slot).unwrap_or(u16::MAX);
+        }
+    }
+    s.groups = Arc::new(super::groups::joined(&vnis));
     let mut neighbors = HashMap::new();
     for (ip, mac) in &cfg.neighbors {
         tunnels.set_neighbor(*ip, *mac, &s.vtep);
@@ -159,7 +188,13 @@ impl TableManager {
             mac_capacity: cfg.mac_capacity,
             arp_capacity: cfg.arp_capacity,
             aging_secs: cfg.aging_secs,
-            static_vteps: cfg.vnis.iter().map(|v| (v.vni, v.vteps.clone())).collect(),
+            bum_inputs: cfg
+                .vnis
+                .iter()
+                .map(|v| (v.vni, configured_inputs(v)))
+                .collect(),
+            strangers: HashMap::new(),
+            igmp: super::groups::Membership::default(),
             ports_up: HashMap::new(),
             pending_arp: HashMap::new(),
             mac_asked: HashMap::new(),
@@ -187,6 +222,7 @@ impl TableManager {
         let mut arps = self.snap.arps.edit();
         let mut tunnels: Option<TunnelTable> = None;
         let mut neighbors: Option<HashMap<Ipv4Addr, MacAddr>> = None;
+        let mut strangers = Vec::new();
         for e in events {
             match *e {
                 Event::MacSeen { vni, mac, dest } => {
@@ -279,6 +315,8 @@ impl TableManager {
                     self.out.agent.push(AgentCmd::MacQuery { vni, mac });
                 }
                 Event::EchoReply { from, id, seq } => self.out.echoes.push((from, id, seq)),
+                Event::IgmpQuery => self.igmp.queried(),
+                Event::VtepSeen { vni, ip } => strangers.push((vni, ip)),
                 Event::NeighborSeen { ip, mac } => {
                     if self.static_neighbors.contains(&ip) {
                         continue;
@@ -302,6 +340,9 @@ impl TableManager {
                 self.snap.neighbors = Arc::new(n);
             }
             self.publish();
+        }
+        for (vni, ip) in strangers {
+            self.stranger(vni, ip);
         }
     }
 

@@ -78,6 +78,7 @@ impl Mgmt<'_> {
                 last_second = now;
                 self.manager.age(now);
             }
+            self.manager.report_groups(now);
             for bytes in self.manager.resolve(now) {
                 let _ = self.slow_tx.push(SlowFrame::Send {
                     port: UPLINK,

@@ -8,11 +8,13 @@
 mod buffers;
 mod control_plane;
 mod control_socket;
+mod groups;
 mod link;
 pub mod manager;
 mod mgmt;
 mod ping;
 mod queries;
+pub mod replication;
 mod report;
 mod run;
 mod static_macs;

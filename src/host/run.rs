@@ -179,7 +179,11 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             (0..locks).map(|_| TxLock::default()).collect()
         })
         .collect();
-    let counters: Vec<Arc<Counters>> = plans.iter().map(|_| Arc::default()).collect();
+    let vni_slots = cell.load().vnis.len();
+    let counters: Vec<Arc<Counters>> = plans
+        .iter()
+        .map(|_| Arc::new(Counters::with_vni_slots(vni_slots)))
+        .collect();
     let queues: Vec<Arc<EventQueue>> = plans
         .iter()
         .map(|_| Arc::new(ArrayQueue::new(EVENT_QUEUE_LEN)))

@@ -5,6 +5,7 @@
 
 use super::manager::TableManager;
 use super::queries::{arp_reply_frame, arp_request_frame};
+use super::replication;
 use crate::agent::{AgentCmd, ControlUpdate, RemoteVtep};
 use crate::dataplane::SlowFrame;
 use crate::ids::Vni;
@@ -52,16 +53,27 @@ impl TableManager {
             ControlUpdate::LogicalSwitch {
                 vni,
                 arp_suppression,
+                replication,
+                group,
             } => {
-                if let Some(info) = self.snap.vnis.get(&vni) {
-                    if info.arp_suppression != arp_suppression {
-                        let mut vnis = (*self.snap.vnis).clone();
-                        if let Some(i) = vnis.get_mut(&vni) {
-                            i.arp_suppression = arp_suppression;
-                        }
-                        self.snap.vnis = Arc::new(vnis);
+                let Some(info) = self.snap.vnis.get(&vni) else {
+                    return;
+                };
+                let inp = self.bum_inputs.entry(vni).or_default();
+                let bum_changed = (inp.mode, inp.group) != (replication, group);
+                (inp.mode, inp.group) = (replication, group);
+                if info.arp_suppression != arp_suppression {
+                    let mut vnis = (*self.snap.vnis).clone();
+                    if let Some(i) = vnis.get_mut(&vni) {
+                        i.arp_suppression = arp_suppression;
+                    }
+                    self.snap.vnis = Arc::new(vnis);
+                    if !bum_changed {
                         self.publish();
                     }
+                }
+                if bum_changed {
+                    self.replan(vni);
                 }
             }
             ControlUpdate::ArpAnswer { vni, ip, found } => {
@@ -204,35 +216,64 @@ impl TableManager {
         Some(t)
     }
 
-    /// The controller's VTEP table for `vni` (all members; this host is skipped), merged
-    /// with the configured VTEPs into the VNI's flood list.
+    /// The controller's VTEP table for `vni` (all members, this host with its proxy flag).
     fn vtep_table(&mut self, vni: Vni, vteps: &[RemoteVtep]) {
         if !self.snap.vnis.contains_key(&vni) {
             return;
         }
-        let mut ips: Vec<Ipv4Addr> = self.static_vteps.get(&vni).cloned().unwrap_or_default();
-        for v in vteps {
-            if v.ip != self.snap.vtep.ip && !ips.contains(&v.ip) {
-                ips.push(v.ip);
+        self.bum_inputs.entry(vni).or_default().members = vteps.to_vec();
+        self.replan(vni);
+    }
+
+    /// Recomputes `vni`'s members and replication plan; publishes if they changed.
+    pub(super) fn replan(&mut self, vni: Vni) {
+        let Some(inp) = self.bum_inputs.get(&vni) else {
+            return;
+        };
+        let mut plan = replication::plan(inp, &self.snap.vtep);
+        if plan.open {
+            if let Some(s) = self.strangers.get(&vni) {
+                for ip in s {
+                    if !plan.members.contains(ip) {
+                        plan.members.push(*ip);
+                    }
+                }
             }
         }
         let mut tunnels = (*self.snap.tunnels).clone();
-        let mut list = smallvec::SmallVec::new();
-        for ip in ips {
-            if let Some(t) = self.ensure_tunnel(&mut tunnels, ip) {
-                list.push(t);
-            }
-        }
+        let (vteps, bum) =
+            replication::install(&plan, inp, &self.snap.vtep, &mut tunnels, |t, ip| {
+                self.ensure_tunnel(t, ip)
+            });
         let mut vnis = (*self.snap.vnis).clone();
         let Some(info) = vnis.get_mut(&vni) else {
             return;
         };
-        if info.vteps == list {
+        if info.vteps == vteps && info.bum == bum {
             return;
         }
-        info.vteps = list;
+        info.vteps = vteps;
+        info.bum = bum;
         self.snap.vnis = Arc::new(vnis);
         self.snap.tunnels = Arc::new(tunnels);
+        self.rejoin_groups();
         self.publish();
     }
+
+    /// A VTEP outside the VTEP table sent on a multicast-mode VNI: it becomes a member
+    /// (a tunnel to learn its MACs behind), up to MAX_STRANGERS per VNI.
+    pub(super) fn stranger(&mut self, vni: Vni, ip: Ipv4Addr) {
+        if !self.snap.vnis.get(&vni).is_some_and(|i| i.bum.open) || ip == self.snap.vtep.ip {
+            return;
+        }
+        let known = self.strangers.entry(vni).or_default();
+        if known.contains(&ip) || known.len() >= MAX_STRANGERS {
+            return;
+        }
+        known.push(ip);
+        self.replan(vni);
+    }
 }
+
+/// Unknown VTEPs a multicast-mode VNI takes in as peers; more are forwarded, not learned.
+const MAX_STRANGERS: usize = 256;

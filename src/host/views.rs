@@ -3,10 +3,11 @@
 
 use super::control_socket::ControlEnv;
 use crate::api::host::{
-    ArpRow, MacKind, MacRow, Neighbor, PortRow, Route, Stats, VtepRow, WorkerLoad,
+    ArpRow, MacKind, MacRow, Neighbor, PortRow, ProxyRole, Route, Stats, VniRow, VtepRow,
+    WorkerLoad,
 };
-use crate::api::{DropReason, Stat};
-use crate::dataplane::counters::{total_drops, total_stat};
+use crate::api::{DropReason, Stat, VniStat};
+use crate::dataplane::counters::{total_drops, total_stat, total_vni_stat};
 use crate::dpdk::PortStats;
 use crate::ids::{Ipv4Net, Vni};
 use crate::tables::{Dest, EntryKind, Snapshot, UPLINK};
@@ -25,26 +26,51 @@ pub fn vtep_list(env: &ControlEnv, snap: &Snapshot, vni: Vni) -> Result<Vec<Vtep
         .map(|h| h.vtep_table(vni))
         .unwrap_or_default();
     let vtep = &snap.vtep;
+    let role = ProxyRole::of(info.bum.mode);
     Ok(info
         .vteps
         .iter()
         .filter_map(|t| snap.tunnels.get(*t))
         .map(|t| {
-            let segment = known
-                .iter()
-                .find(|v| v.ip == t.ip)
+            let listed = known.iter().find(|v| v.ip == t.ip);
+            let segment = listed
                 .and_then(|v| Ipv4Net::new(v.ip, v.prefix_len))
                 .or_else(|| vtep.on_segment(t.ip).then(|| vtep.net()))
                 .map(|n| n.network());
+            let proxy = role.filter(|_| listed.is_some_and(|v| v.proxy));
             VtepRow {
                 ip: t.ip,
                 segment,
-                is_mtep: false,
+                is_mtep: proxy.is_some(),
+                role: proxy,
                 next_hop: t.next_hop,
                 resolved: t.is_resolved(),
             }
         })
         .collect())
+}
+
+/// The logical switches with ports here, in VNI order, with their replication counters.
+pub fn vnis(env: &ControlEnv, snap: &Snapshot) -> Vec<VniRow> {
+    let mut rows: Vec<VniRow> = snap
+        .vnis
+        .iter()
+        .map(|(vni, i)| VniRow {
+            vni: *vni,
+            replication: i.bum.mode,
+            multicast_group: i.bum.group,
+            role: ProxyRole::of(i.bum.mode).filter(|_| i.bum.proxy),
+            ports: i.local_ports.len(),
+            vteps: i.vteps.len(),
+            copies_per_frame: i.bum.copies.len(),
+            counters: VniStat::ALL
+                .iter()
+                .map(|s| (*s, total_vni_stat(&env.counters, i.slot, *s)))
+                .collect(),
+        })
+        .collect();
+    rows.sort_by_key(|r| r.vni);
+    rows
 }
 
 /// The MAC table of `vni`, sorted by MAC.

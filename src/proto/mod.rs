@@ -46,6 +46,22 @@ fn field_err(field: &'static str, msg: impl Into<String>) -> FieldError {
     }
 }
 
+/// A replication mode field.
+pub fn replication(field: &'static str, v: i32) -> Result<ids::ReplicationMode, FieldError> {
+    ReplicationMode::try_from(v)
+        .map(Into::into)
+        .map_err(|_| field_err(field, format!("{v} is no replication mode")))
+}
+
+/// An optional multicast group field (0: none).
+pub fn group(field: &'static str, v: u32) -> Result<Option<Ipv4Addr>, FieldError> {
+    match ip(v) {
+        g if g.is_unspecified() => Ok(None),
+        g if g.is_multicast() => Ok(Some(g)),
+        g => Err(field_err(field, format!("{g} is not a multicast address"))),
+    }
+}
+
 /// A VNI field.
 pub fn vni(field: &'static str, v: u32) -> Result<Vni, FieldError> {
     Vni::try_from(v).map_err(|e| field_err(field, e.to_string()))
@@ -108,6 +124,18 @@ impl From<ids::ReplicationMode> for ReplicationMode {
             ids::ReplicationMode::Unicast => ReplicationMode::Unicast,
             ids::ReplicationMode::Hybrid => ReplicationMode::Hybrid,
             ids::ReplicationMode::Multicast => ReplicationMode::Multicast,
+            ids::ReplicationMode::HeadEnd => ReplicationMode::HeadEnd,
+        }
+    }
+}
+
+impl From<ReplicationMode> for ids::ReplicationMode {
+    fn from(m: ReplicationMode) -> ids::ReplicationMode {
+        match m {
+            ReplicationMode::Unicast => ids::ReplicationMode::Unicast,
+            ReplicationMode::Hybrid => ids::ReplicationMode::Hybrid,
+            ReplicationMode::Multicast => ids::ReplicationMode::Multicast,
+            ReplicationMode::HeadEnd => ids::ReplicationMode::HeadEnd,
         }
     }
 }

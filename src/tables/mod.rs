@@ -16,7 +16,7 @@ pub mod tunnel;
 pub use arp::{ArpEntry, ArpKey, ArpTable};
 pub use mac::{Dest, EntryKind, MacEntry, MacKey, MacTable};
 pub use sharded::{Editor, ShardKey, ShardedMap};
-pub use snapshot::{Snapshot, SnapshotCell, VniInfo, VtepIdentity};
+pub use snapshot::{BumCopy, CopyKind, Replication, Snapshot, SnapshotCell, VniInfo, VtepIdentity};
 pub use tunnel::{Tunnel, TunnelTable};
 
 /// A port of this switch: 0 is the uplink, 1.. are the access (VM) ports.

@@ -2,7 +2,7 @@
 //! readers hold the old version until their next burst, the writer never waits for them).
 
 use super::{ArpTable, MacTable, PortIdx, TunnelIdx, TunnelTable};
-use crate::ids::{Ipv4Net, Vni};
+use crate::ids::{Ipv4Net, ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use arc_swap::{ArcSwap, Cache};
 use hashbrown::HashMap;
@@ -56,13 +56,17 @@ impl VtepIdentity {
     }
 }
 
-/// One logical switch on this host: its local ports, its remote VTEPs (flood list) and
-/// whether hosts answer ARP for it.
+/// One logical switch on this host: its local ports, its remote VTEPs, how its BUM frames
+/// are replicated and whether hosts answer ARP for it.
 #[derive(Clone, Debug)]
 pub struct VniInfo {
     pub local_ports: SmallVec<[PortIdx; 8]>,
+    /// The remote VTEPs that joined it: frames from them are accepted and their MACs learned.
     pub vteps: SmallVec<[TunnelIdx; 16]>,
+    pub bum: Replication,
     pub arp_suppression: bool,
+    /// Index of its per-worker counters (`Counters::vni_add`).
+    pub slot: u16,
 }
 
 impl Default for VniInfo {
@@ -70,9 +74,45 @@ impl Default for VniInfo {
         VniInfo {
             local_ports: SmallVec::new(),
             vteps: SmallVec::new(),
+            bum: Replication::default(),
             arp_suppression: true,
+            slot: u16::MAX,
         }
     }
+}
+
+/// What a copy of a BUM frame is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyKind {
+    /// To one VTEP, for itself.
+    Vtep,
+    /// To another segment's proxy, marked "replicate locally".
+    Proxy,
+    /// To the logical switch's multicast group.
+    Group,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BumCopy {
+    pub tunnel: TunnelIdx,
+    pub kind: CopyKind,
+}
+
+/// A logical switch's BUM replication plan, computed by the management thread from the
+/// mode, the group and the VTEP table (`host::replication`): the data path only walks it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Replication {
+    pub mode: ReplicationMode,
+    pub group: Option<Ipv4Addr>,
+    /// The copies of a BUM frame from a local VM.
+    pub copies: SmallVec<[BumCopy; 16]>,
+    /// Where a marked frame from another segment goes on (this VTEP is its segment's proxy):
+    /// the other VTEPs of the segment, or the segment's group. Empty otherwise.
+    pub relay: SmallVec<[TunnelIdx; 8]>,
+    /// Multicast mode: VTEPs outside the VTEP table are peers too (no controller needed).
+    pub open: bool,
+    /// This VTEP is its segment's proxy (for views; `relay` is what the data path uses).
+    pub proxy: bool,
 }
 
 /// Everything a worker needs to forward, immutable once published.
@@ -91,6 +131,8 @@ pub struct Snapshot {
     pub neighbors: Arc<HashMap<Ipv4Addr, MacAddr>>,
     /// A controller session is up: ARP and MAC misses may be asked about.
     pub controller_up: bool,
+    /// The multicast groups the VTEP joined (hybrid and multicast logical switches).
+    pub groups: Arc<SmallVec<[Ipv4Addr; 4]>>,
 }
 
 impl Snapshot {
@@ -105,6 +147,7 @@ impl Snapshot {
             arps: ArpTable::default(),
             neighbors: Arc::default(),
             controller_up: false,
+            groups: Arc::default(),
         }
     }
 }

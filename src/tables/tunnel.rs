@@ -28,8 +28,27 @@ pub struct Tunnel {
     ip_csum_base: u16,
 }
 
+/// TTL of unicast tunnels and of routed (multicast mode) group traffic.
+pub const TTL: u8 = 64;
+
 impl Tunnel {
     pub fn new(ip: Ipv4Addr, vtep: &VtepIdentity, next_hop_mac: Option<MacAddr>) -> Tunnel {
+        Tunnel::build(ip, vtep, vtep.next_hop(ip), next_hop_mac, TTL)
+    }
+
+    /// The tunnel to a multicast group: always resolved (its MAC follows from the group).
+    /// `ttl` 1 keeps it in the segment (hybrid mode); more lets the underlay route it.
+    pub fn group(group: Ipv4Addr, ttl: u8, vtep: &VtepIdentity) -> Tunnel {
+        Tunnel::build(group, vtep, None, Some(MacAddr::ipv4_multicast(group)), ttl)
+    }
+
+    fn build(
+        ip: Ipv4Addr,
+        vtep: &VtepIdentity,
+        next_hop: Option<Ipv4Addr>,
+        next_hop_mac: Option<MacAddr>,
+        ttl: u8,
+    ) -> Tunnel {
         let mut header = [0u8; vxlan::ENCAP_OVERHEAD];
         ethernet::emit_header(
             &mut header,
@@ -42,7 +61,7 @@ impl Tunnel {
             dst: ip,
             protocol: IpProtocol::Udp,
             payload_len: 0,
-            ttl: 64,
+            ttl,
             dont_fragment: true,
         }
         .emit(&mut header[IP_AT..UDP_AT]);
@@ -57,11 +76,16 @@ impl Tunnel {
         vxlan::emit_header(&mut header[VXLAN_AT..], 0);
         Tunnel {
             ip,
-            next_hop: vtep.next_hop(ip),
+            next_hop,
             next_hop_mac,
             header,
             ip_csum_base,
         }
+    }
+
+    /// A tunnel to a multicast group rather than to one VTEP.
+    pub fn is_group(&self) -> bool {
+        self.ip.is_multicast()
     }
 
     /// Ready to carry frames: the next hop's MAC is known.
@@ -82,11 +106,13 @@ impl Tunnel {
     }
 }
 
-/// Every remote VTEP this host knows, by index and by IP.
+/// Every remote VTEP this host knows, by index and by IP, and the multicast groups it sends
+/// to (by group and TTL).
 #[derive(Clone, Debug, Default)]
 pub struct TunnelTable {
     tunnels: Vec<Tunnel>,
     by_ip: HashMap<Ipv4Addr, TunnelIdx>,
+    groups: HashMap<(Ipv4Addr, u8), TunnelIdx>,
 }
 
 impl TunnelTable {
@@ -110,14 +136,33 @@ impl TunnelTable {
     pub fn is_empty(&self) -> bool {
         self.tunnels.is_empty()
     }
-    /// The index of `ip`'s tunnel, adding one if needed; None when the table is full.
+    /// The index of `ip`'s tunnel, adding one if needed; None when the table is full or `ip`
+    /// is no VTEP's address (a group: see `ensure_group`).
     pub fn ensure(&mut self, ip: Ipv4Addr, vtep: &VtepIdentity) -> Option<TunnelIdx> {
+        if ip.is_multicast() || ip.is_broadcast() || ip.is_unspecified() {
+            return None;
+        }
         if let Some(i) = self.index_of(ip) {
             return Some(i);
         }
         let idx = TunnelIdx::try_from(self.tunnels.len()).ok()?;
         self.tunnels.push(Tunnel::new(ip, vtep, None));
         self.by_ip.insert(ip, idx);
+        Some(idx)
+    }
+    /// The index of the tunnel to `group` with `ttl`, adding one if needed; None when full.
+    pub fn ensure_group(
+        &mut self,
+        group: Ipv4Addr,
+        ttl: u8,
+        vtep: &VtepIdentity,
+    ) -> Option<TunnelIdx> {
+        if let Some(i) = self.groups.get(&(group, ttl)) {
+            return Some(*i);
+        }
+        let idx = TunnelIdx::try_from(self.tunnels.len()).ok()?;
+        self.tunnels.push(Tunnel::group(group, ttl, vtep));
+        self.groups.insert((group, ttl), idx);
         Some(idx)
     }
     /// Records that `next_hop` answered with `mac`; rebuilds the headers that use it.
@@ -158,6 +203,25 @@ mod tests {
         assert!(tt.set_neighbor(v.gateway.unwrap(), MacAddr([7; 6]), &v));
         assert!(tt.get(b).unwrap().is_resolved() && tt.get(c).unwrap().is_resolved());
         assert!(!tt.get(a).unwrap().is_resolved());
+        assert!(!tt.set_neighbor(v.gateway.unwrap(), MacAddr([7; 6]), &v));
+    }
+
+    #[test]
+    fn group_tunnels_are_resolved_and_kept_apart_from_vteps() {
+        let v = vtep();
+        let mut tt = TunnelTable::default();
+        let g = Ipv4Addr::new(239, 1, 1, 1);
+        assert_eq!(tt.ensure(g, &v), None, "a group is no VTEP");
+        let local = tt.ensure_group(g, 1, &v).unwrap();
+        let routed = tt.ensure_group(g, TTL, &v).unwrap();
+        assert_ne!(local, routed);
+        assert_eq!(tt.ensure_group(g, 1, &v), Some(local));
+        assert_eq!(tt.index_of(g), None, "never taken for a sender");
+        let t = tt.get(local).unwrap();
+        assert!(t.is_resolved() && t.is_group() && t.next_hop.is_none());
+        assert_eq!(t.template()[..6], [0x01, 0x00, 0x5e, 0x01, 0x01, 0x01]);
+        assert_eq!(t.template()[outer::IP_AT + 8], 1, "TTL");
+        assert_eq!(tt.get(routed).unwrap().template()[outer::IP_AT + 8], TTL);
         assert!(!tt.set_neighbor(v.gateway.unwrap(), MacAddr([7; 6]), &v));
     }
 }

@@ -17,6 +17,11 @@ impl MacAddr {
         a.copy_from_slice(&b[..6]);
         MacAddr(a)
     }
+    /// The MAC an IPv4 multicast group maps to (RFC 1112 §6.4): 01:00:5e + its low 23 bits.
+    pub fn ipv4_multicast(group: std::net::Ipv4Addr) -> MacAddr {
+        let o = group.octets();
+        MacAddr([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+    }
     /// Group bit set: broadcast or multicast.
     pub fn is_multicast(&self) -> bool {
         self.0[0] & 1 != 0

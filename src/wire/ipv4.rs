@@ -25,6 +25,7 @@ const MORE_FRAGMENTS: u16 = 0x2000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IpProtocol {
     Icmp,
+    Igmp,
     Tcp,
     Udp,
     Unknown(u8),
@@ -34,6 +35,7 @@ impl From<u8> for IpProtocol {
     fn from(v: u8) -> Self {
         match v {
             1 => IpProtocol::Icmp,
+            2 => IpProtocol::Igmp,
             6 => IpProtocol::Tcp,
             17 => IpProtocol::Udp,
             x => IpProtocol::Unknown(x),
@@ -45,6 +47,7 @@ impl From<IpProtocol> for u8 {
     fn from(v: IpProtocol) -> u8 {
         match v {
             IpProtocol::Icmp => 1,
+            IpProtocol::Igmp => 2,
             IpProtocol::Tcp => 6,
             IpProtocol::Udp => 17,
             IpProtocol::Unknown(x) => x,

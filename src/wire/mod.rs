@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod dhcp;
 pub mod ethernet;
 pub mod icmp;
+pub mod igmp;
 pub mod ipv4;
 pub mod partial_checksum;
 pub mod tcp_gso;

@@ -1,10 +1,19 @@
-//! The VXLAN header (RFC 7348 §5): 8 bytes after UDP, I flag and a 24-bit VNI.
+//! The VXLAN header (RFC 7348 §5): 8 bytes after UDP, I flag and a 24-bit VNI, and
+//! vxswitch's "replicate locally" mark for BUM proxies (see `FLAG_REPLICATE`).
 
 use super::{Result, WireError};
 
 pub const HEADER_LEN: usize = 8;
 /// The I flag: the VNI field is valid.
 pub const FLAG_VNI_VALID: u8 = 0x08;
+/// "Replicate locally" (byte 1, bit 0x80): a BUM copy sent to a segment's proxy (UTEP or
+/// MTEP), which re-sends it within its own segment. The bit is reserved in RFC 7348 and left
+/// free by the extensions Linux implements: GBP takes 0x80 of byte 0 and 0x40/0x08 of byte 1,
+/// RCO 0x20 of byte 1, VXLAN-GPE 0x30/0x04/0x02/0x01 of byte 0. A receiver that does not know
+/// it must ignore it (RFC 7348 §5); see docs/architecture.md for which ones do not.
+pub const FLAG_REPLICATE: u8 = 0x80;
+/// Byte of the header that holds FLAG_REPLICATE.
+pub const REPLICATE_BYTE: usize = 1;
 /// Bytes prepended by encapsulation: outer Ethernet + IPv4 + UDP + VXLAN.
 pub const ENCAP_OVERHEAD: usize = 14 + 20 + 8 + HEADER_LEN;
 
@@ -29,6 +38,10 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
     pub fn vni_valid(&self) -> bool {
         self.flags() & FLAG_VNI_VALID != 0
     }
+    /// The sender asks this VTEP to replicate the frame within its segment.
+    pub fn replicate_locally(&self) -> bool {
+        self.buffer.as_ref()[REPLICATE_BYTE] & FLAG_REPLICATE != 0
+    }
     pub fn vni(&self) -> u32 {
         let b = self.buffer.as_ref();
         u32::from_be_bytes([0, b[4], b[5], b[6]])
@@ -42,6 +55,16 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
 pub fn emit_header(b: &mut [u8], vni: u32) {
     b[..4].copy_from_slice(&[FLAG_VNI_VALID, 0, 0, 0]);
     set_vni(b, vni);
+}
+
+/// Sets or clears the "replicate locally" mark of a header already in place.
+#[inline]
+pub fn set_replicate(b: &mut [u8], on: bool) {
+    if on {
+        b[REPLICATE_BYTE] |= FLAG_REPLICATE;
+    } else {
+        b[REPLICATE_BYTE] &= !FLAG_REPLICATE;
+    }
 }
 
 /// Patches the VNI of a header already in place.
@@ -76,6 +99,21 @@ mod tests {
         assert_eq!(h.vni(), 5001);
         b[0] = 0xff;
         assert!(VxlanHeader::new_checked(&b[..]).unwrap().vni_valid());
+    }
+
+    #[test]
+    fn replicate_mark_is_its_own_bit() {
+        let mut b = HDR;
+        set_replicate(&mut b, true);
+        let h = VxlanHeader::new_checked(&b[..]).unwrap();
+        assert!(h.replicate_locally() && h.vni_valid());
+        assert_eq!(h.vni(), 5001);
+        assert_eq!(b[..2], [0x08, 0x80]);
+        // Not a bit of GBP (0x80 0x48 ..), RCO (.. 0x20) or VXLAN-GPE (0x37 in byte 0).
+        assert_eq!(FLAG_REPLICATE & (0x40 | 0x20 | 0x08), 0);
+        assert_eq!(REPLICATE_BYTE, 1);
+        set_replicate(&mut b, false);
+        assert_eq!(b, HDR);
     }
 
     #[test]
