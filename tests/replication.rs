@@ -162,7 +162,7 @@ impl Rig {
         self.take(UPLINK).iter().map(|f| Copy::open(f)).collect()
     }
     /// A frame from VTEP `from` to `to` (this VTEP or a group), optionally marked.
-    fn from_uplink(&mut self, from: &str, to: Ipv4Addr, marked: bool, inner: &[u8]) {
+    fn vxlan_in(&mut self, from: &str, to: Ipv4Addr, marked: bool, inner: &[u8]) {
         let o = Outer {
             dst_mac: if to.is_multicast() {
                 MacAddr::ipv4_multicast(to)
@@ -261,7 +261,7 @@ fn a_utep_relays_marked_frames_from_other_segments_within_its_own_once() {
         &["192.168.250.51", "192.168.251.61"],
     );
     let inner = from_remote_vm();
-    r.from_uplink("192.168.251.61", me(), true, &inner);
+    r.vxlan_in("192.168.251.61", me(), true, &inner);
     let relayed: Vec<Copy> = r.take(UPLINK).iter().map(|f| Copy::open(f)).collect();
     // Not back to the sender's segment, not to itself, unmarked: no second round.
     assert_eq!(
@@ -284,8 +284,8 @@ fn a_utep_relays_marked_frames_from_other_segments_within_its_own_once() {
     );
     // An unmarked frame, or a marked one from this segment, is only delivered.
     r.io.sent.clear();
-    r.from_uplink("192.168.251.61", me(), false, &inner);
-    r.from_uplink("192.168.250.52", me(), true, &inner);
+    r.vxlan_in("192.168.251.61", me(), false, &inner);
+    r.vxlan_in("192.168.250.52", me(), true, &inner);
     assert!(r.io.sent_on(UPLINK).is_empty());
     assert_eq!(r.io.sent_on(VM_A).len(), 2);
 }
@@ -296,7 +296,7 @@ fn a_vtep_that_is_no_proxy_delivers_marked_frames_only_locally() {
         ReplicationMode::Unicast,
         &["192.168.250.52", "192.168.251.61"],
     );
-    r.from_uplink("192.168.251.61", me(), true, &from_remote_vm());
+    r.vxlan_in("192.168.251.61", me(), true, &from_remote_vm());
     assert!(r.io.sent_on(UPLINK).is_empty());
     assert_eq!(r.io.sent_on(VM_A).len(), 1);
 }
@@ -316,13 +316,13 @@ fn hybrid_mode_sends_to_the_group_in_the_segment_and_marks_the_mtep_copy() {
     assert_eq!(g.dst_mac, MacAddr::ipv4_multicast(GROUP));
     assert_eq!(g.ttl, 1, "the segment's copy stays in the segment");
     // As its segment's MTEP it re-sends a marked frame to the group, TTL 1.
-    r.from_uplink("192.168.251.61", me(), true, &from_remote_vm());
+    r.vxlan_in("192.168.251.61", me(), true, &from_remote_vm());
     assert_eq!(r.io.sent_on(VM_A).len(), 1);
     let relayed: Vec<Copy> = r.take(UPLINK).iter().map(|f| Copy::open(f)).collect();
     assert_eq!(dsts(&relayed), vec![(GROUP, false)]);
     assert_eq!(relayed[0].ttl, 1);
     // Group traffic of the segment is received (the VTEP joined the group).
-    r.from_uplink("192.168.250.52", GROUP, false, &from_remote_vm());
+    r.vxlan_in("192.168.250.52", GROUP, false, &from_remote_vm());
     assert_eq!(r.take(VM_A).len(), 1);
     assert!(r.io.sent_on(UPLINK).is_empty());
 }
@@ -336,7 +336,7 @@ fn multicast_mode_is_one_routed_copy_and_learns_vteps_it_was_never_told_about() 
     assert_eq!(r.vni_stat(VniStat::GroupCopies), 1);
     // A kernel VTEP nobody reported: delivered, then taken in as a peer.
     let stranger = "10.20.30.40";
-    r.from_uplink(stranger, GROUP, false, &from_remote_vm());
+    r.vxlan_in(stranger, GROUP, false, &from_remote_vm());
     assert_eq!(r.take(VM_A).len(), 1);
     r.manage();
     let t = r
@@ -344,7 +344,7 @@ fn multicast_mode_is_one_routed_copy_and_learns_vteps_it_was_never_told_about() 
         .tunnels
         .index_of(ip(stranger))
         .expect("a tunnel to it");
-    r.from_uplink(stranger, GROUP, false, &from_remote_vm());
+    r.vxlan_in(stranger, GROUP, false, &from_remote_vm());
     r.manage();
     let mac = "02:cc:cc:cc:cc:cc".parse().unwrap();
     assert_eq!(
@@ -370,8 +370,8 @@ fn head_end_copies_every_vtep_unmarked() {
 #[test]
 fn unicast_mode_refuses_strangers_and_groups_it_did_not_join() {
     let mut r = Rig::new(ReplicationMode::Unicast, &[]);
-    r.from_uplink("10.20.30.40", me(), false, &from_remote_vm());
-    r.from_uplink("192.168.250.52", GROUP, false, &from_remote_vm());
+    r.vxlan_in("10.20.30.40", me(), false, &from_remote_vm());
+    r.vxlan_in("192.168.250.52", GROUP, false, &from_remote_vm());
     assert!(r.io.sent_on(VM_A).is_empty());
     let c = &r.pipeline.counters;
     assert_eq!(c.drops(DropReason::UnknownVtep), 1);

@@ -11,7 +11,7 @@ use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::ids::Vni;
 use crate::tables::{BumCopy, CopyKind, PortIdx, TunnelIdx, VniInfo, UPLINK};
-use crate::wire::vxlan::{self, ENCAP_OVERHEAD, REPLICATE_BYTE};
+use crate::wire::vxlan::{self, ENCAP_OVERHEAD};
 
 /// A BUM frame from VM port `in_port`: into the tunnels of the plan and the other local ports.
 #[inline]
@@ -128,7 +128,6 @@ fn send_copy<IO: FrameIo>(
     encap::write_outer(tunnel, hdr, vni, inner_len, port);
     if marked {
         vxlan::set_replicate(&mut hdr[ENCAP_OVERHEAD - vxlan::HEADER_LEN..], true);
-        debug_assert!(REPLICATE_BYTE < vxlan::HEADER_LEN);
     }
     match cx.io.with_header(frame, hdr) {
         Some(copy) => {
