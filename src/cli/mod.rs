@@ -160,7 +160,7 @@ pub struct LsArgs {
     pub vni: Vni,
     #[arg(long)]
     pub name: Option<String>,
-    /// unicast, hybrid or multicast
+    /// unicast, hybrid, multicast or head-end
     #[arg(long)]
     pub replication: Option<ReplicationMode>,
     /// on or off

@@ -1,6 +1,9 @@
-//! What the lab reads back from its underlay captures (tcpdump's classic pcap files): the
-//! frames, and the ARP requests that crossed inside VXLAN (the proof of ARP suppression).
+//! The lab's underlay captures: tcpdump started on an interface of a namespace, and what is
+//! read back from its classic pcap files: the frames, and the ARP requests that crossed
+//! inside VXLAN (the proof of ARP suppression).
 
+use super::process::Process;
+use super::sh::LabError;
 use crate::wire::{
     udp, vxlan, ArpOperation, ArpPacket, EtherType, EthernetFrame, Ipv4Packet, UdpPacket,
     VxlanHeader,
@@ -8,6 +11,27 @@ use crate::wire::{
 use std::io::{self, Read};
 use std::net::Ipv4Addr;
 use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// Starts tcpdump on `iface` of namespace `ns` (VXLAN only; `direction` "in", "out" or
+/// "inout" as seen by that interface) writing `pcap`; returns once it listens. Stopping the
+/// process (SIGINT) flushes the file.
+pub fn start_tcpdump(
+    ns: &str,
+    iface: &str,
+    direction: &str,
+    pcap: &Path,
+) -> Result<Process, LabError> {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, "tcpdump", "--immediate-mode", "-U"])
+        .args(["-i", iface, "-Q", direction, "-w"])
+        .arg(pcap)
+        .args(["udp", "port", "4789"]);
+    let mut dump = Process::spawn("tcpdump", cmd, &pcap.with_extension("log"))?;
+    dump.wait_for("listening on", 1, Duration::from_secs(10))?;
+    Ok(dump)
+}
 
 /// Reads every frame of a little- or big-endian microsecond or nanosecond pcap file.
 pub fn read<R: Read>(mut r: R) -> io::Result<Vec<Vec<u8>>> {
@@ -83,7 +107,7 @@ pub fn vxlan_capture(pcap_path: &Path, target: Ipv4Addr) -> VxlanCapture {
 }
 
 /// The inner frame of a VXLAN packet.
-fn vxlan_inner(b: &[u8]) -> Option<&[u8]> {
+pub fn vxlan_inner(b: &[u8]) -> Option<&[u8]> {
     let eth = EthernetFrame::new_checked(b).ok()?;
     let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
     let udp = UdpPacket::new_checked(ip.payload()).ok()?;

@@ -3,7 +3,7 @@
 //! NSX controllers carry their own coordination service, and the two data planes with
 //! agents connected to every controller.
 
-use super::capture::{vxlan_capture, VxlanCapture};
+use super::capture::{start_tcpdump, vxlan_capture, VxlanCapture};
 use super::process::Process;
 use super::sh::{self, LabError};
 use super::topology::{cluster_ip, controller_ip, Hypervisor, Mtu, Options, Topology};
@@ -37,7 +37,13 @@ pub struct ControlledLab {
 
 /// A hypervisor's data plane with an agent (sessions to every controller) and no static
 /// VTEP table.
-fn agent_config(hv: &Hypervisor, host: &str, socket: &Path, core: usize, n: usize) -> String {
+pub(super) fn agent_config(
+    hv: &Hypervisor,
+    host: &str,
+    socket: &Path,
+    core: usize,
+    n: usize,
+) -> String {
     let list: Vec<String> = (0..n)
         .map(|i| format!("\"{}:1234\"", controller_ip(i)))
         .collect();
@@ -50,7 +56,7 @@ fn agent_config(hv: &Hypervisor, host: &str, socket: &Path, core: usize, n: usiz
 
 /// Controller i's config: alone, the embedded single node; in a cluster, a member on the
 /// etcd members of all `n` controllers.
-fn controller_config(dir: &Path, i: usize, n: usize) -> String {
+pub(super) fn controller_config(dir: &Path, i: usize, n: usize) -> String {
     let mut cfg = format!(
         "[controller]\nid = \"{}\"\nlisten = \"0.0.0.0:1234\"\napi = \"0.0.0.0:8080\"\nstate_dir = \"{}\"\n",
         controller_ip(i),
@@ -339,26 +345,8 @@ impl ControlledLab {
         count: u32,
     ) -> Result<((bool, String), VxlanCapture), LabError> {
         let cap = self.dir.join(format!("{tag}.pcap"));
-        let cap_s = cap.display().to_string();
         let ul = self.topo.underlay_ns.as_str();
-        let mut cmd = Command::new("ip");
-        cmd.args([
-            "netns",
-            "exec",
-            ul,
-            "tcpdump",
-            "--immediate-mode",
-            "-i",
-            "hv1",
-            "-U",
-            "-w",
-            &cap_s,
-            "udp",
-            "port",
-            "4789",
-        ]);
-        let mut dump = Process::spawn("tcpdump", cmd, &self.dir.join(format!("{tag}.log")))?;
-        dump.wait_for("listening on", 1, Duration::from_secs(10))?;
+        let mut dump = start_tcpdump(ul, "hv1", "inout", &cap)?;
         let vm_a = self.topo.vms[0].ns.as_str();
         let _ = sh::try_in_ns(vm_a, &["ip", "neigh", "flush", "dev", "eth0"]);
         let ping = sh::try_in_ns(

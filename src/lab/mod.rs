@@ -10,6 +10,7 @@ mod controlled;
 pub mod failover;
 pub mod iperf;
 pub mod process;
+pub mod segments;
 pub mod sh;
 mod topology;
 mod walkthrough;
@@ -61,6 +62,10 @@ pub struct LabArgs {
     /// timeline; then restart it and show the slices rebalance.
     #[arg(long)]
     pub failover: bool,
+    /// BUM replication modes on a routed underlay: two segments joined by a router, five
+    /// hypervisors; one broadcast per mode, copies counted per segment from captures.
+    #[arg(long)]
+    pub segments: bool,
 }
 
 /// How hypervisor 2 is built.
@@ -221,7 +226,7 @@ mtu = {vm_mtu}
         vm_mtu = hv.mtu.vm,
         vm_port = hv.vm_port,
         vtep = hv.vtep_ip,
-        gw = UNDERLAY_GW,
+        gw = hv.gateway,
         socket = socket.display(),
     )
 }
@@ -380,6 +385,9 @@ impl Lab {
 pub fn run(args: &LabArgs) -> Result<(), LabError> {
     if args.failover {
         return failover::run(args);
+    }
+    if args.segments {
+        return segments::run(&args.prefix);
     }
     if !args.kernel_peer && !args.no_controller && !args.jumbo {
         return walkthrough(args);

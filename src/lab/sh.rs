@@ -69,3 +69,32 @@ pub fn enter_netns(ns: &str) -> Result<(), LabError> {
     )
     .map_err(|e| LabError::Step(format!("entering {ns}: {e}")))
 }
+
+/// The network namespaces a lab created: removed, newest first, when dropped (also after an
+/// error). Each starts with loopback up and no IPv6 chatter.
+#[derive(Debug, Default)]
+pub struct Namespaces(Vec<String>);
+
+impl Namespaces {
+    pub fn add(&mut self, ns: &str) -> Result<(), LabError> {
+        let _ = run(&["ip", "netns", "del", ns]); // a leftover from a killed run
+        run(&["ip", "netns", "add", ns])?;
+        self.0.push(ns.to_owned());
+        in_ns(ns, &["ip", "link", "set", "lo", "up"])?;
+        // No IPv6 chatter (router solicitations, DAD) on the lab's links.
+        in_ns(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])?;
+        in_ns(
+            ns,
+            &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"],
+        )?;
+        Ok(())
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in self.0.iter().rev() {
+            let _ = run(&["ip", "netns", "del", ns]);
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The source document's topology in network namespaces: VMs, hypervisors and an underlay
 //! bridge, every name carrying the lab's prefix so that several labs can run at once.
-//! Everything is removed on drop, also after an error.
+//! Everything is removed on drop, also after an error (`sh::Namespaces`).
 
 use super::sh::{self, LabError};
 
@@ -17,6 +17,8 @@ pub struct Vm {
 pub struct Hypervisor {
     pub ns: String,
     pub vtep_ip: &'static str,
+    /// The VTEP's default gateway on its /24 segment.
+    pub gateway: &'static str,
     /// The VM-facing interface name inside the hypervisor namespace.
     pub vm_port: String,
     /// Its links' MTUs.
@@ -37,7 +39,7 @@ pub struct Topology {
     pub controller_ns: Vec<String>,
     pub vms: Vec<Vm>,
     pub hvs: Vec<Hypervisor>,
-    namespaces: Vec<String>,
+    namespaces: sh::Namespaces,
 }
 
 /// The underlay segment and its bridge address.
@@ -106,7 +108,7 @@ impl Topology {
             controller_ns: Vec::new(),
             vms: Vec::new(),
             hvs: Vec::new(),
-            namespaces: Vec::new(),
+            namespaces: sh::Namespaces::default(),
         };
         t.add_ns(&t.underlay_ns.clone())?;
         let ul = t.underlay_ns.clone();
@@ -127,6 +129,7 @@ impl Topology {
             let hv = Hypervisor {
                 ns: format!("{prefix}-hv{n}"),
                 vtep_ip,
+                gateway: UNDERLAY_GW,
                 vm_port: format!("vm{n}"),
                 mtu: opts.mtu,
                 copy_replicas: false,
@@ -299,24 +302,6 @@ impl Topology {
     }
 
     fn add_ns(&mut self, ns: &str) -> Result<(), LabError> {
-        let _ = sh::run(&["ip", "netns", "del", ns]); // a leftover from a killed run
-        sh::run(&["ip", "netns", "add", ns])?;
-        self.namespaces.push(ns.to_owned());
-        sh::in_ns(ns, &["ip", "link", "set", "lo", "up"])?;
-        // No IPv6 chatter (router solicitations, DAD) on the lab's links.
-        sh::in_ns(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])?;
-        sh::in_ns(
-            ns,
-            &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"],
-        )?;
-        Ok(())
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        for ns in self.namespaces.iter().rev() {
-            let _ = sh::run(&["ip", "netns", "del", ns]);
-        }
+        self.namespaces.add(ns)
     }
 }
