@@ -31,6 +31,9 @@ pub const HOSTS: [(&str, &str, &str); 5] = [
     ("192.168.251.61", "192.168.251.1", "172.16.10.21"),
     ("192.168.251.62", "192.168.251.1", "172.16.10.22"),
 ];
+/// The Linux kernel VTEP on segment 2 (vxlan device in the group, TTL 16 so that its group
+/// traffic is routed) and its VM.
+pub const KERNEL: (&str, &str) = ("192.168.251.70", "172.16.10.70");
 /// The modes in the order the lab shows them, each with the ping pattern byte that marks its
 /// broadcast in the captures.
 pub const ROUNDS: [(ReplicationMode, u8); 4] = [
@@ -39,6 +42,17 @@ pub const ROUNDS: [(ReplicationMode, u8); 4] = [
     (ReplicationMode::Multicast, 3),
     (ReplicationMode::HeadEnd, 4),
 ];
+
+/// Where a capture counts copies.
+#[derive(Clone, Copy, Debug)]
+enum Seen {
+    /// Delivered to hypervisor i's VTEP.
+    Vtep(usize),
+    /// Delivered to the kernel VTEP.
+    Kernel,
+    /// Routed between the segments: 0 from 1 to 2, 1 from 2 to 1.
+    Crossed(usize),
+}
 
 /// What one mode's broadcast did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +64,11 @@ pub struct Round {
     pub crossed: [usize; 2],
     /// Copies each VTEP received (hv1's included: it must be 0).
     pub received: Vec<usize>,
+    /// Copies the Linux kernel VTEP (segment 2, in the group) received.
+    pub kernel_received: usize,
+    /// Multicast mode: the kernel VTEP's VM pinged VM A (both ways through the group), with
+    /// ping's summary.
+    pub kernel_ping: Option<(bool, String)>,
     /// The proxy of each segment as the hosts show it (unicast and hybrid modes).
     pub proxies: Vec<Ipv4Addr>,
     /// Per segment, the VTEP ports its switch learned in the group (IGMP snooping).
@@ -66,10 +85,14 @@ impl Round {
         };
         let joined = !self.mode.needs_group()
             || self.snooped == [vec!["hv1", "hv2", "hv3"], vec!["hv4", "hv5"]];
+        // The kernel VTEP in the group gets multicast mode's routed copy.
+        let kernel = self.mode != ReplicationMode::Multicast
+            || (self.kernel_received == 1 && self.kernel_ping.as_ref().is_some_and(|p| p.0));
         self.received[0] == 0
             && self.received[1..].iter().all(|&n| n == 1)
             && self.crossed == [across, 0]
             && joined
+            && kernel
     }
 }
 
@@ -77,6 +100,7 @@ pub struct SegmentsLab {
     namespaces: Namespaces,
     hvs: Vec<Hypervisor>,
     vms: Vec<String>,
+    kernel_vm: String,
     controller_ns: String,
     router_ns: String,
     switch_ns: [String; 2],
@@ -99,6 +123,7 @@ impl SegmentsLab {
             namespaces: Namespaces::default(),
             hvs: Vec::new(),
             vms: Vec::new(),
+            kernel_vm: String::new(),
             controller_ns: format!("{prefix}-c1"),
             router_ns: format!("{prefix}-rt"),
             switch_ns: [format!("{prefix}-s1"), format!("{prefix}-s2")],
@@ -263,8 +288,83 @@ impl SegmentsLab {
             self.hvs.push(hv);
             self.vms.push(vm);
         }
+        self.kernel_vtep(prefix)?;
         self.smcroute = Some(self.start_smcroute()?);
         Ok(())
+    }
+
+    /// A Linux kernel VTEP on segment 2 in VNI 5001's group: `vxlan0 group 239.1.1.1`
+    /// bridged to its VM, as a Linux host without vxswitch would be set up.
+    fn kernel_vtep(&mut self, prefix: &str) -> Result<(), LabError> {
+        let (kv, vm) = (format!("{prefix}-kv"), format!("{prefix}-kvm"));
+        self.namespaces.add(&kv)?;
+        self.namespaces.add(&vm)?;
+        link(&kv, "up0", &self.switch_ns[1], "kv", Mtu::STANDARD.underlay)?;
+        sh::in_ns(
+            &self.switch_ns[1],
+            &["ip", "link", "set", "kv", "master", "br0", "up"],
+        )?;
+        let vni = VNI.to_string();
+        for cmd in [
+            vec!["ip", "addr", "add", "192.168.251.70/24", "dev", "up0"],
+            vec!["ip", "link", "set", "up0", "up"],
+            vec!["ip", "route", "add", "default", "via", "192.168.251.1"],
+            // As a NIC would: whole, checksummed frames on the wire.
+            vec![
+                "ethtool", "-K", "up0", "tx", "off", "tso", "off", "gso", "off",
+            ],
+            vec![
+                "ip", "link", "add", "vxlan0", "type", "vxlan", "id", &vni, "group", GROUP, "dev",
+                "up0", "dstport", "4789", "ttl", "16", "local", KERNEL.0,
+            ],
+            vec!["ip", "link", "add", "br0", "type", "bridge"],
+            vec!["ip", "link", "set", "vxlan0", "master", "br0", "up"],
+        ] {
+            sh::in_ns(&kv, &cmd)?;
+        }
+        sh::run(&[
+            "ip",
+            "link",
+            "add",
+            "eth0",
+            "netns",
+            &vm,
+            "address",
+            "02:00:00:10:00:70",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vm",
+            "netns",
+            &kv,
+        ])?;
+        sh::in_ns(&kv, &["ip", "link", "set", "vm", "master", "br0", "up"])?;
+        sh::in_ns(&kv, &["ip", "link", "set", "br0", "up"])?;
+        sh::in_ns(
+            &vm,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/24", KERNEL.1),
+                "dev",
+                "eth0",
+            ],
+        )?;
+        sh::in_ns(&vm, &["ip", "link", "set", "eth0", "up"])?;
+        self.kernel_vm = vm;
+        Ok(())
+    }
+
+    /// The kernel VTEP's VM pings VM A (multicast mode: its ARP goes to the group, across the
+    /// router, and VM A's answers come back through vxswitch's group copy and then unicast).
+    pub fn kernel_ping(&self, count: u32) -> (bool, String) {
+        let c = count.to_string();
+        sh::try_in_ns(
+            &self.kernel_vm,
+            &["ping", "-c", &c, "-i", "0.2", "-W", "2", HOSTS[0].2],
+        )
     }
 
     /// smcroute in the router: the group is routed both ways between the segments.
@@ -401,23 +501,28 @@ impl SegmentsLab {
     /// Runs `rounds` (mode, mark) under one set of captures: per round, the switch set to
     /// the mode and one broadcast from VM A whose ping pattern is the mark.
     pub fn rounds(&self, rounds: &[(ReplicationMode, u8)]) -> Result<Vec<Round>, LabError> {
-        let mut dumps = Vec::new();
-        let mut files = Vec::new();
+        // "out" of a switch port: what the switch delivered to that VTEP; "out" of a router
+        // port: what the router sent into that segment.
+        let mut points: Vec<(Seen, String, String)> = Vec::new();
         for (i, (vtep, ..)) in HOSTS.iter().enumerate() {
             let sw = &self.switch_ns[usize::from(!vtep.starts_with("192.168.250."))];
-            let f = self.dir.join(format!("to-hv{}.pcap", i + 1));
-            // "out" of the switch port: what the switch delivered to that VTEP.
-            dumps.push(start_tcpdump(sw, &format!("hv{}", i + 1), "out", &f)?);
-            files.push(f);
+            points.push((Seen::Vtep(i), sw.clone(), format!("hv{}", i + 1)));
         }
-        for k in 0..2 {
-            let f = self.dir.join(format!("router-to-s{}.pcap", k + 1));
-            dumps.push(start_tcpdump(&self.router_ns, &format!("r{k}"), "out", &f)?);
-            files.push(f);
+        points.push((Seen::Kernel, self.switch_ns[1].clone(), "kv".into()));
+        points.push((Seen::Crossed(1), self.router_ns.clone(), "r0".into()));
+        points.push((Seen::Crossed(0), self.router_ns.clone(), "r1".into()));
+        let mut dumps = Vec::new();
+        let mut files = Vec::new();
+        for (seen, ns, dev) in &points {
+            let f = self.dir.join(format!("{ns}-{dev}.pcap"));
+            dumps.push(start_tcpdump(ns, dev, "out", &f)?);
+            files.push((*seen, f));
         }
         let mut out = Vec::new();
         for &(mode, mark) in rounds {
             self.set_mode(mode)?;
+            // The round's one BUM frame: no ARP of VM A for earlier peers in the window.
+            sh::in_ns(&self.vms[0], &["ip", "neigh", "flush", "dev", "eth0"])?;
             let before = self.vni_row(0).map(|r| r.counters).unwrap_or_default();
             let pattern = format!("{mark:02x}");
             sh::in_ns(
@@ -451,6 +556,8 @@ impl SegmentsLab {
                 ],
                 crossed: [0, 0],
                 received: vec![0; HOSTS.len()],
+                kernel_received: 0,
+                kernel_ping: (mode == ReplicationMode::Multicast).then(|| self.kernel_ping(3)),
                 proxies: self.proxies(),
                 snooped: self.snooped(),
             });
@@ -458,25 +565,20 @@ impl SegmentsLab {
         for mut d in dumps {
             d.stop(STOP_GRACE);
         }
-        for (f, file) in files.iter().enumerate() {
+        for (seen, file) in &files {
             let frames = std::fs::File::open(file).and_then(read).unwrap_or_default();
             for b in &frames {
                 let Some(mark) = broadcast_mark(b) else {
                     continue;
                 };
-                let Some(r) = out
-                    .iter_mut()
-                    .zip(rounds)
-                    .find(|(_, (_, m))| *m == mark)
-                    .map(|(r, _)| r)
-                else {
+                let Some(i) = rounds.iter().position(|(_, m)| *m == mark) else {
                     continue;
                 };
-                match f.checked_sub(HOSTS.len()) {
-                    None => r.received[f] += 1,
-                    // The router's port into segment 1 carries what crossed from segment 2.
-                    Some(0) => r.crossed[1] += 1,
-                    Some(_) => r.crossed[0] += 1,
+                let r = &mut out[i];
+                match *seen {
+                    Seen::Vtep(v) => r.received[v] += 1,
+                    Seen::Kernel => r.kernel_received += 1,
+                    Seen::Crossed(dir) => r.crossed[dir] += 1,
                 }
             }
         }
@@ -555,7 +657,7 @@ pub fn run(prefix: &str) -> Result<(), LabError> {
     let exe = std::env::current_exe().map_err(|e| LabError::Step(e.to_string()))?;
     println!("== vxswitch lab --segments: VNI {VNI} on a routed underlay");
     println!("   segment 1 192.168.250.0/24: hv1 .51 (VM A sends), hv2 .52, hv3 .53");
-    println!("   segment 2 192.168.251.0/24: hv4 .61, hv5 .62; router .1 on both (smcroute routes {GROUP})");
+    println!("   segment 2 192.168.251.0/24: hv4 .61, hv5 .62, kv .70 (a Linux kernel VTEP in {GROUP}); router .1 on both (smcroute routes {GROUP})");
     println!(
         "   switches snoop IGMP (with a querier); one controller at {}",
         controller_ip(0)
@@ -579,6 +681,23 @@ pub fn run(prefix: &str) -> Result<(), LabError> {
     }
     println!("== one broadcast from VM A per mode, copies counted in captures on each VTEP's switch port and the router's");
     let ok = print_rounds(&rounds);
+    for r in &rounds {
+        if let Some((good, out)) = &r.kernel_ping {
+            println!(
+                "== {} mode: the kernel VTEP's VM {} pings VM A {} (BUM through {GROUP} both ways): {}",
+                r.mode,
+                KERNEL.1,
+                HOSTS[0].2,
+                if *good { "ok" } else { "FAILED" }
+            );
+            for l in out
+                .lines()
+                .filter(|l| l.contains("transmitted") || l.contains("rtt"))
+            {
+                println!("   {l}");
+            }
+        }
+    }
     drop(lab);
     println!("== lab removed");
     if ok {
@@ -592,12 +711,13 @@ pub fn run(prefix: &str) -> Result<(), LabError> {
 /// The rounds as a table; true if every one is as its mode promises.
 fn print_rounds(rounds: &[Round]) -> bool {
     println!(
-        "   {:<10} {:>14} {:>8} {:>8}   {:<17} {:<26} {:<30} ",
+        "   {:<10} {:>14} {:>8} {:>8}   {:<17} {:>6}  {:<26} {:<30} ",
         "mode",
         "hv1 sent v/p/g",
         "1 -> 2",
         "2 -> 1",
         "received by hv1-5",
+        "kernel",
         "group members (IGMP)",
         "proxies (UTEP/MTEP)"
     );
@@ -613,7 +733,7 @@ fn print_rounds(rounds: &[Round]) -> bool {
         };
         let proxies: Vec<String> = r.proxies.iter().map(Ipv4Addr::to_string).collect();
         println!(
-            "   {:<10} {:>14} {:>8} {:>8}   {:<17} {:<26} {:<30} {}",
+            "   {:<10} {:>14} {:>8} {:>8}   {:<17} {:>6}  {:<26} {:<30} {}",
             r.mode.name(),
             format!("{}/{}/{}", r.sent[0], r.sent[1], r.sent[2]),
             r.crossed[0],
@@ -622,6 +742,7 @@ fn print_rounds(rounds: &[Round]) -> bool {
                 "{} {} {} | {} {}",
                 received[0], received[1], received[2], received[3], received[4]
             ),
+            r.kernel_received,
             members,
             if proxies.is_empty() {
                 "-".into()
