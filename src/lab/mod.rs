@@ -10,6 +10,7 @@ mod controlled;
 pub mod failover;
 pub mod iperf;
 pub mod process;
+pub mod rtnetlink;
 pub mod segments;
 pub mod sh;
 mod topology;
