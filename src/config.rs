@@ -195,6 +195,9 @@ struct RawVni {
     /// Static operation only, as `arp_suppression`.
     #[serde(default)]
     replication: ReplicationMode,
+    /// Of `vteps`, those that are their segment's proxy (UTEP or MTEP).
+    #[serde(default)]
+    proxies: Vec<Ipv4Addr>,
     multicast_group: Option<Ipv4Addr>,
 }
 
@@ -303,6 +306,7 @@ pub struct VniConfig {
     pub arp_suppression: bool,
     pub replication: ReplicationMode,
     pub multicast_group: Option<Ipv4Addr>,
+    pub proxies: Vec<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -486,6 +490,12 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 "is this host's own VTEP",
             ));
         }
+        if let Some(j) = v.proxies.iter().position(|p| !v.vteps.contains(p)) {
+            return Err(invalid(
+                format!("{key}.proxies[{j}]"),
+                format!("{} is not in {key}.vteps", v.proxies[j]),
+            ));
+        }
         match v.multicast_group {
             Some(g) if !g.is_multicast() => {
                 return Err(invalid(
@@ -541,6 +551,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             arp_suppression: v.arp_suppression,
             replication: v.replication,
             multicast_group: v.multicast_group,
+            proxies: v.proxies,
         });
     }
     let mut neighbors = Vec::new();

@@ -6,7 +6,7 @@
 
 use super::queries::{arp_reply_frame, PendingArp};
 use super::replication;
-use crate::agent::AgentCmd;
+use crate::agent::{AgentCmd, RemoteVtep};
 use crate::config::{Config, MacTarget, VniConfig};
 use crate::dataplane::events::Event;
 use crate::dataplane::slow_path::arp_frame;
@@ -83,13 +83,23 @@ pub struct TableManager {
     pub stats: ManagerStats,
 }
 
-/// A VNI's replication inputs from the config (the controller may change them later).
-fn configured_inputs(v: &VniConfig) -> replication::Inputs {
+/// A VNI's replication inputs from the config (the controller may change them later):
+/// configured VTEPs are taken to be on segments of this VTEP's prefix length.
+fn configured_inputs(v: &VniConfig, me: &VtepIdentity) -> replication::Inputs {
     replication::Inputs {
         mode: v.replication,
         group: v.multicast_group,
         members: Vec::new(),
-        configured: v.vteps.clone(),
+        configured: v
+            .vteps
+            .iter()
+            .map(|ip| RemoteVtep {
+                ip: *ip,
+                prefix_len: me.prefix_len,
+                mac: MacAddr::ZERO,
+                proxy: v.proxies.contains(ip),
+            })
+            .collect(),
     }
 }
 
@@ -149,7 +159,7 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
         }
     }
     for v in &cfg.vnis {
-        let inp = configured_inputs(v);
+        let inp = configured_inputs(v, &s.vtep);
         let p = replication::plan(&inp, &s.vtep);
         let info = vnis.entry(v.vni).or_default();
         (info.vteps, info.bum) = replication::install(&p, &inp, &s.vtep, &mut tunnels, |t, ip| {
@@ -181,6 +191,11 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
 impl TableManager {
     pub fn new(cell: Arc<SnapshotCell>, cfg: &Config) -> TableManager {
         let snap = (*cell.load()).clone();
+        let bum_inputs = cfg
+            .vnis
+            .iter()
+            .map(|v| (v.vni, configured_inputs(v, &snap.vtep)))
+            .collect();
         let static_neighbors = snap.neighbors.keys().copied().collect();
         TableManager {
             cell,
@@ -188,11 +203,7 @@ impl TableManager {
             mac_capacity: cfg.mac_capacity,
             arp_capacity: cfg.arp_capacity,
             aging_secs: cfg.aging_secs,
-            bum_inputs: cfg
-                .vnis
-                .iter()
-                .map(|v| (v.vni, configured_inputs(v)))
-                .collect(),
+            bum_inputs,
             strangers: HashMap::new(),
             igmp: super::groups::Membership::default(),
             ports_up: HashMap::new(),

@@ -10,8 +10,9 @@
 //! | multicast | one copy to the group        | (the underlay routes the group)        |
 //! | head-end  | one copy per VTEP            | one copy per VTEP                      |
 //!
-//! A segment whose proxy is not known (configured VTEPs, or the controller has not picked
-//! one) gets one copy per VTEP: nobody relays an unmarked copy, so nothing is duplicated.
+//! A segment whose proxy is not known (configured without one, or the controller has not
+//! picked one) gets one copy per VTEP: nobody relays an unmarked copy, so nothing is
+//! duplicated.
 
 use crate::agent::RemoteVtep;
 use crate::ids::{Ipv4Net, ReplicationMode};
@@ -32,8 +33,23 @@ pub struct Inputs {
     pub group: Option<Ipv4Addr>,
     /// The controller's VTEP table (this VTEP included, with its proxy flag).
     pub members: Vec<RemoteVtep>,
-    /// VTEPs from the config (static operation, no segment or proxy known).
-    pub configured: Vec<Ipv4Addr>,
+    /// VTEPs from the config (static operation): on a segment of this VTEP's prefix length,
+    /// proxies where the config says so. The controller's entry for the same VTEP wins.
+    pub configured: Vec<RemoteVtep>,
+}
+
+impl Inputs {
+    /// Every VTEP of the logical switch, this one included, by address.
+    fn vteps(&self) -> Vec<&RemoteVtep> {
+        let mut all: Vec<&RemoteVtep> = self.members.iter().collect();
+        for c in &self.configured {
+            if !all.iter().any(|m| m.ip == c.ip) {
+                all.push(c);
+            }
+        }
+        all.sort_by_key(|v| v.ip);
+        all
+    }
 }
 
 /// Where a copy goes.
@@ -61,17 +77,13 @@ pub struct Plan {
 }
 
 pub fn plan(inp: &Inputs, me: &VtepIdentity) -> Plan {
-    let mut members: Vec<Ipv4Addr> = inp
-        .members
-        .iter()
-        .map(|v| v.ip)
-        .chain(inp.configured.iter().copied())
-        .filter(|ip| *ip != me.ip)
-        .collect();
-    members.sort();
-    members.dedup();
+    let vteps = inp.vteps();
     let mut p = Plan {
-        members,
+        members: vteps
+            .iter()
+            .map(|v| v.ip)
+            .filter(|ip| *ip != me.ip)
+            .collect(),
         ..Plan::default()
     };
     let mode = match (inp.mode, inp.group) {
@@ -111,8 +123,8 @@ pub fn plan(inp: &Inputs, me: &VtepIdentity) -> Plan {
                 p.copies
                     .extend(here.iter().map(|ip| (Target::Vtep(*ip), CopyKind::Vtep)));
             }
-            p.copies.extend(other_segments(inp, me));
-            p.proxy = inp.members.iter().any(|v| v.ip == me.ip && v.proxy);
+            p.copies.extend(other_segments(&vteps, me));
+            p.proxy = vteps.iter().any(|v| v.ip == me.ip && v.proxy);
             if p.proxy && !here.is_empty() {
                 p.relay = if hybrid {
                     vec![local_group]
@@ -126,11 +138,11 @@ pub fn plan(inp: &Inputs, me: &VtepIdentity) -> Plan {
 }
 
 /// Per segment other than this VTEP's: one marked copy to its proxy, or one copy per VTEP
-/// when no proxy is known (configured VTEPs are never proxies).
-fn other_segments(inp: &Inputs, me: &VtepIdentity) -> Vec<(Target, CopyKind)> {
+/// when it has none.
+fn other_segments(vteps: &[&RemoteVtep], me: &VtepIdentity) -> Vec<(Target, CopyKind)> {
     // segment -> (proxy, VTEPs)
     let mut segs: BTreeMap<(Ipv4Addr, u8), (Option<Ipv4Addr>, Vec<Ipv4Addr>)> = BTreeMap::new();
-    for v in &inp.members {
+    for v in vteps {
         if v.ip == me.ip || me.on_segment(v.ip) {
             continue;
         }
@@ -152,12 +164,6 @@ fn other_segments(inp: &Inputs, me: &VtepIdentity) -> Vec<(Target, CopyKind)> {
                     .into_iter()
                     .map(|ip| (Target::Vtep(ip), CopyKind::Vtep)),
             ),
-        }
-    }
-    let known: Vec<Ipv4Addr> = inp.members.iter().map(|v| v.ip).collect();
-    for ip in &inp.configured {
-        if *ip != me.ip && !me.on_segment(*ip) && !known.contains(ip) {
-            out.push((Target::Vtep(*ip), CopyKind::Vtep));
         }
     }
     out
@@ -313,15 +319,41 @@ mod tests {
         let mut inp = inputs(ReplicationMode::Unicast, false);
         inp.members
             .retain(|v| v.ip != Ipv4Addr::new(192, 168, 251, 61));
-        inp.configured = vec![Ipv4Addr::new(10, 9, 9, 9), Ipv4Addr::new(192, 168, 250, 53)];
+        inp.configured = vec![v([10, 9, 9, 9], false), v([192, 168, 250, 53], true)];
         let p = plan(&inp, &me());
         assert_eq!(
             p.copies,
             vec![
                 (vt([192, 168, 250, 52]), CopyKind::Vtep),
                 (vt([192, 168, 250, 53]), CopyKind::Vtep),
-                (vt([192, 168, 251, 62]), CopyKind::Vtep),
                 (vt([10, 9, 9, 9]), CopyKind::Vtep),
+                (vt([192, 168, 251, 62]), CopyKind::Vtep),
+            ]
+        );
+        assert_eq!(
+            p.members.len(),
+            4,
+            "the controller's .53 and the configured one merge"
+        );
+    }
+
+    #[test]
+    fn configured_proxies_make_static_unicast_mode() {
+        let inp = Inputs {
+            mode: ReplicationMode::Unicast,
+            group: None,
+            members: vec![],
+            configured: vec![
+                v([192, 168, 250, 52], false),
+                v([192, 168, 251, 61], false),
+                v([192, 168, 251, 62], true),
+            ],
+        };
+        assert_eq!(
+            plan(&inp, &me()).copies,
+            vec![
+                (vt([192, 168, 250, 52]), CopyKind::Vtep),
+                (vt([192, 168, 251, 62]), CopyKind::Proxy),
             ]
         );
     }
