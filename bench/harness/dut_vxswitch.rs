@@ -40,13 +40,14 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
     let mut c = format!(
         "[eal]\nargs = {eal:?}\n[dataplane]\nworkers = [{cores}]\nidle_sleep_us = 0\n\
          mac_capacity = {cap}\nrx_desc = 1024\ntx_desc = 1024\nmbufs = {mbufs}\n\
-         [vtep]\nip = \"{ip}/24\"\nmac = \"{mac}\"\n[control]\nsocket = \"{d}/vxswitch.sock\"\n\
+         [vtep]\nip = \"{ip}/24\"\nmac = \"{mac}\"\ngateway = \"{gw}\"\n[control]\nsocket = \"{d}/vxswitch.sock\"\n\
          [uplink]\ndevice = \"{up}\"\n",
         cores = cores.join(", "),
         cap = 2 * traffic::SCALE_ENTRIES,
         mbufs = 32767 + 16384 * (u32::from(sc.workers) - 1),
         ip = traffic::VTEP_IP,
         mac = traffic::VTEP_MAC,
+        gw = traffic::GATEWAY.0,
         up = up.name,
     );
     for (k, vm) in vms.iter().enumerate() {
@@ -61,6 +62,37 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
             vm.name,
             traffic::VNI
         );
+    }
+    if let Kind::BumMode(mode) = sc.kind {
+        let (vteps, proxies): (Vec<String>, Vec<String>) = (0..sc.remote_vteps())
+            .map(traffic::segmented_vtep)
+            .map(|(ip, proxy)| {
+                (
+                    format!("{:?}", ip.to_string()),
+                    proxy.then(|| format!("{:?}", ip.to_string())),
+                )
+            })
+            .fold((Vec::new(), Vec::new()), |(mut v, mut p), (ip, px)| {
+                v.push(ip);
+                p.extend(px);
+                (v, p)
+            });
+        let _ = writeln!(
+            c,
+            "[[vni]]\nvni = {}\nvteps = [{}]\nproxies = [{}]\nreplication = \"{mode}\"\nmulticast_group = \"{}\"",
+            traffic::VNI,
+            vteps.join(", "),
+            proxies.join(", "),
+            traffic::GROUP,
+        );
+        // The DUT's own segment answers for itself; the others are behind the gateway.
+        for k in 0..8 {
+            let (ip, mac) = traffic::remote_vtep(k);
+            let _ = writeln!(c, "[[neighbor]]\nip = \"{ip}\"\nmac = \"{mac}\"");
+        }
+        let (gw, mac) = traffic::GATEWAY;
+        let _ = writeln!(c, "[[neighbor]]\nip = \"{gw}\"\nmac = \"{mac}\"");
+        return c;
     }
     let vteps: Vec<String> = (0..sc.remote_vteps())
         .map(|k| format!("{:?}", traffic::remote_vtep(k).0.to_string()))

@@ -259,8 +259,7 @@ fn run(a: &Args) -> Result<bool, String> {
         println!("{} ({}):", sc.name, sc.about);
         for i in 0..samples {
             for d in &duts {
-                // The scaling scenarios compare vxswitch with testpmd only.
-                if sc.name.starts_with("workers-") && d != "vxswitch" && d != "testpmd" {
+                if sc.vxswitch_and_testpmd_only() && d != "vxswitch" && d != "testpmd" {
                     continue;
                 }
                 if interrupted.load(Ordering::Relaxed) {

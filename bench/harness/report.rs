@@ -127,6 +127,12 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
                     )
                 }
                 Kind::Bidir => ("(reported)".into(), None),
+                Kind::BumMode(_) => {
+                    if let Some(r) = vs_tp {
+                        let _ = write!(notes, "{r:.2}x testpmd io (copies out)");
+                    }
+                    ("(reported: copies out per second)".into(), None)
+                }
             };
             let vs_baseline = ratio(vx, baseline);
             if let Some(r) = vs_baseline {
@@ -166,7 +172,7 @@ fn f(v: Option<f64>, prec: usize) -> String {
 
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<13} {:>9} {:>9} {:>9} {:>7} {:>7} {:>17}  {:<4} {}\n",
+        "{:<16} {:>9} {:>9} {:>9} {:>7} {:>7} {:>17}  {:<4} {}\n",
         "scenario",
         "vxswitch",
         "testpmd",
@@ -178,7 +184,7 @@ pub fn table(rows: &[Row]) -> String {
         "target / notes"
     );
     out.push_str(&format!(
-        "{:<13} {:>9} {:>9} {:>9}\n",
+        "{:<16} {:>9} {:>9} {:>9}\n",
         "", "Mpps", "Mpps", "Mpps"
     ));
     for r in rows {
@@ -195,7 +201,7 @@ pub fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<13} {:>9} {:>9} {:>9} {:>7} {:>7} {:>17}  {:<4} {}{}",
+            "{:<16} {:>9} {:>9} {:>9} {:>7} {:>7} {:>17}  {:<4} {}{}",
             r.scenario,
             f(r.vxswitch, 2),
             f(r.testpmd, 2),

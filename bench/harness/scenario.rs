@@ -3,14 +3,18 @@
 
 use crate::traffic;
 use std::path::Path;
+use vxswitch::ids::ReplicationMode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Encap,
     Decap,
     Bidir,
-    /// Broadcast from a VM port to a VNI with this many remote VTEPs.
+    /// Broadcast from a VM port to a VNI with this many remote VTEPs (head-end).
     Bum(u32),
+    /// Broadcast from a VM port in this mode, to SEGMENTED_VTEPS remote VTEPs in segments of
+    /// 8 (the DUT's segment first, a proxy in each other; see `traffic::segmented_vtep`).
+    BumMode(ReplicationMode),
     Arp,
     /// Encap / decap with a 2^20-entry MAC table.
     ScaleEncap,
@@ -73,7 +77,28 @@ pub const ALL: &[Scenario] = &[
         kind: Kind::Bum(64),
         feed: Feed::Pcap,
         workers: 1,
-        about: "broadcast to 64 remote VTEPs (copies out)",
+        about: "broadcast to 64 remote VTEPs, head-end (copies out)",
+    },
+    Scenario {
+        name: "bum-64-unicast",
+        kind: Kind::BumMode(ReplicationMode::Unicast),
+        feed: Feed::Pcap,
+        workers: 1,
+        about: "broadcast, 64 VTEPs in 8 segments, unicast mode: 8 + 7 UTEPs (copies out)",
+    },
+    Scenario {
+        name: "bum-64-hybrid",
+        kind: Kind::BumMode(ReplicationMode::Hybrid),
+        feed: Feed::Pcap,
+        workers: 1,
+        about: "broadcast, 64 VTEPs in 8 segments, hybrid mode: group + 7 MTEPs (copies out)",
+    },
+    Scenario {
+        name: "bum-64-multicast",
+        kind: Kind::BumMode(ReplicationMode::Multicast),
+        feed: Feed::Pcap,
+        workers: 1,
+        about: "broadcast, 64 VTEPs in 8 segments, multicast mode: the group (copies out)",
     },
     Scenario {
         name: "arp-suppress",
@@ -178,7 +203,7 @@ impl Scenario {
         match self.kind {
             Kind::Encap | Kind::Bidir | Kind::Churn => Some("encap.pcap"),
             Kind::ScaleEncap => Some("encap-1m.pcap"),
-            Kind::Bum(_) => Some("broadcast.pcap"),
+            Kind::Bum(_) | Kind::BumMode(_) => Some("broadcast.pcap"),
             Kind::Arp => Some("arp.pcap"),
             Kind::Decap | Kind::ScaleDecap => None,
         }
@@ -209,10 +234,16 @@ impl Scenario {
         };
         (up, vec![vm])
     }
+    /// Compared with testpmd io only: the multi-worker scenarios, and the replication modes
+    /// (OVS replicates head-end only).
+    pub fn vxswitch_and_testpmd_only(&self) -> bool {
+        self.name.starts_with("workers-") || matches!(self.kind, Kind::BumMode(_))
+    }
     /// Remote VTEPs in the VNI's flood list.
     pub fn remote_vteps(&self) -> u32 {
         match self.kind {
             Kind::Bum(n) => n,
+            Kind::BumMode(_) => traffic::SEGMENTED_VTEPS,
             _ => 1,
         }
     }
@@ -235,7 +266,7 @@ pub fn static_macs(kind: Kind) -> Option<(vxswitch::wire::MacAddr, u32, bool)> {
         Kind::Decap => Some((traffic::LOCAL_MAC_BASE, traffic::FLOWS, true)),
         Kind::ScaleEncap => Some((traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES, false)),
         Kind::ScaleDecap => Some((traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES, true)),
-        Kind::Bum(_) | Kind::Arp => None,
+        Kind::Bum(_) | Kind::BumMode(_) | Kind::Arp => None,
     }
 }
 

@@ -29,6 +29,25 @@ pub fn remote_vtep(k: u32) -> (Ipv4Addr, MacAddr) {
     )
 }
 
+/// The replication-mode scenarios' remote VTEPs, in segments of 8.
+pub const SEGMENTED_VTEPS: u32 = 64;
+/// The DUT VTEP's gateway to the other segments there, and its MAC.
+pub const GATEWAY: (Ipv4Addr, MacAddr) = (
+    Ipv4Addr::new(10, 250, 0, 254),
+    MacAddr([0x02, 0, 0, 0xfa, 0, 0xfe]),
+);
+/// The logical switch's group in the hybrid and multicast scenarios.
+pub const GROUP: Ipv4Addr = Ipv4Addr::new(239, 1, 1, 1);
+
+/// Remote VTEP k of the replication-mode scenarios: 10.250.(k/8).(2 + k%8)/24, the first
+/// 8 on the DUT's segment; the first of each other segment is its proxy.
+pub fn segmented_vtep(k: u32) -> (Ipv4Addr, bool) {
+    (
+        Ipv4Addr::new(10, 250, (k / 8) as u8, 2 + (k % 8) as u8),
+        k >= 8 && k % 8 == 0,
+    )
+}
+
 pub fn nth(base: MacAddr, i: u32) -> MacAddr {
     base.offset(u64::from(i))
 }
