@@ -426,3 +426,24 @@ fn the_vtep_joins_its_groups_with_igmp_and_answers_queries() {
     assert!(r.snap().groups.is_empty());
     assert_eq!(r.slow_path().len(), 1, "one leave");
 }
+
+#[test]
+fn a_single_marked_copy_is_the_frame_itself_encapsulated() {
+    let mut r = Rig::new(ReplicationMode::Unicast, &["192.168.251.61"]);
+    let only_other_segment: Vec<RemoteVtep> = table(&["192.168.250.51", "192.168.251.61"])
+        .into_iter()
+        .filter(|v| !v.ip.to_string().starts_with("192.168.250.5") || v.ip == me())
+        .collect();
+    r.m.control(
+        ControlUpdate::VtepTable {
+            vni: V5001,
+            vteps: only_other_segment,
+        },
+        1,
+    );
+    let copies = r.broadcast_from_a();
+    assert_eq!(dsts(&copies), vec![(ip("192.168.251.61"), true)]);
+    assert_eq!(copies[0].inner, broadcast());
+    assert_eq!(r.vni_stat(VniStat::ProxyCopies), 1);
+    assert_eq!(r.io.freed, 0, "no header mbuf, no freed original");
+}

@@ -74,6 +74,9 @@ pub struct VtepTableRow {
     pub segment: Ipv4Addr,
     pub mac: MacAddr,
     pub host: String,
+    /// Its segment's proxy for the VNI (UTEP in unicast mode, MTEP in hybrid mode).
+    #[serde(default)]
+    pub proxy: bool,
 }
 
 /// A VM MAC and the VTEP it is behind.

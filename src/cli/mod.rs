@@ -348,10 +348,11 @@ fn show_controller(what: Option<&LsView>, t: &Target) -> Result<String, String> 
                         v.segment.to_string(),
                         v.mac.to_string(),
                         v.host.clone(),
+                        if v.proxy { "yes" } else { "-" }.into(),
                     ]
                 })
                 .collect::<Vec<_>>();
-            let text = table(&["VNI", "IP", "Segment", "MAC", "Host"], &rows);
+            let text = table(&["VNI", "IP", "Segment", "MAC", "Host", "Proxy"], &rows);
             (json(&r), text)
         }
         Some(LsView::MacTable { vni }) => {

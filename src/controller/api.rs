@@ -291,6 +291,7 @@ async fn vni_table<T: serde::Serialize>(
 
 async fn vtep_table(t: TableRead) -> Result<Response, ApiError> {
     vni_table(t, |c, vni| {
+        let proxies = c.tables.proxies(vni);
         c.tables
             .vteps(vni)
             .into_iter()
@@ -299,6 +300,7 @@ async fn vtep_table(t: TableRead) -> Result<Response, ApiError> {
                 ip: v.ip,
                 segment: v.segment(),
                 mac: v.mac,
+                proxy: proxies.contains(&v.ip),
                 host: v.host,
             })
             .collect()
@@ -400,6 +402,7 @@ mod tests {
                     segment: ip,
                     mac,
                     host: "h".into(),
+                    proxy: true,
                 }),
             ),
             (

@@ -22,8 +22,56 @@ pub fn flood<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, in_port: PortIdx, fram
     };
     cx.p.counters.add(Stat::Flooded, 1);
     cx.p.counters.vni_add(info.slot, VniStat::BumFrames, 1);
+    // One tunnel copy and no other port (multicast mode, a VM alone on its switch here):
+    // the frame itself is encapsulated, as a known unicast would be.
+    if let [only] = info.bum.copies[..] {
+        if !info
+            .local_ports
+            .iter()
+            .any(|&p| p != in_port && p != UPLINK)
+        {
+            return into_one_tunnel(cx, vni, info, only, frame);
+        }
+    }
     let tunnel_copies = into_tunnels(cx, vni, info, &frame);
     to_local_ports(cx, info, in_port, frame, tunnel_copies);
+}
+
+/// The frame becomes the plan's only copy, encapsulated in its own headroom.
+#[inline]
+fn into_one_tunnel<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vni: Vni,
+    info: &VniInfo,
+    copy: BumCopy,
+    mut frame: IO::Frame,
+) {
+    let Some(tunnel) = cx.snap.tunnels.get(copy.tunnel) else {
+        return cx.drop_frame(frame, DropReason::NoDestination);
+    };
+    let inner_len = frame.data().len();
+    if let Err(r) = encap::check(tunnel, &cx.snap.vtep, inner_len) {
+        return cx.drop_frame(frame, r);
+    }
+    let port = encap::src_port(frame.data());
+    let Some(hdr) = frame.prepend(ENCAP_OVERHEAD) else {
+        return cx.drop_frame(frame, DropReason::NoHeadroom);
+    };
+    encap::write_outer(tunnel, hdr, vni, inner_len, port);
+    if copy.kind == CopyKind::Proxy {
+        vxlan::set_replicate(&mut hdr[ENCAP_OVERHEAD - vxlan::HEADER_LEN..], true);
+    }
+    cx.p.counters.add(Stat::FloodTunnelCopies, 1);
+    cx.p.counters.vni_add(info.slot, kind_stat(copy.kind), 1);
+    cx.io.send(UPLINK, frame);
+}
+
+fn kind_stat(k: CopyKind) -> VniStat {
+    match k {
+        CopyKind::Vtep => VniStat::UnicastCopies,
+        CopyKind::Proxy => VniStat::ProxyCopies,
+        CopyKind::Group => VniStat::GroupCopies,
+    }
 }
 
 /// A BUM frame from the uplink, decapsulated: to the VNI's local ports only. `relayed`
@@ -79,29 +127,19 @@ fn into_tunnels<IO: FrameIo>(
     }
     let port = encap::src_port(frame.data());
     let mut hdr = [0u8; ENCAP_OVERHEAD];
-    let (mut unicast, mut proxy, mut group) = (0, 0, 0);
+    // Copies by kind, in CopyKind order.
+    let mut sent = [0u64; 3];
     for &BumCopy { tunnel, kind } in &info.bum.copies {
-        if send_copy(
-            cx,
-            vni,
-            tunnel,
-            kind == CopyKind::Proxy,
-            frame,
-            port,
-            &mut hdr,
-        ) {
-            match kind {
-                CopyKind::Vtep => unicast += 1,
-                CopyKind::Proxy => proxy += 1,
-                CopyKind::Group => group += 1,
-            }
+        let marked = kind == CopyKind::Proxy;
+        if send_copy(cx, vni, tunnel, marked, frame, port, &mut hdr) {
+            sent[kind as usize] += 1;
         }
     }
     let c = &cx.p.counters;
-    c.vni_add(info.slot, VniStat::UnicastCopies, unicast);
-    c.vni_add(info.slot, VniStat::ProxyCopies, proxy);
-    c.vni_add(info.slot, VniStat::GroupCopies, group);
-    let n = unicast + proxy + group;
+    for kind in [CopyKind::Vtep, CopyKind::Proxy, CopyKind::Group] {
+        c.vni_add(info.slot, kind_stat(kind), sent[kind as usize]);
+    }
+    let n = sent.iter().sum();
     c.add(Stat::FloodTunnelCopies, n);
     n
 }

@@ -243,7 +243,8 @@ mod tests {
         let mut c = Command::new("sh");
         c.args([
             "-c",
-            "trap 'echo stopping; exit 0' INT; echo ready; while :; do sleep 0.05; done",
+            // `wait` returns at once on a trapped signal (a foreground `sleep` could hold it).
+            "trap 'echo stopping; exit 0' INT; echo ready; while :; do sleep 0.05 & wait $!; done",
         ]);
         let mut p = Process::spawn("sh", c, &dir().join("trap.log")).unwrap();
         p.wait_for("ready", 1, Duration::from_secs(5)).unwrap();

@@ -85,11 +85,11 @@ impl Default for VniInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CopyKind {
     /// To one VTEP, for itself.
-    Vtep,
+    Vtep = 0,
     /// To another segment's proxy, marked "replicate locally".
-    Proxy,
+    Proxy = 1,
     /// To the logical switch's multicast group.
-    Group,
+    Group = 2,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
