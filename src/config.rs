@@ -678,6 +678,26 @@ mod tests {
     }
 
     #[test]
+    fn replication_settings_are_checked() {
+        let with = |extra: &str| {
+            GOOD.replace(
+                "vteps = [\"192.168.250.52\"]",
+                &format!("vteps = [\"192.168.250.52\"]\n{extra}"),
+            )
+        };
+        let c = Config::parse(&with("replication = \"hybrid\"\nmulticast_group = \"239.1.1.1\"\nproxies = [\"192.168.250.52\"]")).unwrap();
+        assert_eq!(c.vnis[0].replication, ReplicationMode::Hybrid);
+        assert_eq!(
+            c.vnis[0].proxies,
+            ["192.168.250.52".parse::<Ipv4Addr>().unwrap()]
+        );
+        assert!(err(&with("replication = \"multicast\"")).starts_with("vni[0].multicast_group:"));
+        assert!(err(&with("multicast_group = \"10.0.0.1\"")).starts_with("vni[0].multicast_group:"));
+        assert!(err(&with("proxies = [\"192.168.250.99\"]")).starts_with("vni[0].proxies[0]:"));
+        assert!(err(&with("replication = \"flood\"")).contains("replication"));
+    }
+
+    #[test]
     fn unknown_keys_are_refused_by_name() {
         let e = err(&GOOD.replace("[uplink]", "[uplink]\nspeed = 10"));
         assert!(e.contains("speed"), "{e}");

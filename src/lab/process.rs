@@ -240,13 +240,14 @@ mod tests {
 
     #[test]
     fn waits_for_the_ready_line_and_stops_with_sigint() {
-        let mut c = Command::new("sh");
+        // perl, not sh: a shell cannot trap a signal ignored when it started (as SIGINT is
+        // under a background job), perl can; perl-base is in every Debian.
+        let mut c = Command::new("perl");
         c.args([
-            "-c",
-            // `wait` returns at once on a trapped signal (a foreground `sleep` could hold it).
-            "trap 'echo stopping; exit 0' INT; echo ready; while :; do sleep 0.05 & wait $!; done",
+            "-e",
+            r#"$| = 1; $SIG{INT} = sub { print "stopping\n"; exit 0 }; print "ready\n"; select(undef, undef, undef, 0.05) while 1;"#,
         ]);
-        let mut p = Process::spawn("sh", c, &dir().join("trap.log")).unwrap();
+        let mut p = Process::spawn("perl", c, &dir().join("trap.log")).unwrap();
         p.wait_for("ready", 1, Duration::from_secs(5)).unwrap();
         assert!(p.stop(Duration::from_secs(5)).cleanly());
         assert!(p.output().contains("stopping"));
