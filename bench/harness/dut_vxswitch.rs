@@ -9,8 +9,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use vxswitch::api::host::{MacEditDone, MacTarget, PortRow, Request, Stats};
+use vxswitch::api::host::{MacEditDone, MacTarget, PortRow, Request, Stats, VniRow};
 use vxswitch::api::{HostClient, Stat};
+use vxswitch::ids::ReplicationMode;
 use vxswitch::lab::{Process, DATAPLANE_READY};
 
 pub const PREFIX: &str = "vxb-vxs";
@@ -192,6 +193,9 @@ pub fn sample(
     if let Some((first, count, to_vm)) = scenario::static_macs(sc.kind) {
         mac_edit(&host, first, count, Some(to_vm))?;
     }
+    if let Kind::BumMode(mode) = sc.kind {
+        check_plan(&host, mode)?;
+    }
     let gen = crate::generator::attach(ctx, sc)?;
     std::thread::sleep(ctx.warmup);
     let a = read(&host)?;
@@ -240,6 +244,30 @@ pub fn sample(
         c
     });
     Ok(s)
+}
+
+/// The replication-mode scenarios measure what they claim: the DUT's plan has the copies per
+/// frame the mode promises for 64 VTEPs in 8 segments (8 + 7 UTEPs, group + 7 MTEPs, the
+/// group).
+fn check_plan(host: &HostClient, mode: ReplicationMode) -> Result<(), String> {
+    let rows: Vec<VniRow> = host.get(Request::Vnis).map_err(|e| e.to_string())?;
+    let row = rows
+        .iter()
+        .find(|r| r.vni == traffic::VNI)
+        .ok_or("the VNI is not on the DUT")?;
+    let want = match mode {
+        ReplicationMode::Unicast => 15,
+        ReplicationMode::Hybrid => 8,
+        ReplicationMode::Multicast => 1,
+        ReplicationMode::HeadEnd => traffic::SEGMENTED_VTEPS as usize,
+    };
+    if row.replication != mode || row.copies_per_frame != want {
+        return Err(format!(
+            "{mode} mode over 8 segments should copy each frame {want} times; the DUT does {} in {} mode",
+            row.copies_per_frame, row.replication
+        ));
+    }
+    Ok(())
 }
 
 /// MAC changes per request and requests per second: 100k changes per second, in the

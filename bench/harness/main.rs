@@ -32,8 +32,8 @@ struct Args {
     /// About two minutes: 2 samples per DUT, 0.5 s windows.
     #[arg(long)]
     quick: bool,
-    /// Seconds: one short sample of each DUT on encap and vhost-encap, to prove the harness
-    /// works (CI). Its figures mean nothing.
+    /// Seconds: one short sample of each DUT on encap, vhost-encap and the replication
+    /// modes, to prove the harness works (CI). Its figures mean nothing.
     #[arg(long, conflicts_with = "quick")]
     smoke: bool,
     /// Samples per DUT and scenario (default 5; quick 2; smoke 1).
@@ -162,7 +162,11 @@ fn run(a: &Args) -> Result<bool, String> {
     } else if a.smoke {
         scenario::ALL
             .iter()
-            .filter(|s| s.name == "encap" || s.name == "vhost-encap")
+            .filter(|s| {
+                s.name == "encap"
+                    || s.name == "vhost-encap"
+                    || matches!(s.kind, scenario::Kind::BumMode(_))
+            })
             .copied()
             .collect()
     } else {
