@@ -67,10 +67,7 @@ fn linux_drops_the_mark_by_default_and_ignores_it_when_told() {
     }
     for (k, peer) in [(1, d), (2, t)] {
         let (a, b) = (format!("s{k}"), "up0");
-        sh::run(&[
-            "ip", "link", "add", &a, "netns", s, "type", "veth", "peer", "name", b, "netns", peer,
-        ])
-        .unwrap();
+        sh::veth((s, &a, None), (peer, b), 1500).unwrap();
         sh::in_ns(
             s,
             &["ip", "addr", "add", &format!("10.98.{k}.1/24"), "dev", &a],

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What etcd prints once it serves clients.
 const ETCD_READY: &str = "ready to serve client requests";
@@ -375,14 +375,7 @@ impl ControlledLab {
         timeout: Duration,
         f: impl Fn(&Self) -> bool,
     ) -> Result<(), LabError> {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if f(self) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(LabError::Step(format!("timed out waiting for {what}")))
+        sh::wait_until(what, timeout, || f(self))
     }
 
     /// Stops the data planes, the controllers and etcd; returns their outputs.

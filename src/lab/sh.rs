@@ -70,6 +70,38 @@ pub fn enter_netns(ns: &str) -> Result<(), LabError> {
     .map_err(|e| LabError::Step(format!("entering {ns}: {e}")))
 }
 
+/// A veth pair: `a` in namespace `ns_a` (with address `mac` if given), `b` in `ns_b`, both
+/// at `mtu`.
+pub fn veth(
+    (ns_a, a, mac): (&str, &str, Option<&str>),
+    (ns_b, b): (&str, &str),
+    mtu: u16,
+) -> Result<(), LabError> {
+    let m = mtu.to_string();
+    let mut args = vec!["ip", "link", "add", a, "netns", ns_a, "mtu", &m];
+    if let Some(mac) = mac {
+        args.extend(["address", mac]);
+    }
+    args.extend(["type", "veth", "peer", "name", b, "netns", ns_b, "mtu", &m]);
+    run(&args).map(|_| ())
+}
+
+/// Polls `f` every 100 ms until it holds; an error naming `what` after `timeout`.
+pub fn wait_until(
+    what: &str,
+    timeout: std::time::Duration,
+    mut f: impl FnMut() -> bool,
+) -> Result<(), LabError> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(LabError::Step(format!("timed out waiting for {what}")))
+}
+
 /// The network namespaces a lab created: removed, newest first, when dropped (also after an
 /// error). Each starts with loopback up and no IPv6 chatter.
 #[derive(Debug, Default)]

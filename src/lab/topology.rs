@@ -144,34 +144,14 @@ impl Topology {
             t.add_ns(&hv.ns)?;
             t.add_ns(&vm.ns)?;
             let ul_port = format!("hv{n}");
-            let (ul_mtu, vm_mtu) = (opts.mtu.underlay.to_string(), opts.mtu.vm.to_string());
-            sh::run(&[
-                "ip", "link", "add", "up0", "netns", &hv.ns, "mtu", &ul_mtu, "type", "veth",
-                "peer", "name", &ul_port, "netns", &ul, "mtu", &ul_mtu,
-            ])?;
+            sh::veth((&hv.ns, "up0", None), (&ul, &ul_port), opts.mtu.underlay)?;
             sh::in_ns(&ul, &["ip", "link", "set", &ul_port, "master", "br0", "up"])?;
             sh::in_ns(&hv.ns, &["ip", "link", "set", "up0", "up"])?;
-            sh::run(&[
-                "ip",
-                "link",
-                "add",
-                "eth0",
-                "netns",
-                &vm.ns,
-                "address",
-                vm_mac,
-                "mtu",
-                &vm_mtu,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &hv.vm_port,
-                "netns",
-                &hv.ns,
-                "mtu",
-                &vm_mtu,
-            ])?;
+            sh::veth(
+                (&vm.ns, "eth0", Some(vm_mac)),
+                (&hv.ns, &hv.vm_port),
+                opts.mtu.vm,
+            )?;
             sh::in_ns(&hv.ns, &["ip", "link", "set", &hv.vm_port, "up"])?;
             sh::in_ns(
                 &vm.ns,
@@ -207,11 +187,7 @@ impl Topology {
         };
         self.add_ns(&vm.ns)?;
         let hv = &mut self.hvs[1];
-        let m = mtu.vm.to_string();
-        sh::run(&[
-            "ip", "link", "add", "eth0", "netns", &vm.ns, "address", vm.mac, "mtu", &m, "type",
-            "veth", "peer", "name", "vmc", "netns", &hv.ns, "mtu", &m,
-        ])?;
+        sh::veth((&vm.ns, "eth0", Some(vm.mac)), (&hv.ns, "vmc"), mtu.vm)?;
         sh::in_ns(&hv.ns, &["ip", "link", "set", "vmc", "up"])?;
         sh::in_ns(
             &vm.ns,
@@ -253,10 +229,7 @@ impl Topology {
             ));
         }
         for (ns, dev, addr, peer) in ends {
-            sh::run(&[
-                "ip", "link", "add", &dev, "netns", &ns, "type", "veth", "peer", "name", &peer,
-                "netns", &ul,
-            ])?;
+            sh::veth((&ns, &dev, None), (&ul, &peer), 1500)?;
             sh::in_ns(&ul, &["ip", "link", "set", &peer, "master", "br1", "up"])?;
             sh::in_ns(&ns, &["ip", "addr", "add", &addr, "dev", &dev])?;
             sh::in_ns(&ns, &["ip", "link", "set", &dev, "up"])?;
@@ -275,10 +248,7 @@ impl Topology {
         sh::in_ns(&ul, &["ip", "link", "set", "br2", "up"])?;
         for (i, ns) in self.controller_ns.iter().enumerate() {
             let peer = format!("k{}", i + 1);
-            sh::run(&[
-                "ip", "link", "add", "eth1", "netns", ns, "type", "veth", "peer", "name", &peer,
-                "netns", &ul,
-            ])?;
+            sh::veth((ns, "eth1", None), (&ul, &peer), 1500)?;
             sh::in_ns(&ul, &["ip", "link", "set", &peer, "master", "br2", "up"])?;
             let addr = format!("{}/24", cluster_ip(i));
             sh::in_ns(ns, &["ip", "addr", "add", &addr, "dev", "eth1"])?;
