@@ -1,7 +1,8 @@
 //! `vxswitch lab --segments`: BUM replication on a routed underlay. Two segments,
 //! 192.168.250.0/24 (hv1-hv3) and 192.168.251.0/24 (hv4, hv5), each a Linux bridge with
 //! IGMP snooping and a querier, joined by a router namespace (kernel forwarding, smcroute for
-//! the logical switch's group). One controller; one VM per hypervisor on VNI 5001. For each
+//! the logical switch's group), and a Linux kernel VTEP in the group on segment 2 (interop).
+//! One controller; one VM per hypervisor on VNI 5001. For each
 //! mode the switch is set to, VM A (on hv1) sends one broadcast; tcpdump on every VTEP's
 //! switch port and on the router counts the copies that reached each VTEP and crossed the
 //! router, beside what hv1 says it sent.
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// The logical switch's group in hybrid and multicast modes.
 pub const GROUP: &str = "239.1.1.1";
 /// (VTEP, gateway, VM address) of each hypervisor.
 pub const HOSTS: [(&str, &str, &str); 5] = [
