@@ -6,16 +6,12 @@
 //! segment 192.168.251.0/24 has .61 and .62, reached through the gateway .1.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use vxswitch::agent::{ControlUpdate, RemoteVtep};
-use vxswitch::config::Config;
-use vxswitch::dataplane::events::{Event, EventQueue};
-use vxswitch::dataplane::{inject, process, Counters, Ctx, DropReason, Pipeline, VniStat};
-use vxswitch::host::{initial_snapshot, TableManager};
+use vxswitch::dataplane::{DropReason, VniStat};
 use vxswitch::ids::{ReplicationMode, Vni};
-use vxswitch::tables::{Dest, MacKey, PortIdx, Snapshot, SnapshotCell, UPLINK};
+use vxswitch::tables::{Dest, MacKey, PortIdx, UPLINK};
 use vxswitch::testkit::traffic::{self, Outer};
-use vxswitch::testkit::{MemFrame, MemIo};
+use vxswitch::testkit::HostRig;
 use vxswitch::wire::igmp::{IgmpPacket, QUERY, V2_REPORT};
 use vxswitch::wire::{EthernetFrame, IpProtocol, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
 
@@ -76,28 +72,25 @@ fn table(proxies: &[&str]) -> Vec<RemoteVtep> {
     .collect()
 }
 
-struct Rig {
-    cell: Arc<SnapshotCell>,
-    m: TableManager,
-    pipeline: Pipeline,
-    io: MemIo,
-    events: Arc<EventQueue>,
+/// A host in memory (`HostRig`) with this file's VNI set up.
+struct Rig(HostRig);
+
+impl std::ops::Deref for Rig {
+    type Target = HostRig;
+    fn deref(&self) -> &HostRig {
+        &self.0
+    }
+}
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut HostRig {
+        &mut self.0
+    }
 }
 
 impl Rig {
     /// A host in `mode` (group GROUP) whose controller listed `proxies`.
     fn new(mode: ReplicationMode, proxies: &[&str]) -> Rig {
-        let cfg = Config::parse(CONFIG).unwrap();
-        let snap = initial_snapshot(&cfg, cfg.vtep.identity(MacAddr::ZERO), 0);
-        let cell = Arc::new(SnapshotCell::new(snap));
-        let events = Arc::new(EventQueue::new(64));
-        let mut r = Rig {
-            m: TableManager::new(Arc::clone(&cell), &cfg),
-            cell,
-            pipeline: Pipeline::new(Arc::new(Counters::with_vni_slots(1)), Arc::clone(&events)),
-            io: MemIo::default(),
-            events,
-        };
+        let mut r = Rig(HostRig::new(CONFIG));
         r.m.control(ControlUpdate::Connected(true), 1);
         r.m.port_link(V5001, true);
         r.m.control(
@@ -118,34 +111,9 @@ impl Rig {
         );
         r
     }
-    fn snap(&self) -> Arc<Snapshot> {
-        self.cell.load()
-    }
-    fn send(&mut self, port: PortIdx, bytes: &[u8]) {
-        let snap = self.snap();
-        let mut cx = Ctx {
-            p: &mut self.pipeline,
-            snap: &snap,
-            io: &mut self.io,
-        };
-        process(&mut cx, port, MemFrame::new(bytes));
-    }
-    fn manage(&mut self) {
-        let ev: Vec<Event> = std::iter::from_fn(|| self.events.pop()).collect();
-        self.m.apply(&ev, 1);
-    }
     /// Runs the frames the manager queued for the slow path; returns the uplink's.
     fn slow_path(&mut self) -> Vec<Vec<u8>> {
-        let frames = std::mem::take(&mut self.m.out.frames);
-        let snap = self.snap();
-        let mut cx = Ctx {
-            p: &mut self.pipeline,
-            snap: &snap,
-            io: &mut self.io,
-        };
-        for f in &frames {
-            inject(&mut cx, f);
-        }
+        self.run_slow_path();
         self.take(UPLINK)
     }
     fn take(&mut self, port: PortIdx) -> Vec<Vec<u8>> {

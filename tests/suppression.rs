@@ -3,18 +3,13 @@
 //! answer, a silence, or a lost session.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vxswitch::agent::{AgentCmd, ControlUpdate, RemoteVtep};
-use vxswitch::config::Config;
-use vxswitch::dataplane::events::{Event, EventQueue};
-use vxswitch::dataplane::inject;
-use vxswitch::dataplane::{process, Counters, Ctx, Pipeline, Stat};
-use vxswitch::host::{initial_snapshot, TableManager};
+use vxswitch::dataplane::Stat;
 use vxswitch::ids::ReplicationMode;
-use vxswitch::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, SnapshotCell, UPLINK};
+use vxswitch::tables::{ArpKey, Dest, MacKey, PortIdx, UPLINK};
 use vxswitch::testkit::traffic;
-use vxswitch::testkit::{MemFrame, MemIo};
+use vxswitch::testkit::HostRig;
 use vxswitch::wire::{dhcp, ArpOperation, ArpPacket, EthernetFrame, IpProtocol, MacAddr};
 
 const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
@@ -53,57 +48,24 @@ fn vtep2() -> Ipv4Addr {
     Ipv4Addr::new(192, 168, 250, 52)
 }
 
-struct Rig {
-    cell: Arc<SnapshotCell>,
-    m: TableManager,
-    pipeline: Pipeline,
-    io: MemIo,
-    events: Arc<EventQueue>,
+/// A host in memory, with what these tests ask of it.
+struct Rig(HostRig);
+
+impl std::ops::Deref for Rig {
+    type Target = HostRig;
+    fn deref(&self) -> &HostRig {
+        &self.0
+    }
+}
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut HostRig {
+        &mut self.0
+    }
 }
 
 impl Rig {
     fn new(config: &str) -> Rig {
-        let cfg = Config::parse(config).unwrap();
-        let snap = initial_snapshot(&cfg, cfg.vtep.identity(MacAddr::ZERO), 0);
-        let cell = Arc::new(SnapshotCell::new(snap));
-        let events = Arc::new(EventQueue::new(64));
-        Rig {
-            m: TableManager::new(Arc::clone(&cell), &cfg),
-            cell,
-            pipeline: Pipeline::new(Arc::new(Counters::default()), Arc::clone(&events)),
-            io: MemIo::default(),
-            events,
-        }
-    }
-    fn snap(&self) -> Arc<Snapshot> {
-        self.cell.load()
-    }
-    fn send(&mut self, port: PortIdx, bytes: &[u8]) {
-        let snap = self.snap();
-        let mut cx = Ctx {
-            p: &mut self.pipeline,
-            snap: &snap,
-            io: &mut self.io,
-        };
-        process(&mut cx, port, MemFrame::new(bytes));
-    }
-    /// Workers' events to the manager, as the management loop does.
-    fn manage(&mut self) {
-        let ev: Vec<Event> = std::iter::from_fn(|| self.events.pop()).collect();
-        self.m.apply(&ev, 1);
-    }
-    /// The slow-path frames the manager produced, run by "worker 0".
-    fn run_slow_path(&mut self) {
-        let frames = std::mem::take(&mut self.m.out.frames);
-        let snap = self.snap();
-        let mut cx = Ctx {
-            p: &mut self.pipeline,
-            snap: &snap,
-            io: &mut self.io,
-        };
-        for f in &frames {
-            inject(&mut cx, f);
-        }
+        Rig(HostRig::new(config))
     }
     fn stat(&self, s: Stat) -> u64 {
         self.pipeline.counters.stat(s)
