@@ -71,6 +71,8 @@ pub struct Config {
     pub agent: Option<AgentConfig>,
     /// The Unix socket `vxswitch show` and `vxswitch ping` talk to.
     pub control_socket: std::path::PathBuf,
+    /// The group that may use it too (mode 0660); None: root only (mode 0600).
+    pub control_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -432,9 +434,13 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     if raw.control.socket.is_empty() {
         return Err(invalid("control.socket", "must be a path"));
     }
+    if raw.control.group.as_deref() == Some("") {
+        return Err(invalid("control.group", "must name a group"));
+    }
     Ok(Config {
         agent,
         control_socket: raw.control.socket.into(),
+        control_group: raw.control.group,
         neighbors,
         eal_args: raw.eal.args,
         workers: d.workers,

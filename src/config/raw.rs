@@ -49,12 +49,14 @@ pub(super) fn default_controller_timeout_ms() -> u64 {
 pub(super) struct RawControl {
     #[serde(default = "default_socket")]
     pub(super) socket: String,
+    pub(super) group: Option<String>,
 }
 
 impl Default for RawControl {
     fn default() -> Self {
         RawControl {
             socket: default_socket(),
+            group: None,
         }
     }
 }

@@ -13,7 +13,6 @@ use crate::ids::Vni;
 use crate::tables::{PortIdx, SnapshotCell};
 use crate::wire::MacAddr;
 use crossbeam_queue::ArrayQueue;
-use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -40,18 +39,6 @@ pub struct PortInfo {
     /// The DPDK port id, for the driver's counters.
     pub id: u16,
     pub setup: PortSetup,
-}
-
-/// Binds the socket (replacing a stale one) before the runtime starts, so that an error
-/// reaches the operator at start-up.
-pub fn bind(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let _ = std::fs::remove_file(path);
-    let l = std::os::unix::net::UnixListener::bind(path)?;
-    l.set_nonblocking(true)?;
-    Ok(l)
 }
 
 pub async fn serve(listener: std::os::unix::net::UnixListener, env: Arc<ControlEnv>) {

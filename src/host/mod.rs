@@ -17,6 +17,7 @@ mod queries;
 pub mod replication;
 mod report;
 mod run;
+mod socket_file;
 mod static_macs;
 mod updates;
 mod views;

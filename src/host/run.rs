@@ -4,12 +4,13 @@
 
 use super::buffers::{self, PortNeeds, HEADROOM, POOL_CACHE, STD_ROOM};
 use super::control_plane::ControlPlane;
-use super::control_socket::{self, ControlEnv, PortInfo};
+use super::control_socket::{ControlEnv, PortInfo};
 use super::link::{af_packet_iface, LinkWatch};
 use super::manager::{initial_snapshot, TableManager};
 use super::mgmt::Mgmt;
 use super::ping::EchoBoard;
 use super::report::report;
+use super::socket_file;
 use super::worker::{self, WorkerEnv, WorkerPlan};
 use crate::api::host::{PortSetup, Replicas, RxPool};
 use crate::config::Config;
@@ -52,7 +53,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(RunError::Signal)?;
     }
     let socket_err = |e| RunError::ControlSocket(cfg.control_socket.display().to_string(), e);
-    let socket = control_socket::bind(&cfg.control_socket).map_err(socket_err)?;
+    let socket = socket_file::claim(&cfg.control_socket, cfg.control_group.as_deref())
+        .map_err(socket_err)?;
     let eal = Eal::init(&cfg.eal_args)?;
     let mut probed = vec![Port::by_name(&eal, &cfg.uplink_device)?];
     for a in &cfg.access_ports {
