@@ -6,7 +6,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | 0 | `ids`, `wire` (identifiers, zero-copy packet views) |
-//! | 1 | `api` (host API, REST models and their clients), `tables`, `proto` |
+//! | 1 | `api` (host API, REST models and their clients), `auth` (TLS, tokens, PKI), `tables`, `proto` |
 //! | 2 | `config`, `dataplane` (pipeline stages, the frame I/O trait) |
 //! | 3 | `agent` (controller client), `dpdk` (implements the frame I/O), `controller` |
 //! | 4 | `host` (bring-up, workers, management thread, control socket) |
@@ -16,6 +16,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod controller;

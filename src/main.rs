@@ -68,8 +68,44 @@ enum Cmd {
         #[command(flatten)]
         target: vxswitch::cli::Target,
     },
+    /// A CA, node certificates and the API token for mutual TLS (a lab or a first deployment).
+    Pki {
+        #[command(subcommand)]
+        cmd: Pki,
+    },
     /// Build the two-hypervisor topology in network namespaces and ping VM A <-> VM B.
     Lab(vxswitch::lab::LabArgs),
+}
+
+#[derive(Subcommand)]
+enum Pki {
+    /// Make DIR/ca.pem, DIR/ca.key and DIR/api-token (never overwriting).
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Make DIR/NAME.pem and DIR/NAME.key, signed by DIR's CA, naming the addresses the node
+    /// may use: a hypervisor's VTEP IPs, a controller's listener IPs.
+    Issue {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "ip", required = true)]
+        ips: Vec<std::net::IpAddr>,
+    },
+}
+
+fn pki(cmd: &Pki) -> Result<(), String> {
+    let made = match cmd {
+        Pki::Init { dir } => vxswitch::auth::pki::init(dir),
+        Pki::Issue { dir, name, ips } => vxswitch::auth::pki::issue(dir, name, ips),
+    }
+    .map_err(|e| e.to_string())?;
+    for p in made {
+        println!("{}", p.display());
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -94,6 +130,7 @@ fn main() -> ExitCode {
         } => vxswitch::cli::ping(&target, dst, size, count).map(|o| print!("{o}")),
         Cmd::Ls { cmd, target } => vxswitch::cli::ls(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Mac { cmd, target } => vxswitch::cli::mac(&cmd, &target).map(|o| print!("{o}")),
+        Cmd::Pki { cmd } => pki(&cmd),
         Cmd::Lab(args) => vxswitch::lab::run(&args).map_err(|e| e.to_string()),
     };
     match result {

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vxswitch::api::rest::{ClusterStatus, SwitchSpec};
+use vxswitch::auth::TlsFiles;
 use vxswitch::lab::failover::{fail_owner, wait_rebalanced};
 use vxswitch::lab::{controller_ip, sh, ControlledLab, VM_A, VM_B};
 use vxswitch::proto::{
@@ -81,20 +82,27 @@ enum Said {
     Silent,
 }
 
-/// A session speaking for a made-up VTEP; answers the next ARP query's reply or refusal.
+/// A session (mutual TLS, with a certificate of the lab's CA) speaking for a made-up VTEP;
+/// answers the next ARP query's reply or refusal.
 struct Prober {
-    s: TcpStream,
+    s: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
 }
 
 impl Prober {
-    fn connect(addr: &str, vtep: u32) -> Option<Prober> {
-        let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(1)).ok()?;
-        s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-        s.set_nodelay(true).ok()?;
+    fn connect(addr: &str, vtep: std::net::Ipv4Addr, tls: &TlsFiles) -> Option<Prober> {
+        let addr: std::net::SocketAddr = addr.parse().ok()?;
+        let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .ok()?;
+        sock.set_nodelay(true).ok()?;
+        let cfg = vxswitch::auth::client_config(tls).ok()?;
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        let conn = rustls::ClientConnection::new(cfg, name).ok()?;
+        let mut s = rustls::StreamOwned::new(conn, sock);
         let hello = AgentMessage::of(Body::Hello(proto::Hello {
             version: proto::PROTOCOL_VERSION,
             host: "prober".into(),
-            vtep_ip: vtep,
+            vtep_ip: proto::ip_u32(vtep),
             vtep_prefix_len: 24,
             vtep_mac: vec![2, 0x99, 0, 0, 0, 1],
         }));
@@ -110,6 +118,8 @@ impl Prober {
         self.s.write_all(&proto::encode(&q)).is_ok()
     }
 
+    /// The prober never joins: an owner refuses it as "not joined" (it checks ownership
+    /// first), any other member as "not the owner".
     fn answer(&mut self) -> Said {
         loop {
             let mut len = [0u8; 4];
@@ -121,7 +131,9 @@ impl Prober {
                 return Said::Silent;
             }
             match ControllerMessage::decode(&b[..]).ok().and_then(|m| m.body) {
-                Some(C::ArpReply(_)) => return Said::Owner,
+                Some(C::Error(e)) if e.code == ErrorCode::NotAuthorized as i32 => {
+                    return Said::Owner
+                }
                 Some(C::Error(e)) if e.code == ErrorCode::NotOwner as i32 => return Said::NotOwner,
                 _ => {}
             }
@@ -139,13 +151,22 @@ fn an_isolated_controller_stops_owning_before_another_member_takes_over() {
     // network) who answers for VNI 5001.
     let stop = Arc::new(AtomicBool::new(false));
     let hv1 = lab.topo.hvs[0].ns.clone();
+    let vtep = std::net::Ipv4Addr::new(192, 168, 250, 99);
+    let pki = lab.dir.join("pki");
+    vxswitch::auth::pki::issue(&pki, "prober", &[vtep.into()]).unwrap();
+    let tls = TlsFiles {
+        ca: pki.join(vxswitch::auth::pki::CA_CERT),
+        cert: pki.join("prober.pem"),
+        key: pki.join("prober.key"),
+    };
     let prober = {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
             sh::enter_netns(&hv1).unwrap();
-            let vtep = u32::from(std::net::Ipv4Addr::new(192, 168, 250, 99));
             let mut p: Vec<Prober> = (0..3)
-                .map(|i| Prober::connect(&format!("{}:1234", controller_ip(i)), vtep).unwrap())
+                .map(|i| {
+                    Prober::connect(&format!("{}:1234", controller_ip(i)), vtep, &tls).unwrap()
+                })
                 .collect();
             let t0 = Instant::now();
             let mut rounds: Vec<(Duration, [Said; 3])> = Vec::new();
@@ -220,7 +241,7 @@ fn an_unreachable_etcd_is_waited_for_and_bad_endpoints_are_refused() {
     require_root();
     let dir = common::test_dir("cluster-no-etcd");
     let bad = format!(
-        "[controller]\nid = \"c1\"\nlisten = \"127.0.0.1:21240\"\napi = \"127.0.0.1:28090\"\nstate_dir = \"{}\"\n[cluster]\netcd = [\"127.0.0.1:2379\"]\n",
+        "[controller]\nid = \"c1\"\nlisten = \"127.0.0.1:21240\"\napi = \"127.0.0.1:28090\"\nstate_dir = \"{}\"\ninsecure = true\n[cluster]\netcd = [\"127.0.0.1:2379\"]\n",
         dir.display()
     );
     let cfg = dir.join("bad.toml");
@@ -288,7 +309,7 @@ fn concurrent_updates_through_two_controllers_lose_nothing() {
         std::fs::write(
             &cfg,
             format!(
-                "[controller]\nid = \"c{i}\"\nlisten = \"127.0.0.1:{}\"\napi = \"127.0.0.1:{}\"\nstate_dir = \"{}\"\n[cluster]\netcd = [\"http://127.0.0.1:24379\"]\nprefix = \"/updates\"\n",
+                "[controller]\nid = \"c{i}\"\nlisten = \"127.0.0.1:{}\"\napi = \"127.0.0.1:{}\"\nstate_dir = \"{}\"\ninsecure = true\n[cluster]\netcd = [\"http://127.0.0.1:24379\"]\nprefix = \"/updates\"\n",
                 21250 + i,
                 28100 + i,
                 dir.display()

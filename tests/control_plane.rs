@@ -212,7 +212,7 @@ fn controller_with(
     let cfg = dir.join("c.toml");
     std::fs::write(
         &cfg,
-        format!("[controller]\nlisten = \"127.0.0.1:{agent_port}\"\napi = \"127.0.0.1:{api_port}\"\nstate_dir = \"{}\"\n{extra}", dir.join("state").display()),
+        format!("[controller]\nlisten = \"127.0.0.1:{agent_port}\"\napi = \"127.0.0.1:{api_port}\"\nstate_dir = \"{}\"\ninsecure = true\n{extra}", dir.join("state").display()),
     )
     .unwrap();
     let d = common::Daemon::spawn_args(
@@ -279,11 +279,21 @@ fn controller_answers_bad_protocol_input_and_keeps_running() {
     }))))
     .unwrap();
     assert_eq!(error_code(&read_msg(&mut s)), Some(ErrorCode::BadField));
-    s.write_all(&frame(&AgentMessage::of(Body::ArpQuery(proto::ArpQuery {
+    let query = frame(&AgentMessage::of(Body::ArpQuery(proto::ArpQuery {
         vni: 5001,
         ip: 1,
+    })));
+    // Only about a VNI the host joined.
+    s.write_all(&query).unwrap();
+    assert_eq!(
+        error_code(&read_msg(&mut s)),
+        Some(ErrorCode::NotAuthorized)
+    );
+    s.write_all(&frame(&AgentMessage::of(Body::Join(proto::VniJoin {
+        vni: 5001,
     }))))
     .unwrap();
+    s.write_all(&query).unwrap();
     assert!(
         matches!(read_msg(&mut s).and_then(|m| m.body), Some(proto::controller_message::Body::ArpReply(r)) if !r.found)
     );

@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("ids", 0),
     ("wire", 0),
     ("api", 1),
+    ("auth", 1),
     ("tables", 1),
     ("proto", 1),
     ("config", 2),

@@ -110,7 +110,7 @@ fn start(exe: &Path, dir: &Path, n: usize) -> Result<Cluster, String> {
     let mut controllers = Vec::new();
     for i in 0..n {
         let mut cfg = format!(
-            "[controller]\nid = \"c{}\"\nlisten = \"{}\"\napi = \"{}\"\nstate_dir = \"{}\"\n",
+            "[controller]\nid = \"c{}\"\nlisten = \"{}\"\napi = \"{}\"\nstate_dir = \"{}\"\ninsecure = true\n",
             i + 1,
             agents(i),
             api(i).trim_start_matches("http://"),

@@ -50,12 +50,18 @@ impl AgentLink {
 pub struct Agent {
     hub: Arc<Hub>,
     controllers: Vec<SocketAddr>,
+    /// Mutual TLS to every controller; None: plaintext (`insecure = true`).
+    tls: Option<tokio_rustls::TlsConnector>,
     cmds: mpsc::Receiver<AgentCmd>,
 }
 
 impl Agent {
     /// An agent for `cfg` speaking for `vtep`, and the management thread's link to it.
-    pub fn new(cfg: &AgentConfig, vtep: &VtepIdentity) -> (Agent, AgentLink) {
+    pub fn new(
+        cfg: &AgentConfig,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        vtep: &VtepIdentity,
+    ) -> (Agent, AgentLink) {
         let (up_tx, up_rx) = std::sync::mpsc::channel();
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let hub = Arc::new(Hub::new(
@@ -67,6 +73,7 @@ impl Agent {
         let agent = Agent {
             hub,
             controllers: cfg.controllers.clone(),
+            tls: tls.map(tokio_rustls::TlsConnector::from),
             cmds: cmd_rx,
         };
         let link = AgentLink {
@@ -84,7 +91,7 @@ impl Agent {
     /// Runs the sessions and the command router until the runtime stops.
     pub async fn run(self) {
         for (i, c) in self.controllers.into_iter().enumerate() {
-            tokio::spawn(session::run(i, c, Arc::clone(&self.hub)));
+            tokio::spawn(session::run(i, c, self.tls.clone(), Arc::clone(&self.hub)));
         }
         route(self.cmds, self.hub).await;
     }

@@ -1,5 +1,6 @@
-//! One session to one controller: connect, Hello/Welcome with version check, full sync,
-//! then reports out and pushes in. On any failure the session is marked down and retried
+//! One session to one controller: connect (mutual TLS: the controller's certificate must
+//! come from the CA and name the address dialled), Hello/Welcome with version check, full
+//! sync, then reports out and pushes in. On any failure the session is marked down and retried
 //! with exponential back-off (100 ms doubling to 5 s); the data plane keeps forwarding.
 
 use super::hub::{Hub, SliceMap};
@@ -10,32 +11,50 @@ use crate::proto::{
     ControllerMessage, Framed,
 };
 use prost::Message;
+use rustls::pki_types::ServerName;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// The local address of a session's stream (for `show connections`).
+trait Local {
+    fn local(&self) -> Option<SocketAddr>;
+}
+
+impl Local for TcpStream {
+    fn local(&self) -> Option<SocketAddr> {
+        self.local_addr().ok()
+    }
+}
+
+impl Local for TlsStream<TcpStream> {
+    fn local(&self) -> Option<SocketAddr> {
+        self.get_ref().0.local_addr().ok()
+    }
+}
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-pub async fn run(i: usize, addr: SocketAddr, hub: Arc<Hub>) {
+pub async fn run(i: usize, addr: SocketAddr, tls: Option<TlsConnector>, hub: Arc<Hub>) {
     let mut backoff = BACKOFF_MIN;
     loop {
         hub.set_status(i, |c| c.state = SessionState::Connecting);
-        let err = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                let (err, was_up) = session(i, s, &hub).await;
-                if was_up {
-                    backoff = BACKOFF_MIN;
-                }
-                err
-            }
-            Ok(Err(e)) => format!("connect: {e}"),
-            Err(_) => "connect: timed out".to_string(),
+        let (err, was_up) = match connect(addr, tls.as_ref()).await {
+            Ok(Channel::Plain(s)) => session(i, s, &hub).await,
+            Ok(Channel::Tls(s)) => session(i, *s, &hub).await,
+            Err(e) => (e, false),
         };
+        if was_up {
+            backoff = BACKOFF_MIN;
+        }
         hub.set_status(i, |c| {
             c.state = SessionState::Down;
             c.local = None;
@@ -46,11 +65,38 @@ pub async fn run(i: usize, addr: SocketAddr, hub: Arc<Hub>) {
     }
 }
 
+enum Channel {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// A connection to `addr`, with the TLS handshake done when `tls` is set.
+async fn connect(addr: SocketAddr, tls: Option<&TlsConnector>) -> Result<Channel, String> {
+    let s = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(format!("connect: {e}")),
+        Err(_) => return Err("connect: timed out".to_string()),
+    };
+    let _ = s.set_nodelay(true);
+    let Some(tls) = tls else {
+        return Ok(Channel::Plain(s));
+    };
+    let name = ServerName::IpAddress(addr.ip().into());
+    match tokio::time::timeout(WELCOME_TIMEOUT, tls.connect(name, s)).await {
+        Ok(Ok(s)) => Ok(Channel::Tls(Box::new(s))),
+        Ok(Err(e)) => Err(format!("tls: {e}")),
+        Err(_) => Err("tls: no handshake in time".to_string()),
+    }
+}
+
 /// Runs an open connection until it fails; returns why, and whether it got established.
-async fn session(i: usize, stream: TcpStream, hub: &Hub) -> (String, bool) {
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().ok();
-    let (rd, wr) = stream.into_split();
+async fn session<S: AsyncRead + AsyncWrite + Local>(
+    i: usize,
+    stream: S,
+    hub: &Hub,
+) -> (String, bool) {
+    let local = stream.local();
+    let (rd, wr) = tokio::io::split(stream);
     let Framed { mut rd, mut wr } = Framed::new(rd, wr);
     let hello = AgentMessage::of(A::Hello(hub.hello.clone()));
     if let Err(e) = send(&mut wr, &hello).await {

@@ -110,6 +110,20 @@ pub struct Hypervisor {
     pub vnis: Vec<Vni>,
 }
 
+/// What this controller refused since it started, by reason (`show refusals`): each count
+/// is a request that changed nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusals {
+    /// Agent connections whose TLS handshake failed (no certificate, another CA, plaintext).
+    pub tls_handshake: u64,
+    /// Hellos for a VTEP IP the host's certificate does not name.
+    pub impersonation: u64,
+    /// Queries about a VNI the asking host has not joined.
+    pub not_joined: u64,
+    /// REST requests without the API's bearer token.
+    pub api_unauthenticated: u64,
+}
+
 /// The control cluster as one controller sees it (`show control-cluster status`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterStatus {

@@ -1,8 +1,8 @@
 //! The client side of the REST API (the CLI's `show logical-switches ...` and `ls ...`).
 
 use super::rest::{
-    ApiError, ArpTableRow, ClusterStatus, Hypervisor, LogicalSwitchView, MacTableRow, SliceRow,
-    SwitchSpec, VtepTableRow, BASE,
+    ApiError, ArpTableRow, ClusterStatus, Hypervisor, LogicalSwitchView, MacTableRow, Refusals,
+    SliceRow, SwitchSpec, VtepTableRow, BASE,
 };
 use crate::ids::Vni;
 use serde::de::DeserializeOwned;
@@ -26,13 +26,22 @@ pub enum RestError {
 #[derive(Clone, Debug)]
 pub struct RestClient {
     base: String,
+    /// The `Authorization` header every request carries.
+    auth: Option<String>,
 }
 
 impl RestClient {
     pub fn new(controller: &str) -> RestClient {
         RestClient {
             base: format!("{}{BASE}", controller.trim_end_matches('/')),
+            auth: None,
         }
+    }
+
+    /// Requests carry the API's bearer token.
+    pub fn with_token(mut self, token: &crate::auth::ApiToken) -> RestClient {
+        self.auth = Some(token.header());
+        self
     }
 
     fn send<T: DeserializeOwned>(
@@ -42,7 +51,10 @@ impl RestClient {
         body: Option<&impl Serialize>,
     ) -> Result<Option<T>, RestError> {
         let url = format!("{}/{path}", self.base);
-        let req = ureq::request(method, &url).timeout(TIMEOUT);
+        let mut req = ureq::request(method, &url).timeout(TIMEOUT);
+        if let Some(a) = &self.auth {
+            req = req.set("Authorization", a);
+        }
         let r = match body {
             Some(b) => req.send_json(b),
             None => req.call(),
@@ -78,6 +90,10 @@ impl RestClient {
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RestError> {
         self.fetch("GET", path, None::<&()>)
+    }
+
+    pub fn refusals(&self) -> Result<Refusals, RestError> {
+        self.get("refusals")
     }
 
     pub fn switches(&self) -> Result<Vec<LogicalSwitchView>, RestError> {

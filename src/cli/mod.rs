@@ -9,6 +9,7 @@ mod render;
 use crate::api::host::{self, MacTarget, PingReport, PingRequest, Request};
 use crate::api::rest::{LogicalSwitchView, SwitchSpec};
 use crate::api::{HostClient, RestClient};
+use crate::auth::ApiToken;
 use crate::ids::{ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use clap::{Args, Subcommand};
@@ -28,12 +29,26 @@ pub struct Target {
         default_value = "http://127.0.0.1:8080"
     )]
     pub controller: String,
+    /// The file holding the controller API's bearer token (`vxswitch pki init` makes it).
+    #[arg(long, global = true, env = "VXSWITCH_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     /// The data plane's control socket (host views and `ping`).
     #[arg(long, global = true, env = "VXSWITCH_SOCKET", default_value = host::DEFAULT_SOCKET)]
     pub socket: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+impl Target {
+    /// The controller's API, with the token when a token file is given.
+    fn api(&self) -> Result<RestClient, String> {
+        let api = RestClient::new(&self.controller);
+        match &self.token_file {
+            None => Ok(api),
+            Some(p) => Ok(api.with_token(&ApiToken::load(p).map_err(|e| e.to_string())?)),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,6 +61,8 @@ pub enum Show {
     },
     /// Controller: hypervisors connected to it.
     Hypervisors,
+    /// Controller: what it refused (TLS, impersonation, unauthenticated API calls...).
+    Refusals,
     /// Controller: the control cluster (members, leader, majority) or its VNI slices.
     #[command(name = "control-cluster")]
     ControlCluster {
@@ -228,10 +245,16 @@ pub fn show(what: &Show, t: &Target) -> Result<String, String> {
     let host_req = match what {
         Show::LogicalSwitches { what } => return show_controller(what.as_ref(), t),
         Show::ControlCluster { what } => return show_cluster(what, t),
+        Show::Refusals => {
+            let r = t.api()?.refusals().map_err(|e| e.to_string())?;
+            return Ok(if t.json {
+                json(&r)
+            } else {
+                render::refusals(&r)
+            });
+        }
         Show::Hypervisors => {
-            let h = RestClient::new(&t.controller)
-                .hypervisors()
-                .map_err(|e| e.to_string())?;
+            let h = t.api()?.hypervisors().map_err(|e| e.to_string())?;
             let rows = h
                 .iter()
                 .map(|h| {
@@ -287,7 +310,7 @@ fn host_view(t: &Target, req: &Request) -> Result<String, String> {
 }
 
 fn show_controller(what: Option<&LsView>, t: &Target) -> Result<String, String> {
-    let api = RestClient::new(&t.controller);
+    let api = t.api()?;
     let e = |e: crate::api::RestError| e.to_string();
     let (value, text) = match what {
         None => {
@@ -376,7 +399,7 @@ fn show_controller(what: Option<&LsView>, t: &Target) -> Result<String, String> 
 }
 
 fn show_cluster(what: &ClusterView, t: &Target) -> Result<String, String> {
-    let api = RestClient::new(&t.controller);
+    let api = t.api()?;
     let e = |e: crate::api::RestError| e.to_string();
     match what {
         ClusterView::Status => {
@@ -463,7 +486,7 @@ fn show_cluster(what: &ClusterView, t: &Target) -> Result<String, String> {
 
 /// `vxswitch ls create|update|delete`.
 pub fn ls(cmd: &Ls, t: &Target) -> Result<String, String> {
-    let api = RestClient::new(&t.controller);
+    let api = t.api()?;
     let spec = |a: &LsArgs, with_vni: bool| SwitchSpec {
         vni: with_vni.then_some(a.vni),
         name: a.name.clone(),

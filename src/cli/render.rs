@@ -327,6 +327,23 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// The controller's refusal counters, one per line (`show refusals`).
+pub fn refusals(r: &crate::api::rest::Refusals) -> String {
+    let rows = [
+        ("tls_handshake", r.tls_handshake),
+        ("impersonation", r.impersonation),
+        ("not_joined", r.not_joined),
+        ("api_unauthenticated", r.api_unauthenticated),
+    ];
+    table(
+        &["Refused", "Count"],
+        &rows
+            .iter()
+            .map(|(k, v)| vec![k.to_string(), v.to_string()])
+            .collect::<Vec<_>>(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,9 @@
 #![forbid(unsafe_code)]
 
 mod raw;
+mod security;
+
+pub(crate) use security::{tls_files, RawTls};
 
 use crate::ids::{ReplicationMode, Vni};
 use crate::wire::MacAddr;
@@ -85,6 +88,8 @@ pub struct AgentConfig {
     /// A controller silent this long (not even a keepalive) is gone: the session is dropped
     /// and opened again.
     pub controller_timeout: std::time::Duration,
+    /// Mutual TLS to the controllers; None: plaintext (`insecure = true`).
+    pub tls: Option<crate::auth::TlsFiles>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -428,6 +433,13 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 controllers,
                 arp_query_timeout: std::time::Duration::from_millis(a.arp_query_timeout_ms),
                 controller_timeout: std::time::Duration::from_millis(a.controller_timeout_ms),
+                tls: tls_files(RawTls {
+                    section: "agent",
+                    ca: a.tls_ca,
+                    cert: a.tls_cert,
+                    key: a.tls_key,
+                    insecure: a.insecure,
+                })?,
             })
         }
     };
@@ -556,7 +568,7 @@ mod tests {
     #[test]
     fn the_agent_s_timeouts_have_defaults_and_bounds() {
         let with = |extra: &str| {
-            let agent = format!("[agent]\ncontrollers = [\"10.0.0.1\"]\n{extra}");
+            let agent = format!("[agent]\ncontrollers = [\"10.0.0.1\"]\ninsecure = true\n{extra}");
             let text = GOOD.replace("[[vni]]", &format!("{agent}[[vni]]"));
             Config::parse(&text).map(|c| c.agent.unwrap())
         };

@@ -34,6 +34,11 @@ pub(super) struct RawAgent {
     pub(super) arp_query_timeout_ms: u64,
     #[serde(default = "default_controller_timeout_ms")]
     pub(super) controller_timeout_ms: u64,
+    pub(super) tls_ca: Option<std::path::PathBuf>,
+    pub(super) tls_cert: Option<std::path::PathBuf>,
+    pub(super) tls_key: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub(super) insecure: bool,
 }
 
 pub(super) fn default_arp_query_timeout_ms() -> u64 {

@@ -1,6 +1,7 @@
 //! The management REST API (JSON), with its OpenAPI document at `/openapi.json`. Bodies and
-//! answers are the typed models of `api::rest`; a write must say `application/json`, and
-//! every refusal names the field it is about. A refused request changes nothing.
+//! answers are the typed models of `api::rest`; every `/api/v1` request carries the bearer
+//! token (unless the node runs insecure), a write must say `application/json`, and every
+//! refusal names the field it is about. A refused request changes nothing.
 
 use super::cluster::{self, Handle};
 use super::sessions::{lock, Shared};
@@ -10,6 +11,7 @@ use crate::api::rest::{
     self, ArpTableRow, ClusterStatus, Hypervisor, LogicalSwitchView, MacTableRow, SliceRow,
     SwitchSpec, VtepTableRow,
 };
+use crate::auth::ApiToken;
 use crate::ids::Vni;
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
@@ -24,11 +26,13 @@ use std::time::UNIX_EPOCH;
 
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// What the handlers share: the node, and in a cluster the etcd handle writes go through.
+/// What the handlers share: the node, in a cluster the etcd handle writes go through, and
+/// the token requests must carry (None: an open API).
 #[derive(Clone)]
 pub struct App {
     pub node: Shared,
     pub cluster: Option<Handle>,
+    pub token: Option<ApiToken>,
 }
 
 impl FromRef<App> for Shared {
@@ -38,6 +42,7 @@ impl FromRef<App> for Shared {
 }
 
 pub fn router(state: App) -> Router {
+    let guarded = axum::middleware::from_fn_with_state(state.clone(), authenticated);
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/api/v1/control-cluster/status", get(cluster_status))
@@ -51,8 +56,44 @@ pub fn router(state: App) -> Router {
         .route("/api/v1/logical-switches/{vni}/vtep-table", get(vtep_table))
         .route("/api/v1/logical-switches/{vni}/mac-table", get(mac_table))
         .route("/api/v1/logical-switches/{vni}/arp-table", get(arp_table))
+        .route("/api/v1/refusals", get(refusals))
         .fallback(|| async { fail(StatusCode::NOT_FOUND, "path", "no such resource") })
+        .layer(guarded)
         .with_state(state)
+}
+
+/// Every request but the OpenAPI document needs the bearer token; one without it is
+/// refused (401) and counted before any handler runs.
+async fn authenticated(
+    State(app): State<App>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(token) = &app.token else {
+        return next.run(req).await;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if req.uri().path() == "/openapi.json" || token.admits(given) {
+        return next.run(req).await;
+    }
+    lock(&app.node).refusals.api_unauthenticated += 1;
+    let mut r = fail(
+        StatusCode::UNAUTHORIZED,
+        "authorization",
+        "this API needs the bearer token (vxswitch --token-file, or Authorization: Bearer ...)",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    r
+}
+
+async fn refusals(State(s): State<Shared>) -> Json<rest::Refusals> {
+    Json(lock(&s).refusals.clone())
 }
 
 fn fail(status: StatusCode, field: &str, msg: &str) -> Response {
@@ -144,7 +185,7 @@ async fn from_owner(app: &App, headers: &HeaderMap, vni: Vni, uri: &Uri) -> Opti
         }
         c.owner_of(vni).to_string()
     };
-    let (status, body) = cluster::views::forward(h, &owner, uri.path()).await?;
+    let (status, body) = cluster::views::forward(h, &owner, uri.path(), app.token.as_ref()).await?;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     Some((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

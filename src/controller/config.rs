@@ -1,6 +1,7 @@
 //! The controller's TOML configuration.
 
-use crate::config::{load_toml, parse_toml, ConfigError};
+use crate::auth::TlsFiles;
+use crate::config::{load_toml, parse_toml, tls_files, ConfigError, RawTls};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,12 @@ struct RawController {
     state_dir: PathBuf,
     #[serde(default = "default_host_timeout")]
     host_timeout_ms: u64,
+    tls_ca: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    api_token_file: Option<PathBuf>,
+    #[serde(default)]
+    insecure: bool,
 }
 
 fn default_host_timeout() -> u64 {
@@ -57,7 +64,7 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], crate::proto::DEFAULT_PORT))
 }
 fn default_api() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8080))
+    SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +73,13 @@ pub struct ControllerConfig {
     pub id: String,
     /// Where agents connect (TCP 1234 by default).
     pub listen: SocketAddr,
-    /// The management REST API.
+    /// The management REST API (loopback unless configured).
     pub api: SocketAddr,
+    /// Mutual TLS on the agent listener; None: plaintext (`insecure = true`).
+    pub tls: Option<TlsFiles>,
+    /// The bearer token every `/api/v1` request must carry; None: an open API
+    /// (`insecure = true`).
+    pub api_token: Option<PathBuf>,
     /// Where the logical switches are kept across restarts (single node).
     pub state_dir: PathBuf,
     /// Membership of a controller cluster; None: a single node owning every slice.
@@ -124,7 +136,23 @@ impl ControllerConfig {
                 ),
             ));
         }
+        let tls = tls_files(RawTls {
+            section: "controller",
+            ca: c.tls_ca,
+            cert: c.tls_cert,
+            key: c.tls_key,
+            insecure: c.insecure,
+        })?;
+        if c.api_token_file.is_none() && !c.insecure {
+            return Err(ConfigError::invalid(
+                "controller.api_token_file",
+                "the REST API needs a bearer token (`vxswitch pki init` makes one); \
+                 `insecure = true` leaves it open (labs and tests only)",
+            ));
+        }
         Ok(ControllerConfig {
+            tls,
+            api_token: c.api_token_file,
             host_timeout: Duration::from_millis(c.host_timeout_ms),
             id: c.id.unwrap_or_else(|| c.listen.ip().to_string()),
             listen: c.listen,
@@ -201,30 +229,59 @@ mod tests {
 
     #[test]
     fn defaults_and_errors() {
-        let c = ControllerConfig::parse("[controller]\nstate_dir = \"/tmp/x\"\n").unwrap();
+        let c = ControllerConfig::parse("[controller]\nstate_dir = \"/tmp/x\"\ninsecure = true\n")
+            .unwrap();
         assert_eq!(c.listen.port(), 1234);
         assert_eq!(c.api.port(), 8080);
-        let e = ControllerConfig::parse("[controller]\nstate_dir = \"/x\"\napi = \"nope\"\n")
-            .unwrap_err()
-            .to_string();
+        let e = ControllerConfig::parse(
+            "[controller]\nstate_dir = \"/x\"\ninsecure = true\napi = \"nope\"\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("controller.api"), "{e}");
-        assert!(ControllerConfig::parse("[controller]\nstate_dir = \"/x\"\nport = 1\n").is_err());
+        assert!(ControllerConfig::parse(
+            "[controller]\nstate_dir = \"/x\"\ninsecure = true\nport = 1\n"
+        )
+        .is_err());
         assert_eq!(c.host_timeout, Duration::from_secs(3));
-        let e =
-            ControllerConfig::parse("[controller]\nstate_dir = \"/x\"\nhost_timeout_ms = 900\n")
-                .unwrap_err()
-                .to_string();
+        let e = ControllerConfig::parse(
+            "[controller]\nstate_dir = \"/x\"\ninsecure = true\nhost_timeout_ms = 900\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("controller.host_timeout_ms"), "{e}");
     }
 
     #[test]
+    fn tls_and_a_token_unless_insecure() {
+        let base = "[controller]\nstate_dir = \"/x\"\n";
+        let e = ControllerConfig::parse(base).unwrap_err().to_string();
+        assert!(e.starts_with("controller.tls_ca:"), "{e}");
+        let tls = format!("{base}tls_ca = \"ca.pem\"\ntls_cert = \"c.pem\"\ntls_key = \"c.key\"\n");
+        let e = ControllerConfig::parse(&tls).unwrap_err().to_string();
+        assert!(e.starts_with("controller.api_token_file:"), "{e}");
+        let c = ControllerConfig::parse(&format!("{tls}api_token_file = \"t\"\n")).unwrap();
+        assert!(c.tls.is_some() && c.api_token.is_some());
+        assert!(
+            c.api.ip().is_loopback(),
+            "the API listens on loopback unless configured"
+        );
+    }
+
+    #[test]
     fn a_cluster_member_is_checked() {
-        let ok = "[controller]\nid = \"c1\"\nstate_dir = \"/x\"\n[cluster]\netcd = [\"http://10.0.0.1:2379\"]\n";
+        let ok = "[controller]\nid = \"c1\"\nstate_dir = \"/x\"\ninsecure = true\n[cluster]\netcd = [\"http://10.0.0.1:2379\"]\n";
         let c = ControllerConfig::parse(ok).unwrap();
         let k = c.cluster.as_ref().unwrap();
         assert_eq!(k.lease_ttl, Duration::from_secs(2));
         assert_eq!(k.prefix, "/vxswitch");
-        assert_eq!(c.api_address(), "c1:8080");
+        // The API on loopback (the default) is reachable only by members on this machine.
+        assert_eq!(c.api_address(), "127.0.0.1:8080");
+        let open = ok.replace("insecure", "api = \"0.0.0.0:8080\"\ninsecure");
+        assert_eq!(
+            ControllerConfig::parse(&open).unwrap().api_address(),
+            "c1:8080"
+        );
         for (bad, field) in [
             (ok.replace("id = \"c1\"\n", ""), "controller.id"),
             (

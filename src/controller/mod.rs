@@ -36,10 +36,28 @@ pub enum ControllerError {
     Signal(std::io::Error),
     #[error("cluster: {0}")]
     Cluster(String),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// Runs the node until SIGINT/SIGTERM.
 pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
+    let tls = match &cfg.tls {
+        Some(f) => Some(tokio_rustls::TlsAcceptor::from(crate::auth::server_config(
+            f,
+        )?)),
+        None => {
+            eprintln!("controller: WARNING: insecure = true: agent sessions in plaintext, any peer may speak for any VTEP");
+            None
+        }
+    };
+    let token = match &cfg.api_token {
+        Some(p) => Some(crate::auth::ApiToken::load(p)?),
+        None => {
+            eprintln!("controller: WARNING: no api_token_file: the REST API takes requests from anyone who reaches {}", cfg.api);
+            None
+        }
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -86,13 +104,18 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
             ),
         };
         println!(
-            "vxswitch controller ready: id {}, agents on {}, api on http://{}/api/v1 (openapi: /openapi.json), {from}",
-            cfg.id, cfg.listen, cfg.api,
+            "vxswitch controller ready: id {}, agents on {} ({}), api on http://{}/api/v1 ({}; openapi: /openapi.json), {from}",
+            cfg.id,
+            cfg.listen,
+            if cfg.tls.is_some() { "mutual TLS" } else { "plaintext" },
+            cfg.api,
+            if cfg.api_token.is_some() { "bearer token" } else { "open" },
         );
         tokio::spawn(sessions::serve(
             agents,
             Arc::clone(&state),
             cfg.host_timeout,
+            tls,
         ));
         let ticked = Arc::clone(&state);
         tokio::spawn(async move {
@@ -106,6 +129,7 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
         let app = api::router(api::App {
             node: Arc::clone(&state),
             cluster: cluster.clone(),
+            token,
         });
         tokio::spawn(async move {
             if let Err(e) = axum::serve(api, app).await {

@@ -1,8 +1,11 @@
-//! The agents' TCP sessions: Hello first (version checked), then reports and queries.
-//! A malformed frame gets an Error and the session is closed cleanly; an unknown message or
-//! a bad field gets an Error and the session goes on. Nothing here can take the node down.
+//! The agents' TCP sessions: mutual TLS (unless the config says insecure), Hello first
+//! (version checked, and the VTEP IP one the host's certificate names), then reports and
+//! queries. A malformed frame gets an Error and the session is closed cleanly; an unknown
+//! message or a bad field gets an Error and the session goes on. Nothing here can take the
+//! node down.
 
 use super::state::{Controller, SESSION_QUEUE};
+use crate::auth::PeerIdentity;
 use crate::proto::{
     self, agent_message::Body, controller_message::Body as Cb, next_frame, send, ControllerMessage,
     ErrorCode, Framed,
@@ -11,21 +14,36 @@ use prost::Message;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
+use tokio_rustls::TlsAcceptor;
 
 /// Time a new connection has to say Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub type Shared = Arc<Mutex<Controller>>;
 
-/// Accepts agents' sessions; a host silent for `timeout` is taken for gone.
-pub async fn serve(listener: TcpListener, state: Shared, timeout: Duration) {
+/// Accepts agents' sessions (over TLS with `tls`); a host silent for `timeout` is gone.
+pub async fn serve(
+    listener: TcpListener,
+    state: Shared,
+    timeout: Duration,
+    tls: Option<TlsAcceptor>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(session(stream, peer, Arc::clone(&state), timeout));
+                let state = Arc::clone(&state);
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(session(stream, peer, state, timeout, None));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(secure(acceptor, stream, peer, state, timeout));
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("controller: accept: {e}");
@@ -35,8 +53,38 @@ pub async fn serve(listener: TcpListener, state: Shared, timeout: Duration) {
     }
 }
 
-async fn session(stream: TcpStream, peer: SocketAddr, state: Shared, timeout: Duration) {
-    let (rd, wr) = stream.into_split();
+/// The TLS handshake (the client's certificate from the CA required), then the session
+/// with the certificate as the host's identity. A failed handshake is counted and logged.
+async fn secure(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Shared,
+    timeout: Duration,
+) {
+    let err = match tokio::time::timeout(HELLO_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => {
+            let id = PeerIdentity::of(s.get_ref().1.peer_certificates());
+            if id.is_some() {
+                return session(s, peer, state, timeout, id).await;
+            }
+            "no client certificate".to_string()
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no handshake in time".to_string(),
+    };
+    lock(&state).refusals.tls_handshake += 1;
+    eprintln!("controller: agent connection from {peer} refused: TLS: {err}");
+}
+
+async fn session<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
+    peer: SocketAddr,
+    state: Shared,
+    timeout: Duration,
+    identity: Option<PeerIdentity>,
+) {
+    let (rd, wr) = tokio::io::split(stream);
     let Framed { mut rd, mut wr } = Framed::new(rd, wr);
     let (tx, mut rx) = mpsc::channel::<ControllerMessage>(SESSION_QUEUE);
     let writer = tokio::spawn(async move {
@@ -66,7 +114,13 @@ async fn session(stream: TcpStream, peer: SocketAddr, state: Shared, timeout: Du
     };
     let id = match hello {
         Some(Body::Hello(h)) => {
-            let r = lock(&state).open_session(&h, peer, tx.clone(), Arc::clone(&close));
+            let r = lock(&state).open_session(
+                &h,
+                peer,
+                identity.as_ref(),
+                tx.clone(),
+                Arc::clone(&close),
+            );
             match r {
                 Ok(id) => {
                     println!(

@@ -6,6 +6,8 @@ use super::ownership::{Change, Ownership};
 use super::slices::slice_of;
 use super::switches::{LogicalSwitch, Store, StoreError};
 use super::tables::{MacChange, SessionId, Tables, VtepInfo};
+use crate::api::rest::Refusals;
+use crate::auth::PeerIdentity;
 use crate::ids::Vni;
 use crate::proto::{
     self, agent_message::Body as A, controller_message::Body as C, ControllerMessage, ErrorCode,
@@ -61,6 +63,8 @@ pub struct Controller {
     /// VNIs whose VTEP table changed since the last tick: each goes out once per tick, so
     /// that N hosts joining a VNI at once cost N tables, not N squared.
     dirty: BTreeSet<Vni>,
+    /// What was refused, by reason (`GET /api/v1/refusals`).
+    pub refusals: Refusals,
 }
 
 /// An API request refused: HTTP status class and a message naming the field.
@@ -91,6 +95,7 @@ impl Controller {
             sessions: BTreeMap::new(),
             next_session: 1,
             dirty: BTreeSet::new(),
+            refusals: Refusals::default(),
         }
     }
 
@@ -159,10 +164,12 @@ impl Controller {
     // ---- sessions ----
 
     /// Registers a session after a valid Hello; an older session of the same VTEP is closed.
+    /// Over TLS (`identity`), the Hello's VTEP IP must be one the certificate names.
     pub fn open_session(
         &mut self,
         hello: &proto::Hello,
         peer: SocketAddr,
+        identity: Option<&PeerIdentity>,
         tx: mpsc::Sender<ControllerMessage>,
         close: Arc<Notify>,
     ) -> Result<SessionId, Refusal> {
@@ -190,6 +197,17 @@ impl Controller {
             }));
         }
         let ip = proto::ip(hello.vtep_ip);
+        if let Some(who) = identity.filter(|who| !who.speaks_for(ip)) {
+            self.refusals.impersonation += 1;
+            return Err(Refusal {
+                code: ErrorCode::NotAuthorized,
+                msg: format!(
+                    "hello.vtep_ip: {ip} is not an address of certificate {:?}",
+                    who.name()
+                ),
+                fatal: true,
+            });
+        }
         let older: Vec<SessionId> = self
             .sessions
             .iter()
@@ -306,6 +324,7 @@ impl Controller {
             }
             Some(A::ArpQuery(q)) => {
                 let vni = self.owned_vni("arp_query.vni", q.vni)?;
+                self.member(id, vni)?;
                 let found = self.tables.lookup_ip(vni, proto::ip(q.ip));
                 let reply = proto::ArpReply {
                     vni: vni.get(),
@@ -321,6 +340,7 @@ impl Controller {
             }
             Some(A::MacQuery(q)) => {
                 let vni = self.owned_vni("mac_query.vni", q.vni)?;
+                self.member(id, vni)?;
                 let mac = proto::mac("mac_query.mac", &q.mac).map_err(bad)?;
                 let at = self.tables.lookup_mac(vni, mac);
                 self.send(id, mac_reply(vni, mac, at));
@@ -332,6 +352,18 @@ impl Controller {
             }
         }
         Ok(())
+    }
+
+    /// Queries are answered only about VNIs the host joined (it has VMs on them).
+    fn member(&mut self, id: SessionId, vni: Vni) -> Result<(), Refusal> {
+        if self.tables.members(vni).contains(&id) {
+            return Ok(());
+        }
+        self.refusals.not_joined += 1;
+        Err(refuse(
+            ErrorCode::NotAuthorized,
+            format!("vni {vni}: this host has not joined it"),
+        ))
     }
 
     fn owned_vni(&self, field: &'static str, v: u32) -> Result<Vni, Refusal> {

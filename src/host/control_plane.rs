@@ -17,17 +17,19 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
-    /// Starts the thread: the control socket on `socket`, the agent if `agent` is set.
+    /// Starts the thread: the control socket on `socket`, the agent if `agent` is set (over
+    /// TLS with `tls`).
     /// Returns the management thread's link to the agent.
     pub fn start(
         agent: Option<&AgentConfig>,
+        tls: Option<Arc<rustls::ClientConfig>>,
         vtep: &VtepIdentity,
         socket: UnixListener,
         mut env: ControlEnv,
     ) -> std::io::Result<(ControlPlane, AgentLink)> {
         let (agent, link) = match agent {
             Some(cfg) => {
-                let (a, link) = Agent::new(cfg, vtep);
+                let (a, link) = Agent::new(cfg, tls, vtep);
                 (Some(a), link)
             }
             None => (None, AgentLink::none()),

@@ -38,6 +38,8 @@ pub enum RunError {
     Buffers(String),
     #[error("control.socket {0}: {1}")]
     ControlSocket(String, std::io::Error),
+    #[error("agent: {0}")]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// Frames the management thread may have queued for worker 0.
@@ -53,6 +55,16 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(RunError::Signal)?;
     }
     let socket_err = |e| RunError::ControlSocket(cfg.control_socket.display().to_string(), e);
+    let agent_tls = match cfg.agent.as_ref() {
+        Some(a) => match &a.tls {
+            Some(f) => Some(crate::auth::client_config(f)?),
+            None => {
+                eprintln!("agent: WARNING: insecure = true: controller sessions in plaintext, unauthenticated");
+                None
+            }
+        },
+        None => None,
+    };
     let socket = socket_file::claim(&cfg.control_socket, cfg.control_group.as_deref())
         .map_err(socket_err)?;
     let eal = Eal::init(&cfg.eal_args)?;
@@ -211,7 +223,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         edits: edit_tx,
     };
     let (mut control_plane, mut link) =
-        ControlPlane::start(cfg.agent.as_ref(), &vtep, socket, control_env).map_err(socket_err)?;
+        ControlPlane::start(cfg.agent.as_ref(), agent_tls, &vtep, socket, control_env)
+            .map_err(socket_err)?;
     let mut links = LinkWatch::new(
         cfg.access_ports
             .iter()

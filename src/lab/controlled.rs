@@ -4,6 +4,7 @@
 //! agents connected to every controller.
 
 use super::capture::{start_tcpdump, vxlan_capture, VxlanCapture};
+use super::pki::LabPki;
 use super::process::Process;
 use super::sh::{self, LabError};
 use super::topology::{cluster_ip, controller_ip, Hypervisor, Mtu, Options, Topology};
@@ -35,32 +36,41 @@ pub struct ControlledLab {
     pub exe: PathBuf,
 }
 
-/// A hypervisor's data plane with an agent (sessions to every controller) and no static
-/// VTEP table.
+/// A hypervisor's data plane with an agent (mutual TLS sessions to every controller) and
+/// no static VTEP table; issues the host's certificate.
 pub(super) fn agent_config(
     hv: &Hypervisor,
     host: &str,
     socket: &Path,
     core: usize,
     n: usize,
-) -> String {
+    pki: &LabPki,
+) -> Result<String, LabError> {
+    pki.issue(host, hv.vtep_ip)?;
     let list: Vec<String> = (0..n)
         .map(|i| format!("\"{}:1234\"", controller_ip(i)))
         .collect();
     let agent = format!(
-        "[agent]\nhost = \"{host}\"\ncontrollers = [{}]\n",
-        list.join(", ")
+        "[agent]\nhost = \"{host}\"\ncontrollers = [{}]\n{}",
+        list.join(", "),
+        pki.agent_keys(host)
     );
-    super::hypervisor_config(hv, core, socket, &agent)
+    Ok(super::hypervisor_config(hv, core, socket, &agent))
+}
+
+/// Controller i's certificate name.
+pub(super) fn controller_name(i: usize) -> String {
+    format!("controller{}", i + 1)
 }
 
 /// Controller i's config: alone, the embedded single node; in a cluster, a member on the
-/// etcd members of all `n` controllers.
+/// etcd members of all `n` controllers. Its certificate is issued by `LabPki::issue` first.
 pub(super) fn controller_config(dir: &Path, i: usize, n: usize) -> String {
     let mut cfg = format!(
-        "[controller]\nid = \"{}\"\nlisten = \"0.0.0.0:1234\"\napi = \"0.0.0.0:8080\"\nstate_dir = \"{}\"\n",
+        "[controller]\nid = \"{}\"\nlisten = \"0.0.0.0:1234\"\napi = \"0.0.0.0:8080\"\nstate_dir = \"{}\"\n{}",
         controller_ip(i),
-        dir.join(format!("controller{}-state", i + 1)).display()
+        dir.join(format!("controller{}-state", i + 1)).display(),
+        LabPki::of(dir).controller_keys(&controller_name(i))
     );
     if n > 1 {
         let etcd: Vec<String> = (0..n)
@@ -144,6 +154,10 @@ impl ControlledLab {
                 e.wait_for(ETCD_READY, 1, Duration::from_secs(30))?;
             }
         }
+        let pki = LabPki::create(&lab.dir)?;
+        for i in 0..n {
+            pki.issue(&controller_name(i), &controller_ip(i))?;
+        }
         for i in 0..n {
             let p = lab.start_controller(i)?;
             lab.controllers.push(p);
@@ -154,7 +168,7 @@ impl ControlledLab {
         let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
         for (i, hv) in lab.topo.hvs.clone().iter().enumerate() {
             let host = format!("esxi0{}", i + 1);
-            let cfg = agent_config(hv, &host, &lab.socket(i), i % cores, n);
+            let cfg = agent_config(hv, &host, &lab.socket(i), i % cores, n, &pki)?;
             lab.dataplanes
                 .push(start_dataplane(exe, hv, i, &lab.dir, &cfg)?);
         }
@@ -201,8 +215,10 @@ impl ControlledLab {
             return (false, format!("no controller {i}"));
         };
         let exe = self.exe.display().to_string();
+        let token = LabPki::of(&self.dir).token_file().display().to_string();
         let mut a = vec![exe.as_str()];
         a.extend_from_slice(args);
+        a.extend(["--token-file", &token]);
         sh::try_in_ns(ns, &a)
     }
 

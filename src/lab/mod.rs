@@ -9,6 +9,7 @@ pub mod capture;
 mod controlled;
 pub mod failover;
 pub mod iperf;
+mod pki;
 pub mod process;
 pub mod rtnetlink;
 pub mod segments;

@@ -5,6 +5,7 @@ use super::etcd::op;
 use super::keys::MemberRecord;
 use super::Handle;
 use crate::api::rest::{ClusterMember, ClusterStatus, SliceRow};
+use crate::auth::ApiToken;
 use crate::controller::sessions::{lock, Shared};
 use crate::controller::slices::{slice_of, SLICES};
 use etcd_client::GetOptions;
@@ -109,7 +110,12 @@ pub fn slices(node: &Shared) -> Vec<SliceRow> {
 }
 
 /// A read answered by the owner's API: (status, JSON body); None if it could not be asked.
-pub async fn forward(h: &Handle, owner: &str, path: &str) -> Option<(u16, Vec<u8>)> {
+pub async fn forward(
+    h: &Handle,
+    owner: &str,
+    path: &str,
+    token: Option<&ApiToken>,
+) -> Option<(u16, Vec<u8>)> {
     let api = members(h)
         .await
         .ok()?
@@ -117,9 +123,14 @@ pub async fn forward(h: &Handle, owner: &str, path: &str) -> Option<(u16, Vec<u8
         .find(|m| m.id == owner)?
         .api;
     let url = format!("http://{api}{path}");
+    let auth = token.map(ApiToken::header);
     tokio::task::spawn_blocking(move || {
         let agent = ureq::AgentBuilder::new().timeout(FORWARD_TIMEOUT).build();
-        let r = match agent.get(&url).set(FORWARDED, "1").call() {
+        let mut req = agent.get(&url).set(FORWARDED, "1");
+        if let Some(a) = &auth {
+            req = req.set("Authorization", a);
+        }
+        let r = match req.call() {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
             Err(_) => return None,

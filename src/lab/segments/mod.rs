@@ -14,10 +14,11 @@ mod underlay;
 pub use report::run;
 pub use rounds::Round;
 
-use super::controlled::{agent_config, controller_config};
+use super::controlled::{agent_config, controller_config, controller_name};
+use super::pki::LabPki;
 use super::process::Process;
 use super::sh::{self, LabError, Namespaces};
-use super::topology::Hypervisor;
+use super::topology::{controller_ip, Hypervisor};
 use super::{start_daemon, start_dataplane, wait_ready, CONTROLLER_READY, STOP_GRACE, VNI};
 use crate::api::host::{Request, VniRow};
 use crate::api::HostClient;
@@ -88,6 +89,8 @@ impl SegmentsLab {
             exe: exe.to_path_buf(),
         };
         lab.build(prefix)?;
+        let pki = LabPki::create(&lab.dir)?;
+        pki.issue(&controller_name(0), &controller_ip(0))?;
         let cfg = controller_config(&lab.dir, 0, 1);
         let mut c = start_daemon(
             exe,
@@ -101,7 +104,8 @@ impl SegmentsLab {
         lab.controller = Some(c);
         let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
         for (i, hv) in lab.hvs.iter().enumerate() {
-            let cfg = agent_config(hv, &format!("esxi0{}", i + 1), &lab.socket(i), i % cores, 1);
+            let host = format!("esxi0{}", i + 1);
+            let cfg = agent_config(hv, &host, &lab.socket(i), i % cores, 1, &pki)?;
             lab.dataplanes
                 .push(start_dataplane(exe, hv, i, &lab.dir, &cfg)?);
         }
@@ -136,8 +140,10 @@ impl SegmentsLab {
     /// Runs `vxswitch <args>` in the controller's namespace (its API on loopback).
     pub fn ctl(&self, args: &[&str]) -> Result<String, LabError> {
         let exe = self.exe.display().to_string();
+        let token = LabPki::of(&self.dir).token_file().display().to_string();
         let mut a = vec![exe.as_str()];
         a.extend_from_slice(args);
+        a.extend(["--token-file", &token]);
         let (ok, out) = sh::try_in_ns(&self.controller_ns, &a);
         if !ok {
             return Err(LabError::Step(format!(
