@@ -13,12 +13,22 @@ pub trait ShardKey: Eq + Clone {
     fn shard_hash(&self) -> u64;
 }
 
-/// The key's mixed hash (splitmix64's finalizer: every input bit moves every output bit, so
-/// keys that differ only in high bytes still spread): the top bits pick the shard, the next
-/// ones the slot.
+/// A random key per process, mixed into every table hash: which MACs share a shard or a
+/// slot is not something a VM choosing its source MACs can know (hash flooding).
+static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+    let mut b = [0u8; 8];
+    // Without the kernel's random source the hash is still a good mix, only predictable.
+    let _ = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());
+    u64::from_ne_bytes(b)
+});
+
+/// The key's keyed, mixed hash (the process's seed, then splitmix64's finalizer: every input
+/// bit moves every output bit, so keys that differ only in high bytes still spread): the top
+/// bits pick the shard, the next ones the slot. Not a cryptographic PRF: a cheap one that
+/// the per-packet path can afford.
 #[inline]
 pub fn hash_of<K: ShardKey>(k: &K) -> u64 {
-    let mut z = k.shard_hash();
+    let mut z = k.shard_hash().wrapping_add(*SEED);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
