@@ -526,6 +526,7 @@ mod tests {
             "/api/v1/logical-switches/{vni}/vtep-table",
             "/api/v1/logical-switches/{vni}/mac-table",
             "/api/v1/logical-switches/{vni}/arp-table",
+            "/api/v1/refusals",
         ];
         assert_eq!(paths.len(), served.len());
         for p in served {
