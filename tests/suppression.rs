@@ -10,7 +10,7 @@ use vxswitch::ids::ReplicationMode;
 use vxswitch::tables::{ArpKey, Dest, MacKey, PortIdx, UPLINK};
 use vxswitch::testkit::traffic;
 use vxswitch::testkit::HostRig;
-use vxswitch::wire::{dhcp, ArpOperation, ArpPacket, EthernetFrame, IpProtocol, MacAddr};
+use vxswitch::wire::{ArpOperation, ArpPacket, EthernetFrame, IpProtocol, MacAddr};
 
 const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
 
@@ -235,7 +235,11 @@ fn headless_floods_at_once_and_flushes_what_was_waiting() {
 
 #[test]
 fn garp_passes_and_is_snooped_dhcp_ack_is_snooped() {
-    let mut r = Rig::new(CONFIG);
+    // VM A is the VNI's DHCP server.
+    let mut r = Rig::new(&CONFIG.replace(
+        "vni = 5001\n[[vni]]",
+        "vni = 5001\ndhcp_server = true\n[[vni]]",
+    ));
     r.connected();
     let garp = traffic::arp(ArpOperation::Request, a().0, a().1, MacAddr::ZERO, a().1);
     r.send(VM_A, &garp);
@@ -253,24 +257,7 @@ fn garp_passes_and_is_snooped_dhcp_ack_is_snooped() {
     }));
     // A DHCP ACK handing 172.16.10.50 to 02:dd:.. (from a DHCP server VM on this host).
     let client = mac("02:dd:dd:dd:dd:dd");
-    let mut payload = vec![0u8; 300];
-    let n = dhcp::emit_reply(
-        &mut payload,
-        dhcp::DHCPACK,
-        Ipv4Addr::new(172, 16, 10, 50),
-        client,
-    );
-    let mut udp = vec![0u8; 8 + n];
-    vxswitch::wire::udp::emit_header(&mut udp, 67, 68, n);
-    udp[8..].copy_from_slice(&payload[..n]);
-    let ack = traffic::ipv4(
-        client,
-        a().0,
-        a().1,
-        Ipv4Addr::new(172, 16, 10, 50),
-        IpProtocol::Udp,
-        &udp,
-    );
+    let ack = traffic::dhcp_ack(a(), client, Ipv4Addr::new(172, 16, 10, 50));
     r.send(VM_A, &ack);
     r.manage();
     assert_eq!(

@@ -49,6 +49,10 @@ counter_enum! {
         BadInnerFrame => "bad_inner_frame",
         SplitHorizon => "split_horizon",
         Truncated => "truncated",
+        SpoofedMac => "port_security_mac",
+        SpoofedIp => "port_security_ip",
+        SpoofedArp => "port_security_arp",
+        RogueDhcp => "dhcp_server_untrusted",
     }
 }
 
@@ -79,6 +83,8 @@ counter_enum! {
         GsoSegments => "gso_segments",
         IgmpQueries => "vtep_igmp_queries",
         UnknownVtepsSeen => "multicast_unknown_vteps_seen",
+        DhcpNotSnooped => "dhcp_acks_from_untrusted_ports",
+        PortClaims => "port_security_claims",
     }
 }
 

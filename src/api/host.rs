@@ -242,6 +242,9 @@ pub struct Stats {
     /// The same per worker, in worker order (absent from older data planes).
     #[serde(default)]
     pub workers: Vec<WorkerLoad>,
+    /// MACs not learned because their port had `max_macs` already.
+    #[serde(default)]
+    pub port_mac_limit_refused: u64,
 }
 
 /// One worker's busy cycles and the frames of its busy rounds.
@@ -552,6 +555,7 @@ mod tests {
                 busy_cycles: 6,
                 busy_frames: 7,
                 tsc_hz: 8,
+                port_mac_limit_refused: 9,
                 workers: vec![WorkerLoad {
                     core: 1,
                     busy_cycles: 6,

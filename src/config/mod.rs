@@ -123,6 +123,24 @@ pub struct AccessPort {
     pub device: String,
     pub vni: Vni,
     pub mtu: u16,
+    /// The VM may send only from these addresses; None: from any.
+    pub security: Option<PortSecurity>,
+    /// A DHCP server sits behind this port: its ACKs are snooped. Other ports' are not, and
+    /// with port security on they are dropped.
+    pub dhcp_server: bool,
+    /// At most this many MACs are learned behind the port; None: no limit.
+    pub max_macs: Option<u32>,
+}
+
+/// Most addresses port security lists per port (a VM with a few interfaces' worth).
+const MAX_GUARDED: usize = 16;
+
+/// Port security (NSX SpoofGuard, OVN port_security): the source MACs and IPv4 addresses a
+/// VM may use. An empty list takes the first one the VM uses and then holds to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortSecurity {
+    pub macs: Vec<MacAddr>,
+    pub ips: Vec<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -296,11 +314,50 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 ),
             ));
         }
+        let security = match p.port_security {
+            None => None,
+            Some(ps) => {
+                if let Some(m) = ps.macs.iter().find(|m| !m.is_unicast()) {
+                    return Err(invalid(
+                        format!("{key}.port_security.macs"),
+                        format!("{m} is not a unicast MAC"),
+                    ));
+                }
+                let host = |ip: &Ipv4Addr| {
+                    !(ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast())
+                };
+                if let Some(ip) = ps.ips.iter().find(|ip| !host(ip)) {
+                    return Err(invalid(
+                        format!("{key}.port_security.ips"),
+                        format!("{ip} is not a host address"),
+                    ));
+                }
+                if ps.macs.len() > MAX_GUARDED || ps.ips.len() > MAX_GUARDED {
+                    return Err(invalid(
+                        format!("{key}.port_security"),
+                        format!("at most {MAX_GUARDED} MACs and {MAX_GUARDED} addresses"),
+                    ));
+                }
+                Some(PortSecurity {
+                    macs: ps.macs,
+                    ips: ps.ips,
+                })
+            }
+        };
+        if p.max_macs == Some(0) {
+            return Err(invalid(
+                format!("{key}.max_macs"),
+                "0 would learn nothing: leave it out for no limit",
+            ));
+        }
         access_ports.push(AccessPort {
             name: p.name,
             device: p.device,
             vni: p.vni,
             mtu: p.mtu,
+            security,
+            dhcp_server: p.dhcp_server,
+            max_macs: p.max_macs,
         });
     }
     let mut vnis: Vec<VniConfig> = Vec::new();

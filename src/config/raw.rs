@@ -147,6 +147,20 @@ pub(super) struct RawAccessPort {
     /// The VM's MTU: the largest IP packet it sends and receives.
     #[serde(default = "default_vm_mtu")]
     pub(super) mtu: u16,
+    pub(super) port_security: Option<RawPortSecurity>,
+    /// A DHCP server sits behind this port: its ACKs are believed (snooped).
+    #[serde(default)]
+    pub(super) dhcp_server: bool,
+    pub(super) max_macs: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPortSecurity {
+    #[serde(default)]
+    pub(super) macs: Vec<MacAddr>,
+    #[serde(default)]
+    pub(super) ips: Vec<Ipv4Addr>,
 }
 
 pub(super) fn default_vm_mtu() -> u16 {

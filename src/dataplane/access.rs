@@ -5,7 +5,7 @@ use super::counters::{DropReason, Stat};
 use super::frame::{Frame, FrameIo};
 use super::offload::{self, Finished};
 use super::pipeline::Ctx;
-use super::{encap, flood, learn, suppress};
+use super::{encap, flood, guard, learn, suppress};
 use crate::ids::Vni;
 use crate::tables::{Dest, MacKey, PortIdx};
 use crate::wire::tcp_gso::TcpGso;
@@ -23,6 +23,10 @@ pub struct VmFrame {
     pub ethertype: EtherType,
     /// Where the payload starts (14, or 18 behind a VLAN tag).
     pub payload_at: usize,
+    /// Port security is on for the port.
+    pub guarded: bool,
+    /// DHCP server messages from the port are believed.
+    pub dhcp_server: bool,
 }
 
 #[inline]
@@ -30,6 +34,9 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
     let Some(Some(vni)) = cx.snap.port_vni.get(usize::from(port)).copied() else {
         return cx.drop_frame(frame, DropReason::PortNotBound);
     };
+    let snap = cx.snap;
+    let policy = snap.port_policy.get(usize::from(port));
+    let guard = policy.and_then(|p| p.guard.as_ref());
     let vm = match EthernetFrame::new_checked(frame.data()) {
         Ok(eth) => VmFrame {
             port,
@@ -38,11 +45,18 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
             dst: eth.dst(),
             ethertype: eth.ethertype(),
             payload_at: eth.header_len(),
+            guarded: guard.is_some(),
+            dhcp_server: policy.is_some_and(|p| p.dhcp_server),
         },
         Err(_) => return cx.drop_frame(frame, DropReason::BadEthernet),
     };
     if !vm.src.is_unicast() {
         return cx.drop_frame(frame, DropReason::BadSourceMac);
+    }
+    if let Some(g) = guard {
+        if let Err(why) = guard::admit(cx, g, &vm, frame.data()) {
+            return cx.drop_frame(frame, why);
+        }
     }
     learn::learn(cx, vni, vm.src, Dest::Local(port));
     match offload::finish(cx, &vm, frame) {
@@ -79,8 +93,13 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
             None => return,
         },
         EtherType::Ipv4 => {
-            if let Some(ip) = frame.data().get(vm.payload_at..) {
-                suppress::dhcp_ack(cx, vni, ip);
+            let from_server = frame
+                .data()
+                .get(vm.payload_at..)
+                .is_some_and(|ip| suppress::dhcp_ack(cx, vni, ip, vm.dhcp_server));
+            // A DHCP server where none is configured: with port security, a rogue one.
+            if from_server && !vm.dhcp_server && vm.guarded {
+                return cx.drop_frame(frame, DropReason::RogueDhcp);
             }
             frame
         }

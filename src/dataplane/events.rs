@@ -35,6 +35,10 @@ pub enum Event {
     VtepSeen { vni: Vni, ip: Ipv4Addr },
     /// An IGMP query on the underlay: the VTEP reports its groups again.
     IgmpQuery,
+    /// A VM used its first MAC on a port whose port security takes the first one.
+    PortMacClaim { port: PortIdx, mac: MacAddr },
+    /// A VM used its first IPv4 address on a port whose port security takes the first one.
+    PortIpClaim { port: PortIdx, ip: Ipv4Addr },
     /// An ICMP echo reply to the VTEP's own address (`vxswitch ping`).
     EchoReply { from: Ipv4Addr, id: u16, seq: u16 },
 }

@@ -11,6 +11,7 @@ mod encap;
 pub mod events;
 mod flood;
 pub mod frame;
+mod guard;
 mod learn;
 mod offload;
 pub mod pipeline;

@@ -23,6 +23,8 @@ pub struct Pipeline {
     pub(super) missed: ReportCache<MacKey>,
     /// Unknown VTEPs seen on multicast-mode VNIs under the current snapshot.
     pub(super) strangers: ReportCache<(Vni, Ipv4Addr)>,
+    /// Port security claims (port, MAC or address) sent under the current snapshot.
+    pub(super) claims: ReportCache<(PortIdx, u64)>,
     /// Seconds clock for aging, set by the worker once per burst.
     pub now: u32,
     /// MTU of each kernel-backed VM port by PortIdx (0: not one): their frames may come
@@ -39,6 +41,7 @@ impl Pipeline {
             snooped: ReportCache::default(),
             missed: ReportCache::default(),
             strangers: ReportCache::default(),
+            claims: ReportCache::default(),
             now: 0,
             kernel_ports: Vec::new(),
         }

@@ -118,33 +118,38 @@ pub fn dhcp_ack_in_frame<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, frame: &[u
     }
     if let Ok(eth) = EthernetFrame::new_checked(frame) {
         if eth.ethertype() == EtherType::Ipv4 {
-            dhcp_ack(cx, vni, eth.payload());
+            dhcp_ack(cx, vni, eth.payload(), true);
         }
     }
 }
 
-/// Snoops the binding a DHCP ACK hands out (from a local DHCP server or through a tunnel);
-/// `packet` is the IPv4 packet of a frame whose type is IPv4.
+/// Snoops the binding a DHCP ACK hands out, from a `trusted` source (a port with a DHCP
+/// server, or a tunnel); `packet` is the IPv4 packet of a frame whose type is IPv4. True if
+/// the packet is a DHCP server's message (snooped or not).
 #[inline]
-pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, packet: &[u8]) {
+pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, packet: &[u8], trusted: bool) -> bool {
     // Most traffic is turned away here without being parsed.
     if packet.len() < DHCP_MIN_PACKET {
-        return;
+        return false;
     }
     let Ok(ip) = Ipv4Packet::new_checked(packet) else {
-        return;
+        return false;
     };
     if ip.protocol() != IpProtocol::Udp || ip.is_fragment() {
-        return;
+        return false;
     }
     let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
-        return;
+        return false;
     };
     if udp.src_port() != dhcp::SERVER_PORT || udp.dst_port() != dhcp::CLIENT_PORT {
-        return;
+        return false;
+    }
+    if !trusted {
+        cx.p.counters.add(Stat::DhcpNotSnooped, 1);
+        return true;
     }
     if !cx.snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
-        return;
+        return true;
     }
     if let Some((ip, mac)) = DhcpPacket::new_checked(udp.payload())
         .ok()
@@ -152,6 +157,7 @@ pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, packet: &[u8]) {
     {
         snoop(cx, vni, ip, mac);
     }
+    true
 }
 
 /// A frame to an unknown MAC is being flooded: ask the controller (once per snapshot).

@@ -31,6 +31,8 @@ pub struct ControlEnv {
     pub hub: Option<Arc<Hub>>,
     /// Static MAC edits, applied and published by the management thread.
     pub edits: std::sync::mpsc::Sender<MacEditJob>,
+    /// What the management thread refused.
+    pub refused: Arc<super::manager::Refused>,
 }
 
 /// A port as the host API shows it.

@@ -13,8 +13,8 @@ use crate::dataplane::slow_path::arp_frame;
 use crate::dataplane::SlowFrame;
 use crate::ids::Vni;
 use crate::tables::{
-    ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortIdx, Snapshot, SnapshotCell,
-    TunnelTable, VniInfo, VtepIdentity,
+    ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortGuard, PortIdx, PortPolicy, Snapshot,
+    SnapshotCell, TunnelTable, VniInfo, VtepIdentity,
 };
 use crate::wire::{ArpOperation, MacAddr};
 use hashbrown::HashMap;
@@ -36,6 +36,22 @@ pub struct ManagerStats {
     pub arp_unanswered: u64,
     /// Reports and queries the agent's full queue refused.
     pub agent_cmds_lost: u64,
+    /// Port security lists locked to a VM's first MAC or address.
+    pub port_locks: u64,
+}
+
+/// What the management thread refused, readable live by the control socket (single writer).
+#[derive(Debug, Default)]
+pub struct Refused {
+    /// MACs not learned because their port had `max_macs` already.
+    pub port_mac_limit: std::sync::atomic::AtomicU64,
+}
+
+impl Refused {
+    fn bump(c: &std::sync::atomic::AtomicU64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        c.store(c.load(Relaxed) + 1, Relaxed);
+    }
 }
 
 /// What the management loop must deliver after a call into the manager.
@@ -81,6 +97,10 @@ pub struct TableManager {
     /// Published versions workers may still hold (see `reclaim`).
     retired: Vec<Arc<Snapshot>>,
     pub stats: ManagerStats,
+    pub refused: Arc<Refused>,
+    /// `max_macs` of each port by PortIdx, and the MACs learned behind each now.
+    port_limits: Vec<Option<u32>>,
+    port_macs: HashMap<PortIdx, u32>,
 }
 
 /// A VNI's replication inputs from the config (the controller may change them later):
@@ -103,6 +123,26 @@ fn configured_inputs(v: &VniConfig, me: &VtepIdentity) -> replication::Inputs {
     }
 }
 
+/// Port security and DHCP trust by PortIdx (the uplink trusts DHCP: servers elsewhere reach
+/// the VMs through it).
+fn port_policies(cfg: &Config) -> Vec<PortPolicy> {
+    let uplink = PortPolicy {
+        guard: None,
+        dhcp_server: true,
+    };
+    std::iter::once(uplink)
+        .chain(cfg.access_ports.iter().map(|p| PortPolicy {
+            guard: p.security.as_ref().map(|s| PortGuard {
+                macs: s.macs.iter().copied().collect(),
+                ips: s.ips.iter().copied().collect(),
+                learn_mac: s.macs.is_empty(),
+                learn_ip: s.ips.is_empty(),
+            }),
+            dhcp_server: p.dhcp_server,
+        }))
+        .collect()
+}
+
 /// Builds the first snapshot: ports, VNIs, static VTEPs, MACs and ARP entries.
 /// Access port i of the config is PortIdx i + 1 (0 is the uplink).
 pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot {
@@ -110,6 +150,7 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
     // (Only configured VNIs' flags are read here; the controller may change them later.)
     port_vni.extend(cfg.access_ports.iter().map(|p| Some(p.vni)));
     let mut s = Snapshot::new(vtep, port_vni);
+    s.port_policy = Arc::new(port_policies(cfg));
     let mut tunnels = TunnelTable::default();
     let mut vnis: HashMap<_, VniInfo> = HashMap::new();
     for (i, p) in cfg.access_ports.iter().enumerate() {
@@ -215,6 +256,11 @@ impl TableManager {
             static_neighbors,
             retired: Vec::new(),
             stats: ManagerStats::default(),
+            refused: Arc::default(),
+            port_limits: std::iter::once(None)
+                .chain(cfg.access_ports.iter().map(|p| p.max_macs))
+                .collect(),
+            port_macs: HashMap::new(),
         }
     }
 
@@ -234,12 +280,20 @@ impl TableManager {
         let mut tunnels: Option<TunnelTable> = None;
         let mut neighbors: Option<HashMap<Ipv4Addr, MacAddr>> = None;
         let mut strangers = Vec::new();
+        let mut policy: Option<Vec<PortPolicy>> = None;
         for e in events {
             match *e {
                 Event::MacSeen { vni, mac, dest } => {
                     let key = MacKey { vni, mac };
-                    let was_local = match macs.get(&key) {
-                        Some(old) if old.dest == dest || old.kind == EntryKind::Static => continue,
+                    let old = macs.get(&key);
+                    if old.is_some_and(|o| o.dest == dest || o.kind == EntryKind::Static) {
+                        continue;
+                    }
+                    if self.port_full(dest) {
+                        Refused::bump(&self.refused.port_mac_limit);
+                        continue;
+                    }
+                    let was_local = match old {
                         Some(old) => {
                             self.stats.mac_moves += 1;
                             matches!(old.dest, Dest::Local(_))
@@ -253,7 +307,18 @@ impl TableManager {
                             false
                         }
                     };
-                    macs.insert(key, MacEntry::new(dest, EntryKind::Learned, now));
+                    if let Some(MacEntry {
+                        dest: Dest::Local(old),
+                        ..
+                    }) = macs.insert(key, MacEntry::new(dest, EntryKind::Learned, now))
+                    {
+                        self.port_macs
+                            .entry(old)
+                            .and_modify(|n| *n = n.saturating_sub(1));
+                    }
+                    if let Dest::Local(p) = dest {
+                        *self.port_macs.entry(p).or_default() += 1;
+                    }
                     changed = true;
                     // The controller hears about VMs behind this VTEP, and when they leave.
                     match dest {
@@ -325,6 +390,26 @@ impl TableManager {
                     self.mac_asked.insert(key, now);
                     self.out.agent.push(AgentCmd::MacQuery { vni, mac });
                 }
+                Event::PortMacClaim { port, mac } => {
+                    let p = policy.get_or_insert_with(|| (*self.snap.port_policy).clone());
+                    if let Some(g) = p.get_mut(usize::from(port)).and_then(|p| p.guard.as_mut()) {
+                        if g.takes_mac() {
+                            g.macs.push(mac);
+                            self.stats.port_locks += 1;
+                            changed = true;
+                        }
+                    }
+                }
+                Event::PortIpClaim { port, ip } => {
+                    let p = policy.get_or_insert_with(|| (*self.snap.port_policy).clone());
+                    if let Some(g) = p.get_mut(usize::from(port)).and_then(|p| p.guard.as_mut()) {
+                        if g.takes_ip() {
+                            g.ips.push(ip);
+                            self.stats.port_locks += 1;
+                            changed = true;
+                        }
+                    }
+                }
                 Event::EchoReply { from, id, seq } => self.out.echoes.push((from, id, seq)),
                 Event::IgmpQuery => self.igmp.queried(),
                 Event::VtepSeen { vni, ip } => strangers.push((vni, ip)),
@@ -350,10 +435,33 @@ impl TableManager {
             if let Some(n) = neighbors {
                 self.snap.neighbors = Arc::new(n);
             }
+            if let Some(p) = policy {
+                self.snap.port_policy = Arc::new(p);
+            }
             self.publish();
         }
         for (vni, ip) in strangers {
             self.stranger(vni, ip);
+        }
+    }
+
+    /// `dest` is a port that holds its `max_macs` already.
+    fn port_full(&self, dest: Dest) -> bool {
+        let Dest::Local(p) = dest else {
+            return false;
+        };
+        let limit = self.port_limits.get(usize::from(p)).copied().flatten();
+        limit.is_some_and(|l| self.port_macs.get(&p).copied().unwrap_or(0) >= l)
+    }
+
+    /// The learned MACs behind each port, counted again from the table (after aging, and
+    /// catching any change made elsewhere: static edits, controller answers).
+    fn recount_port_macs(&mut self) {
+        self.port_macs.clear();
+        for (_, e) in self.snap.macs.iter() {
+            if let (Dest::Local(p), EntryKind::Learned) = (e.dest, e.kind) {
+                *self.port_macs.entry(p).or_default() += 1;
+            }
         }
     }
 
@@ -382,6 +490,9 @@ impl TableManager {
             self.stats.macs_aged += n as u64;
             self.snap.macs = macs.finish();
             self.publish();
+        }
+        if n > 0 || self.port_limits.iter().any(Option::is_some) {
+            self.recount_port_macs();
         }
     }
 

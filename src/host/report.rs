@@ -76,6 +76,14 @@ pub fn report(
         "control: ip_bindings {} (refused {}), arp_answered_by_controller {}, arp_unanswered {}, agent_cmds_lost {}",
         st.ip_bindings, st.arp_table_full, st.arp_answered_by_controller, st.arp_unanswered, st.agent_cmds_lost
     );
+    let _ = writeln!(
+        out,
+        "port security: lists locked {}, macs over max_macs refused {}",
+        st.port_locks,
+        m.refused
+            .port_mac_limit
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     let _ = writeln!(out, "mbufs_in_use_after_close {in_use}");
     out
 }

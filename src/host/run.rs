@@ -221,6 +221,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         echoes: Arc::clone(&echoes),
         hub: None,
         edits: edit_tx,
+        refused: Arc::clone(&manager.refused),
     };
     let (mut control_plane, mut link) =
         ControlPlane::start(cfg.agent.as_ref(), agent_tls, &vtep, socket, control_env)

@@ -193,6 +193,10 @@ pub fn stats(env: &ControlEnv, snap: &Snapshot) -> Stats {
         busy_cycles,
         busy_frames,
         tsc_hz: crate::dpdk::tsc_hz(),
+        port_mac_limit_refused: env
+            .refused
+            .port_mac_limit
+            .load(std::sync::atomic::Ordering::Relaxed),
         workers: env
             .counters
             .iter()

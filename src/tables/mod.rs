@@ -8,6 +8,7 @@
 
 mod arp;
 mod mac;
+mod port_policy;
 mod shard;
 mod sharded;
 mod snapshot;
@@ -15,6 +16,7 @@ pub mod tunnel;
 
 pub use arp::{ArpEntry, ArpKey, ArpTable};
 pub use mac::{Dest, EntryKind, MacEntry, MacKey, MacTable};
+pub use port_policy::{PortGuard, PortPolicy};
 pub use sharded::{Editor, ShardKey, ShardedMap};
 pub use snapshot::{BumCopy, CopyKind, Replication, Snapshot, SnapshotCell, VniInfo, VtepIdentity};
 pub use tunnel::{Tunnel, TunnelTable};

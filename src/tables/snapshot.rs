@@ -1,7 +1,7 @@
 //! The snapshot workers forward with, and the cell it is published through (RCU style:
 //! readers hold the old version until their next burst, the writer never waits for them).
 
-use super::{ArpTable, MacTable, PortIdx, TunnelIdx, TunnelTable};
+use super::{ArpTable, MacTable, PortIdx, PortPolicy, TunnelIdx, TunnelTable};
 use crate::ids::{Ipv4Net, ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use arc_swap::{ArcSwap, Cache};
@@ -123,6 +123,8 @@ pub struct Snapshot {
     pub vtep: Arc<VtepIdentity>,
     /// The VNI of each port (None for the uplink), indexed by PortIdx.
     pub port_vni: Arc<Vec<Option<Vni>>>,
+    /// Port security and DHCP trust of each port, indexed by PortIdx.
+    pub port_policy: Arc<Vec<PortPolicy>>,
     pub vnis: Arc<HashMap<Vni, VniInfo>>,
     pub tunnels: Arc<TunnelTable>,
     pub macs: MacTable,
@@ -141,6 +143,7 @@ impl Snapshot {
             generation: 0,
             vtep: Arc::new(vtep),
             port_vni: Arc::new(port_vni),
+            port_policy: Arc::default(),
             vnis: Arc::default(),
             tunnels: Arc::default(),
             macs: MacTable::default(),

@@ -5,7 +5,7 @@
 use crate::dataplane::slow_path;
 use crate::ids::Vni;
 use crate::wire::checksum::{fold, sum};
-use crate::wire::{udp, vxlan, IpProtocol, MacAddr};
+use crate::wire::{dhcp, udp, vxlan, IpProtocol, MacAddr};
 use std::net::Ipv4Addr;
 
 pub use crate::dataplane::slow_path::{arp_frame as arp, ethernet_frame as ethernet};
@@ -36,6 +36,16 @@ pub fn udp(
     let mut u = vec![0xabu8; udp::HEADER_LEN + payload_len];
     udp::emit_header(&mut u, sport, dport, payload_len);
     ipv4(dst_mac, src_mac, src, dst, IpProtocol::Udp, &u)
+}
+
+/// A DHCP ACK from a server (MAC, address) leasing `lease` to the client `client`, sent to it.
+pub fn dhcp_ack(server: (MacAddr, Ipv4Addr), client: MacAddr, lease: Ipv4Addr) -> Vec<u8> {
+    let mut payload = [0u8; 300];
+    let n = dhcp::emit_reply(&mut payload, dhcp::DHCPACK, lease, client);
+    let mut u = vec![0u8; udp::HEADER_LEN + n];
+    udp::emit_header(&mut u, dhcp::SERVER_PORT, dhcp::CLIENT_PORT, n);
+    u[udp::HEADER_LEN..].copy_from_slice(&payload[..n]);
+    ipv4(client, server.0, server.1, lease, IpProtocol::Udp, &u)
 }
 
 /// Endpoints of a TCP or UDP flow: (MAC, IP, port) of the destination, then the source.

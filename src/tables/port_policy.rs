@@ -1,0 +1,38 @@
+//! What an access port's VM may do, as the data path checks it per frame: port security's
+//! allowed source addresses, and whether DHCP server messages from it are believed.
+
+use crate::wire::MacAddr;
+use smallvec::SmallVec;
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortPolicy {
+    /// Port security; None: off (any source).
+    pub guard: Option<PortGuard>,
+    /// A DHCP server sits behind the port (the uplink: always).
+    pub dhcp_server: bool,
+}
+
+/// Port security (NSX SpoofGuard, OVN port_security): the source MACs and IPv4 addresses the
+/// VM may use. A list the config left empty takes the first address the VM uses (the
+/// management thread adds it on the worker's claim), then holds to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortGuard {
+    pub macs: SmallVec<[MacAddr; 2]>,
+    pub ips: SmallVec<[Ipv4Addr; 2]>,
+    pub learn_mac: bool,
+    pub learn_ip: bool,
+}
+
+impl PortGuard {
+    /// The MAC list is still waiting for the VM's first MAC.
+    #[inline]
+    pub fn takes_mac(&self) -> bool {
+        self.learn_mac && self.macs.is_empty()
+    }
+    /// The address list is still waiting for the VM's first address.
+    #[inline]
+    pub fn takes_ip(&self) -> bool {
+        self.learn_ip && self.ips.is_empty()
+    }
+}
