@@ -38,6 +38,8 @@ pub enum Request {
     Stats,
     /// The drivers' counters of every port.
     Ports,
+    /// Each VM port's port security: what its VM may send from, and DHCP trust.
+    PortSecurity,
     /// ICMP echo from the VTEP's own address.
     Ping(PingRequest),
     /// Adds (or re-points) `count` static MACs from `mac`.
@@ -93,6 +95,7 @@ pub enum Response {
     Neighbors(Vec<Neighbor>),
     Stats(Stats),
     Ports(Vec<PortRow>),
+    PortSecurity(Vec<PortSecurityRow>),
     Ping(PingReport),
     MacEdit(MacEditDone),
 }
@@ -280,6 +283,45 @@ pub struct PortRow {
     pub rx_nombuf: u64,
 }
 
+/// A VM port's port security, as the data path applies it now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSecurityRow {
+    pub port: String,
+    pub vni: Vni,
+    pub mode: GuardMode,
+    /// The source MACs and IPv4 addresses the VM may use (empty when off, or still learning).
+    pub macs: Vec<MacAddr>,
+    pub ips: Vec<Ipv4Addr>,
+    /// DHCP ACKs from the port are believed (snooped into the ARP table).
+    pub dhcp_server: bool,
+    /// Most MACs learned behind the port; None: no limit.
+    pub max_macs: Option<u32>,
+    /// Learned MACs behind the port now.
+    pub macs_learned: u32,
+}
+
+/// Where a port's allowed addresses come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardMode {
+    /// No port security: any source.
+    Off,
+    /// Waiting for the VM's first MAC or address (some list still empty).
+    Learning,
+    /// Every list is set (configured, or locked to the VM's first ones).
+    Enforcing,
+}
+
+impl GuardMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            GuardMode::Off => "off",
+            GuardMode::Learning => "learning",
+            GuardMode::Enforcing => "enforcing",
+        }
+    }
+}
+
 /// How a port was set up at start; fixed while the data plane runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSetup {
@@ -428,6 +470,7 @@ answer_of! {
     Neighbors => Vec<Neighbor>,
     Stats => Stats,
     Ports => Vec<PortRow>,
+    PortSecurity => Vec<PortSecurityRow>,
     Ping => PingReport,
     MacEdit => MacEditDone,
 }
@@ -445,6 +488,7 @@ impl Response {
             Response::Neighbors(r) => serde_json::to_value(r),
             Response::Stats(r) => serde_json::to_value(r),
             Response::Ports(r) => serde_json::to_value(r),
+            Response::PortSecurity(r) => serde_json::to_value(r),
             Response::Ping(r) => serde_json::to_value(r),
             Response::MacEdit(r) => serde_json::to_value(r),
         }

@@ -96,6 +96,9 @@ pub enum Show {
     Stats,
     /// Host: the driver's packet counters of every port.
     Ports,
+    /// Host: each VM port's port security (allowed MACs and IPs, DHCP trust, MAC limit).
+    #[command(name = "port-security")]
+    PortSecurity,
 }
 
 #[derive(Subcommand, Debug)]
@@ -293,6 +296,7 @@ pub fn show(what: &Show, t: &Target) -> Result<String, String> {
         Show::Neighbors => Request::Neighbors,
         Show::Stats => Request::Stats,
         Show::Ports => Request::Ports,
+        Show::PortSecurity => Request::PortSecurity,
     };
     host_view(t, &host_req)
 }

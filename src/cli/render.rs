@@ -196,6 +196,41 @@ pub fn render_host(r: &Response) -> String {
             out
         }
         Response::Ports(rows) => render_ports(rows),
+        Response::PortSecurity(rows) => table(
+            &[
+                "Port",
+                "VNI",
+                "Port Security",
+                "MACs",
+                "IPs",
+                "DHCP Server",
+                "MACs Learned",
+            ],
+            &rows
+                .iter()
+                .map(|r| {
+                    let list = |v: Vec<String>| {
+                        if v.is_empty() {
+                            "-".into()
+                        } else {
+                            v.join(",")
+                        }
+                    };
+                    vec![
+                        r.port.clone(),
+                        r.vni.to_string(),
+                        r.mode.name().into(),
+                        list(r.macs.iter().map(ToString::to_string).collect()),
+                        list(r.ips.iter().map(ToString::to_string).collect()),
+                        if r.dhcp_server { "trusted" } else { "-" }.into(),
+                        match r.max_macs {
+                            Some(m) => format!("{}/{m}", r.macs_learned),
+                            None => r.macs_learned.to_string(),
+                        },
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
         Response::Ping(p) => render_ping(p),
         Response::MacEdit(d) => format!(
             "{} MAC entries changed, published in {:.1} us\n",

@@ -97,6 +97,7 @@ async fn answer(env: &ControlEnv, req: Request) -> Result<Response, String> {
         Request::Neighbors => Response::Neighbors(views::neighbors(env, &snap)),
         Request::Stats => Response::Stats(views::stats(env, &snap)),
         Request::Ports => Response::Ports(views::ports(env)),
+        Request::PortSecurity => Response::PortSecurity(views::port_security(env, &snap)),
         Request::Ping(p) => Response::Ping(ping::ping(env, &p).await?),
         Request::MacAdd {
             vni,

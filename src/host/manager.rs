@@ -98,8 +98,7 @@ pub struct TableManager {
     retired: Vec<Arc<Snapshot>>,
     pub stats: ManagerStats,
     pub refused: Arc<Refused>,
-    /// `max_macs` of each port by PortIdx, and the MACs learned behind each now.
-    port_limits: Vec<Option<u32>>,
+    /// The MACs learned behind each port with a `max_macs` now.
     port_macs: HashMap<PortIdx, u32>,
 }
 
@@ -129,6 +128,7 @@ fn port_policies(cfg: &Config) -> Vec<PortPolicy> {
     let uplink = PortPolicy {
         guard: None,
         dhcp_server: true,
+        max_macs: None,
     };
     std::iter::once(uplink)
         .chain(cfg.access_ports.iter().map(|p| PortPolicy {
@@ -139,6 +139,7 @@ fn port_policies(cfg: &Config) -> Vec<PortPolicy> {
                 learn_ip: s.ips.is_empty(),
             }),
             dhcp_server: p.dhcp_server,
+            max_macs: p.max_macs,
         }))
         .collect()
 }
@@ -257,9 +258,6 @@ impl TableManager {
             retired: Vec::new(),
             stats: ManagerStats::default(),
             refused: Arc::default(),
-            port_limits: std::iter::once(None)
-                .chain(cfg.access_ports.iter().map(|p| p.max_macs))
-                .collect(),
             port_macs: HashMap::new(),
         }
     }
@@ -450,7 +448,11 @@ impl TableManager {
         let Dest::Local(p) = dest else {
             return false;
         };
-        let limit = self.port_limits.get(usize::from(p)).copied().flatten();
+        let limit = self
+            .snap
+            .port_policy
+            .get(usize::from(p))
+            .and_then(|p| p.max_macs);
         limit.is_some_and(|l| self.port_macs.get(&p).copied().unwrap_or(0) >= l)
     }
 
@@ -491,7 +493,7 @@ impl TableManager {
             self.snap.macs = macs.finish();
             self.publish();
         }
-        if n > 0 || self.port_limits.iter().any(Option::is_some) {
+        if n > 0 || self.snap.port_policy.iter().any(|p| p.max_macs.is_some()) {
             self.recount_port_macs();
         }
     }

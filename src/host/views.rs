@@ -3,8 +3,8 @@
 
 use super::control_socket::ControlEnv;
 use crate::api::host::{
-    ArpRow, MacKind, MacRow, Neighbor, PortRow, ProxyRole, Route, Stats, VniRow, VtepRow,
-    WorkerLoad,
+    ArpRow, GuardMode, MacKind, MacRow, Neighbor, PortRow, PortSecurityRow, ProxyRole, Route,
+    Stats, VniRow, VtepRow, WorkerLoad,
 };
 use crate::api::{DropReason, Stat, VniStat};
 use crate::dataplane::counters::{total_drops, total_stat, total_vni_stat};
@@ -230,6 +230,43 @@ pub fn ports(env: &ControlEnv) -> Vec<PortRow> {
                 tx_errors: s.tx_errors,
                 rx_nombuf: s.rx_nombuf,
             }
+        })
+        .collect()
+}
+
+/// Each VM port's port security as the data path applies it, and the MACs behind it.
+pub fn port_security(env: &ControlEnv, snap: &Snapshot) -> Vec<PortSecurityRow> {
+    let mut learned = vec![0u32; snap.port_policy.len()];
+    for (_, e) in snap.macs.iter() {
+        if let (Dest::Local(p), EntryKind::Learned) = (e.dest, e.kind) {
+            if let Some(n) = learned.get_mut(usize::from(p)) {
+                *n += 1;
+            }
+        }
+    }
+    snap.port_policy
+        .iter()
+        .enumerate()
+        .filter_map(|(i, policy)| {
+            let vni = snap.port_vni.get(i).copied().flatten()?;
+            let g = policy.guard.as_ref();
+            Some(PortSecurityRow {
+                port: env
+                    .ports
+                    .get(i)
+                    .map_or_else(|| i.to_string(), |p| p.name.clone()),
+                vni,
+                mode: match g {
+                    None => GuardMode::Off,
+                    Some(g) if g.takes_mac() || g.takes_ip() => GuardMode::Learning,
+                    Some(_) => GuardMode::Enforcing,
+                },
+                macs: g.map(|g| g.macs.to_vec()).unwrap_or_default(),
+                ips: g.map(|g| g.ips.to_vec()).unwrap_or_default(),
+                dhcp_server: policy.dhcp_server,
+                max_macs: policy.max_macs,
+                macs_learned: learned[i],
+            })
         })
         .collect()
 }

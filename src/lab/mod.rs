@@ -171,6 +171,10 @@ pub fn uplink_slots(mtu: u16) -> String {
 /// The config of a lab hypervisor's data plane: af_packet on `up0` and the VM port, idle
 /// back-off on, the hypervisor's MTUs, the control socket at `socket`; `tables` ends it (a
 /// static `[[vni]]` VTEP list, or an `[agent]` section).
+/// The lab's VM ports: port security learns each VM's first MAC and address, then holds to
+/// them; a VM may have a few MACs at most.
+const PORT_SECURITY: &str = "max_macs = 4\n[access_port.port_security]";
+
 pub fn hypervisor_config(hv: &Hypervisor, core: usize, socket: &Path, tables: &str) -> String {
     let ncpu = core_affinity::get_core_ids().map_or(1, |c| c.len());
     let workers: Vec<String> = (0..hv.workers)
@@ -205,6 +209,7 @@ name = "vm"
 device = "net_af_packet1"
 vni = {VNI}
 mtu = {vm_mtu}
+{PORT_SECURITY}
 {extra_port}
 {tables}"#,
         extra_vdev = match &hv.extra_port {
@@ -213,7 +218,7 @@ mtu = {vm_mtu}
         },
         extra_port = match &hv.extra_port {
             Some(p) => format!(
-                "\n[[access_port]]\nname = \"{p}\"\ndevice = \"net_af_packet2\"\nvni = {VNI}\nmtu = {}\n",
+                "\n[[access_port]]\nname = \"{p}\"\ndevice = \"net_af_packet2\"\nvni = {VNI}\nmtu = {}\n{PORT_SECURITY}\n",
                 hv.mtu.vm
             ),
             None => String::new(),

@@ -6,7 +6,7 @@ use super::controlled::ControlledLab;
 use super::iperf;
 use super::sh::{self, LabError};
 use super::{LabArgs, TCP_BYTES, VM_A, VM_B, VNI};
-use crate::api::Stat;
+use crate::api::{DropReason, Stat};
 use std::time::Duration;
 
 /// Controllers in the walk-through's cluster.
@@ -186,9 +186,55 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     let (a, b) = (&lab.topo.vms[0].ns, &lab.topo.vms[1].ns);
     ok &= iperf::print_both_ways(a, b, VM_B.1, TCP_BYTES);
     ok &= lab.print_host(0, &["show", "stats"]).0;
+    ok &= port_security(lab)?;
     if ok {
         Ok(())
     } else {
         Err(LabError::Step("lab: FAIL (see above)".into()))
     }
+}
+
+/// STEP7: VM A's port locked to the MAC and address it used first; A pretending to be
+/// another address gets nowhere, and its own traffic still flows.
+fn port_security(lab: &ControlledLab) -> Result<bool, LabError> {
+    step("STEP7: port security: esxi01 locked VM A's port to the MAC and address A used first; A tries another address");
+    let mut ok = lab.print_host(0, &["show", "port-security"]).0;
+    let a = &lab.topo.vms[0].ns;
+    let forged = "172.16.10.99";
+    let before = lab.stats(0)?;
+    sh::in_ns(
+        a,
+        &["ip", "addr", "add", &format!("{forged}/24"), "dev", "eth0"],
+    )?;
+    let (spoof_ok, _) = sh::try_in_ns(a, &["ping", "-c", "2", "-W", "1", "-I", forged, VM_B.1]);
+    sh::in_ns(
+        a,
+        &["ip", "addr", "del", &format!("{forged}/24"), "dev", "eth0"],
+    )?;
+    let (own_ok, _) = sh::try_in_ns(a, &["ping", "-c", "1", "-W", "2", VM_B.1]);
+    let after = lab.stats(0)?;
+    let dropped = |r: DropReason| {
+        let n = |s: &crate::api::host::Stats| s.drops.get(&r).copied().unwrap_or(0);
+        n(&after).saturating_sub(n(&before))
+    };
+    let (ip, arp) = (
+        dropped(DropReason::SpoofedIp),
+        dropped(DropReason::SpoofedArp),
+    );
+    println!(
+        "VM A# ping -I {forged} {}: {}; esxi01 dropped port_security_ip +{ip}, port_security_arp +{arp}",
+        VM_B.1,
+        if spoof_ok { "answered (WRONG)" } else { "no answer" }
+    );
+    println!(
+        "VM A# ping {} (its own address): {}",
+        VM_B.1,
+        if own_ok {
+            "answered"
+        } else {
+            "no answer (WRONG)"
+        }
+    );
+    ok &= !spoof_ok && own_ok && ip + arp > 0;
+    Ok(ok)
 }

@@ -1,5 +1,6 @@
 //! What an access port's VM may do, as the data path checks it per frame: port security's
-//! allowed source addresses, and whether DHCP server messages from it are believed.
+//! allowed source addresses, whether DHCP server messages from it are believed, and (for
+//! the management thread) how many MACs it may have.
 
 use crate::wire::MacAddr;
 use smallvec::SmallVec;
@@ -11,6 +12,8 @@ pub struct PortPolicy {
     pub guard: Option<PortGuard>,
     /// A DHCP server sits behind the port (the uplink: always).
     pub dhcp_server: bool,
+    /// Most MACs the management thread learns behind the port; None: no limit.
+    pub max_macs: Option<u32>,
 }
 
 /// Port security (NSX SpoofGuard, OVN port_security): the source MACs and IPv4 addresses the
