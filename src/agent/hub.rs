@@ -266,6 +266,17 @@ impl Hub {
         }
     }
 
+    /// The session to the owner of `vni` could not take a message: it ends (its queue's
+    /// last sender goes) and reconnects with a full sync.
+    pub fn resync(&self, vni: Vni) {
+        let Some(owner) = self.owner(vni) else {
+            return;
+        };
+        if lock(&self.sessions).remove(&owner).is_some() {
+            eprintln!("agent: the session to {owner} fell behind (queue full): resyncing");
+        }
+    }
+
     /// The session to the owner of `vni`, if it is up.
     pub fn session_for(&self, vni: Vni) -> Option<mpsc::Sender<AgentMessage>> {
         let owner = self.owner(vni)?;
@@ -282,6 +293,7 @@ pub fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     const V5001: crate::ids::Vni = crate::ids::Vni::from_const(5001);
     const V5002: crate::ids::Vni = crate::ids::Vni::from_const(5002);
 
@@ -326,5 +338,22 @@ mod tests {
             withdrawn: true,
         });
         assert_eq!(s.sync_messages(|_| true).len(), 2);
+    }
+
+    #[test]
+    fn a_session_that_cannot_take_a_report_is_ended_for_a_full_sync() {
+        let (up, _rx) = std::sync::mpsc::channel();
+        let hub = Hub::new(&[], proto::Hello::default(), Duration::from_secs(3), up);
+        hub.set_slices(&SliceMap {
+            epoch: 1,
+            owners: vec!["c1".into()],
+        });
+        let (tx, mut rx) = mpsc::channel(1);
+        hub.register("c1", tx);
+        assert!(hub.session_for(V5001).is_some());
+        hub.resync(V5001);
+        assert!(hub.session_for(V5001).is_none());
+        // The session task sees its queue closed: it ends, reconnects and syncs in full.
+        assert!(rx.try_recv().is_err() && rx.is_closed());
     }
 }

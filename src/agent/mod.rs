@@ -110,7 +110,7 @@ pub fn hello(cfg: &AgentConfig, vtep: &VtepIdentity) -> proto::Hello {
 
 /// Records each command in the host's state (for full syncs) and sends it to the
 /// controller that owns its VNI. Reports for a VNI not joined yet are only recorded: the
-/// join sends them along. A query nobody can take is answered "unknown" at once.
+/// join sends them along. A session whose queue is full is restarted (a full sync). A query nobody can take is answered "unknown" at once.
 async fn route(mut cmds: mpsc::Receiver<AgentCmd>, hub: Arc<Hub>) {
     while let Some(c) = cmds.recv().await {
         let vni = hub::vni_of(&c);
@@ -124,7 +124,15 @@ async fn route(mut cmds: mpsc::Receiver<AgentCmd>, hub: Arc<Hub>) {
             }
         };
         let sent = match hub.session_for(vni) {
-            Some(tx) => msgs.into_iter().all(|m| tx.try_send(m).is_ok()),
+            Some(tx) => {
+                let all = msgs.into_iter().all(|m| tx.try_send(m).is_ok());
+                if !all {
+                    // A report lost would leave the controller's tables drifting from the
+                    // host's: the session restarts and re-sends everything instead.
+                    hub.resync(vni);
+                }
+                all
+            }
             None => false,
         };
         if !sent {

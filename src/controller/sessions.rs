@@ -191,7 +191,14 @@ async fn session<S: AsyncRead + AsyncWrite + Send + 'static>(
         println!("controller: session {id} from {peer} closed");
     }
     drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    // The writer flushes what is queued, but a peer that stopped reading cannot hold it.
+    let mut writer = writer;
+    if tokio::time::timeout(Duration::from_secs(1), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }
 
 /// The node's one lock; a panic while holding it cannot happen in the handlers (no
