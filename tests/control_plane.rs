@@ -276,6 +276,7 @@ fn controller_answers_bad_protocol_input_and_keeps_running() {
         vni: 5001,
         mac: vec![1, 2],
         withdrawn: false,
+        seq: 0,
     }))))
     .unwrap();
     assert_eq!(error_code(&read_msg(&mut s)), Some(ErrorCode::BadField));

@@ -39,10 +39,15 @@ impl<T: Read + Write> Wire for T {}
 /// A TLS session to the controller as `name` of the CA in `dir`; Err if the handshake or
 /// the first read fails.
 fn tls(dir: &Path, name: &str) -> Result<Box<dyn Wire>, String> {
+    tls_to(AGENTS, dir, name)
+}
+
+/// The same, to the controller listening on `agents`.
+fn tls_to(agents: &str, dir: &Path, name: &str) -> Result<Box<dyn Wire>, String> {
     let cfg = vxswitch::auth::client_config(&files(dir, name)).map_err(|e| e.to_string())?;
     let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
     let conn = rustls::ClientConnection::new(cfg, name).map_err(|e| e.to_string())?;
-    let sock = TcpStream::connect(AGENTS).map_err(|e| e.to_string())?;
+    let sock = TcpStream::connect(agents).map_err(|e| e.to_string())?;
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut s = rustls::StreamOwned::new(conn, sock);
     while s.conn.is_handshaking() {
@@ -104,13 +109,20 @@ struct Setup {
 /// The CA with the controller's, esxi01's (10.1.1.1) and esxi02's (10.1.1.2) pairs, another
 /// CA with a "rogue" pair for 10.1.1.1, and the controller running on them.
 fn setup() -> Setup {
-    let dir = common::test_dir("security");
+    setup_on("security", AGENTS, API, "")
+}
+
+/// `setup` with the controller on other ports (tests run side by side), `config` added to
+/// its file; esxi03 (10.1.1.3) has a pair too.
+fn setup_on(tag: &str, agents: &str, api: &str, config: &str) -> Setup {
+    let dir = common::test_dir(tag);
     let ca = dir.join("pki");
     let ip = |s: &str| std::net::IpAddr::V4(s.parse().unwrap());
     pki::init(&ca).unwrap();
     pki::issue(&ca, "controller", &[ip("127.0.0.1")]).unwrap();
     pki::issue(&ca, "esxi01", &[ip("10.1.1.1")]).unwrap();
     pki::issue(&ca, "esxi02", &[ip("10.1.1.2")]).unwrap();
+    pki::issue(&ca, "esxi03", &[ip("10.1.1.3")]).unwrap();
     let other = dir.join("other-ca");
     pki::init(&other).unwrap();
     pki::issue(&other, "rogue", &[ip("10.1.1.1")]).unwrap();
@@ -119,9 +131,9 @@ fn setup() -> Setup {
     std::fs::write(
         &cfg,
         format!(
-            "[controller]\nlisten = \"{AGENTS}\"\napi = \"{}\"\nstate_dir = \"{}\"\n\
-             tls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\napi_token_file = \"{}\"\n",
-            API.trim_start_matches("http://"),
+            "[controller]\nlisten = \"{agents}\"\napi = \"{}\"\nstate_dir = \"{}\"\n\
+             tls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\napi_token_file = \"{}\"\n{config}",
+            api.trim_start_matches("http://"),
             dir.join("state").display(),
             f.ca.display(),
             f.cert.display(),
@@ -169,6 +181,7 @@ fn the_authenticated_control_plane_refuses_impersonation_strangers_and_anonymous
             vni: 5001,
             mac: vm_a.clone(),
             withdrawn: false,
+            seq: 0,
         }),
     );
     let stored = || {
@@ -293,6 +306,7 @@ fn the_authenticated_control_plane_refuses_impersonation_strangers_and_anonymous
             impersonation: 1,
             not_joined: 1,
             api_unauthenticated: 5,
+            ..Refusals::default()
         }
     );
     let out = s.controller.stop();
@@ -301,4 +315,119 @@ fn the_authenticated_control_plane_refuses_impersonation_strangers_and_anonymous
         "{out}"
     );
     let _ = std::fs::remove_dir_all(&s.dir);
+}
+
+/// A MAC report as a host sends it.
+fn mac_report(mac: &[u8], seq: u32) -> Body {
+    Body::Mac(proto::MacReport {
+        vni: 5001,
+        mac: mac.to_vec(),
+        withdrawn: false,
+        seq,
+    })
+}
+
+/// The next answer that is an Error, or a MacReply (other pushes skipped).
+fn next_reply(s: &mut dyn Wire) -> Option<C> {
+    next(s).and_then(|m| m.body)
+}
+
+#[test]
+fn limits_stale_reports_and_a_flapping_mac_are_refused_and_counted() {
+    const AGENTS2: &str = "127.0.0.1:21261";
+    const API2: &str = "http://127.0.0.1:28121";
+    let limits = "[limits]\nsessions = 2\nmacs_per_vni = 2\ndup_moves = 3\ndup_window_s = 60\n";
+    let mut s = setup_on("security-limits", AGENTS2, API2, limits);
+    let api = RestClient::new(API2).with_token(&s.token);
+    api.create(&SwitchSpec {
+        vni: Some(V5001),
+        ..Default::default()
+    })
+    .unwrap();
+    let (a, b) = (Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(10, 1, 1, 2));
+    let host = |name: &str, vtep: Ipv4Addr| {
+        let mut h = tls_to(AGENTS2, &s.ca, name).unwrap();
+        send(&mut *h, hello(vtep));
+        assert!(matches!(next_reply(&mut *h), Some(C::Welcome(_))));
+        send(&mut *h, Body::Join(proto::VniJoin { vni: 5001 }));
+        h
+    };
+    let mut esxi01 = host("esxi01", a);
+    let mut esxi02 = host("esxi02", b);
+    // A third host: past the session limit.
+    let mut esxi03 = tls_to(AGENTS2, &s.ca, "esxi03").unwrap();
+    send(&mut *esxi03, hello(Ipv4Addr::new(10, 1, 1, 3)));
+    assert!(matches!(next_reply(&mut *esxi03), Some(C::Error(_))));
+    assert!(next(&mut *esxi03).is_none(), "closed at the session limit");
+
+    // Two MACs fill the VNI's table; a third is refused.
+    let (vm_a, vm_b, vm_x) = (
+        [2, 0xaa, 0, 0, 0, 1],
+        [2, 0xbb, 0, 0, 0, 2],
+        [2, 0x55, 0, 0, 0, 3],
+    );
+    send(&mut *esxi01, mac_report(&vm_a, 0));
+    send(&mut *esxi02, mac_report(&vm_b, 0));
+    vxswitch::lab::sh::wait_until("both MACs stored", Duration::from_secs(5), || {
+        api.mac_table(V5001).unwrap().len() == 2
+    })
+    .unwrap();
+    send(&mut *esxi01, mac_report(&vm_x, 0));
+    assert!(matches!(next_reply(&mut *esxi01), Some(C::Error(e)) if e.message.contains("limit")));
+
+    // VM A moves to esxi02 (which knew it at 0 and so says 1): both hosts hear where it is.
+    send(&mut *esxi02, mac_report(&vm_a, 1));
+    for h in [&mut esxi01, &mut esxi02] {
+        assert!(matches!(
+            next_reply(&mut **h),
+            Some(C::MacReply(r)) if r.vtep_ip == proto::ip_u32(b) && r.seq == 1
+        ));
+    }
+    // esxi01 re-sends its old report (a resync after a failover): stale, refused, and told
+    // where A is now; A stays behind esxi02.
+    send(&mut *esxi01, mac_report(&vm_a, 0));
+    assert!(
+        matches!(next_reply(&mut *esxi01), Some(C::MacReply(r)) if r.vtep_ip == proto::ip_u32(b) && r.seq == 1)
+    );
+    assert!(matches!(next_reply(&mut *esxi01), Some(C::Error(e)) if e.message.contains("older")));
+    let where_a = || {
+        api.mac_table(V5001)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.mac.0 == vm_a)
+            .unwrap()
+    };
+    assert_eq!((where_a().vtep_ip, where_a().seq), (b, 1));
+
+    // A and esxi01 fight over it (a duplicate MAC): the third move in 60 s freezes it.
+    send(&mut *esxi01, mac_report(&vm_a, 2)); // move 2: to esxi01
+    for h in [&mut esxi01, &mut esxi02] {
+        assert!(matches!(next_reply(&mut **h), Some(C::MacReply(r)) if r.seq == 2));
+    }
+    send(&mut *esxi02, mac_report(&vm_a, 3)); // move 3: one too many
+    assert!(matches!(next_reply(&mut *esxi02), Some(C::Error(e)) if e.message.contains("frozen")));
+    send(&mut *esxi02, mac_report(&vm_a, 9));
+    assert!(matches!(next_reply(&mut *esxi02), Some(C::Error(e)) if e.message.contains("frozen")));
+    let frozen = where_a();
+    assert!(frozen.frozen);
+    assert_eq!((frozen.vtep_ip, frozen.seq), (a, 2), "frozen where it was");
+    assert_eq!(
+        api.mac_table(V5001).unwrap().len(),
+        2,
+        "nothing stored was lost"
+    );
+
+    let r = api.refusals().unwrap();
+    assert_eq!(
+        (
+            r.session_limit,
+            r.table_full,
+            r.stale_reports,
+            r.duplicates_frozen,
+            r.frozen_reports
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    let out = s.controller.stop();
+    assert!(out.contains("flaps between locations"), "{out}");
 }

@@ -259,6 +259,7 @@ fn measure(c: &Cluster, n: usize, a: &CpArgs) -> Result<CpResult, String> {
         // every other member got the push.
         let mut lat = Vec::new();
         let mut lost = 0;
+        let mut seqs: HashMap<usize, u32> = HashMap::new();
         for s in 0..a.moves {
             let vm = (s * 7919) % a.vms;
             let vni = w.vni(vm);
@@ -270,16 +271,19 @@ fn measure(c: &Cluster, n: usize, a: &CpArgs) -> Result<CpResult, String> {
             let want: usize = members[&vni].len() - 1;
             let vtep = u32::from(Workload::vtep(to));
             let sent = Instant::now();
+            let seq = seqs.entry(vm).or_default();
+            *seq += 1;
             let _ = cmd[to].send(Report {
                 vni,
                 mac: mac.clone(),
+                seq: *seq,
             });
             let mut got: HashMap<usize, Instant> = HashMap::new();
             let until = tokio::time::Instant::now() + Duration::from_secs(2);
             while got.len() < want {
                 match tokio::time::timeout_at(until, ev.recv()).await {
                     Ok(Some(Event::MacMoved(h, v, m, at, t)))
-                        if v == vni && m == mac && at == vtep =>
+                        if v == vni && m == mac && at == vtep && h != to =>
                     {
                         got.insert(h, t);
                     }

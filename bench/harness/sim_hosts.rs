@@ -67,6 +67,8 @@ pub enum Event {
 pub struct Report {
     pub vni: u32,
     pub mac: Vec<u8>,
+    /// MAC mobility: the number of the location taken over, plus one.
+    pub seq: u32,
 }
 
 fn bytes(m: &AgentMessage) -> bytes::Bytes {
@@ -163,6 +165,7 @@ pub async fn host(
                     vni,
                     mac: Workload::mac(vm),
                     withdrawn: false,
+                    seq: 0,
                 })),
                 AgentMessage::of(A::Ip(proto::IpReport {
                     vni,
@@ -228,7 +231,7 @@ pub async fn host(
             }
             c = cmds.recv() => {
                 let Some(r) = c else { return };
-                let m = AgentMessage::of(A::Mac(proto::MacReport { vni: r.vni, mac: r.mac, withdrawn: false }));
+                let m = AgentMessage::of(A::Mac(proto::MacReport { vni: r.vni, mac: r.mac, withdrawn: false, seq: r.seq }));
                 if let Some(i) = route(&owners, r.vni) {
                     let _ = writers[i].send(bytes(&m)).await;
                 }

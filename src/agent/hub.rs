@@ -19,6 +19,15 @@ pub struct LocalState {
     joined: BTreeSet<Vni>,
     macs: BTreeSet<(Vni, MacAddr)>,
     ips: BTreeMap<(Vni, Ipv4Addr), MacAddr>,
+    /// MAC mobility: the newest sequence number heard or claimed per MAC.
+    seqs: HashMap<(Vni, MacAddr), MacSeq>,
+}
+
+/// A MAC's mobility sequence number, and whether the location it numbers is this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct MacSeq {
+    n: u32,
+    mine: bool,
 }
 
 impl LocalState {
@@ -37,10 +46,22 @@ impl LocalState {
                 mac,
                 withdrawn,
             } => {
+                let key = (vni, mac);
+                let seq = self.seqs.get(&key).copied();
                 if withdrawn {
-                    self.macs.remove(&(vni, mac));
+                    self.macs.remove(&key);
+                    if let Some(s) = self.seqs.get_mut(&key) {
+                        s.mine = false;
+                    }
                 } else {
-                    self.macs.insert((vni, mac));
+                    self.macs.insert(key);
+                    // Taking the MAC from the location last heard of: the next number.
+                    let n = match seq {
+                        Some(s) if s.mine => s.n,
+                        Some(s) => s.n.saturating_add(1),
+                        None => 0,
+                    };
+                    self.seqs.insert(key, MacSeq { n, mine: true });
                 }
             }
             AgentCmd::Ip { vni, ip, mac } => {
@@ -48,6 +69,20 @@ impl LocalState {
             }
             AgentCmd::ArpQuery { .. } | AgentCmd::MacQuery { .. } => {}
         }
+    }
+
+    /// A controller said where `mac` is (`mine`: here) and with which sequence number; an
+    /// older number than one heard already is old news.
+    pub fn heard(&mut self, vni: Vni, mac: MacAddr, n: u32, mine: bool) {
+        let s = self.seqs.entry((vni, mac)).or_insert(MacSeq { n, mine });
+        if n >= s.n {
+            *s = MacSeq { n, mine };
+        }
+    }
+
+    /// The sequence number this host reports `mac` with.
+    fn seq(&self, vni: Vni, mac: MacAddr) -> u32 {
+        self.seqs.get(&(vni, mac)).map_or(0, |s| s.n)
     }
 
     pub fn is_joined(&self, vni: Vni) -> bool {
@@ -63,11 +98,11 @@ impl LocalState {
         let mut out = Vec::new();
         let joined: Vec<Vni> = self.joined.iter().copied().filter(|v| owns(*v)).collect();
         for &v in &joined {
-            out.push(to_proto(&AgentCmd::Join(v)));
+            out.push(self.to_proto(&AgentCmd::Join(v)));
         }
         for &(vni, mac) in &self.macs {
             if joined.contains(&vni) {
-                out.push(to_proto(&AgentCmd::Mac {
+                out.push(self.to_proto(&AgentCmd::Mac {
                     vni,
                     mac,
                     withdrawn: false,
@@ -76,10 +111,41 @@ impl LocalState {
         }
         for (&(vni, ip), &mac) in &self.ips {
             if joined.contains(&vni) {
-                out.push(to_proto(&AgentCmd::Ip { vni, ip, mac }));
+                out.push(self.to_proto(&AgentCmd::Ip { vni, ip, mac }));
             }
         }
         out
+    }
+
+    /// The message for `c` (a MAC report with its mobility sequence number).
+    pub fn to_proto(&self, c: &AgentCmd) -> AgentMessage {
+        AgentMessage::of(match *c {
+            AgentCmd::Join(vni) => Body::Join(proto::VniJoin { vni: vni.get() }),
+            AgentCmd::Leave(vni) => Body::Leave(proto::VniLeave { vni: vni.get() }),
+            AgentCmd::Mac {
+                vni,
+                mac,
+                withdrawn,
+            } => Body::Mac(proto::MacReport {
+                vni: vni.get(),
+                mac: proto::mac_bytes(mac),
+                withdrawn,
+                seq: self.seq(vni, mac),
+            }),
+            AgentCmd::Ip { vni, ip, mac } => Body::Ip(proto::IpReport {
+                vni: vni.get(),
+                ip: proto::ip_u32(ip),
+                mac: proto::mac_bytes(mac),
+            }),
+            AgentCmd::ArpQuery { vni, ip } => Body::ArpQuery(proto::ArpQuery {
+                vni: vni.get(),
+                ip: proto::ip_u32(ip),
+            }),
+            AgentCmd::MacQuery { vni, mac } => Body::MacQuery(proto::MacQuery {
+                vni: vni.get(),
+                mac: proto::mac_bytes(mac),
+            }),
+        })
     }
 }
 
@@ -91,35 +157,6 @@ pub fn vni_of(c: &AgentCmd) -> Vni {
         | AgentCmd::ArpQuery { vni, .. }
         | AgentCmd::MacQuery { vni, .. } => vni,
     }
-}
-
-pub fn to_proto(c: &AgentCmd) -> AgentMessage {
-    AgentMessage::of(match *c {
-        AgentCmd::Join(vni) => Body::Join(proto::VniJoin { vni: vni.get() }),
-        AgentCmd::Leave(vni) => Body::Leave(proto::VniLeave { vni: vni.get() }),
-        AgentCmd::Mac {
-            vni,
-            mac,
-            withdrawn,
-        } => Body::Mac(proto::MacReport {
-            vni: vni.get(),
-            mac: proto::mac_bytes(mac),
-            withdrawn,
-        }),
-        AgentCmd::Ip { vni, ip, mac } => Body::Ip(proto::IpReport {
-            vni: vni.get(),
-            ip: proto::ip_u32(ip),
-            mac: proto::mac_bytes(mac),
-        }),
-        AgentCmd::ArpQuery { vni, ip } => Body::ArpQuery(proto::ArpQuery {
-            vni: vni.get(),
-            ip: proto::ip_u32(ip),
-        }),
-        AgentCmd::MacQuery { vni, mac } => Body::MacQuery(proto::MacQuery {
-            vni: vni.get(),
-            mac: proto::mac_bytes(mac),
-        }),
-    })
 }
 
 /// VNI slice ownership as a controller announced it.
@@ -355,5 +392,39 @@ mod tests {
         assert!(hub.session_for(V5001).is_none());
         // The session task sees its queue closed: it ends, reconnects and syncs in full.
         assert!(rx.try_recv().is_err() && rx.is_closed());
+    }
+
+    #[test]
+    fn mac_reports_carry_the_mobility_sequence_of_what_they_take_over() {
+        let mut s = LocalState::default();
+        let a: MacAddr = "02:aa:aa:aa:aa:aa".parse().unwrap();
+        let report = |s: &mut LocalState, withdrawn| {
+            let c = AgentCmd::Mac {
+                vni: V5001,
+                mac: a,
+                withdrawn,
+            };
+            s.apply(&c);
+            match s.to_proto(&c).body {
+                Some(Body::Mac(r)) => r.seq,
+                other => panic!("{other:?}"),
+            }
+        };
+        s.apply(&AgentCmd::Join(V5001));
+        assert_eq!(report(&mut s, false), 0, "never heard of: 0");
+        assert_eq!(report(&mut s, false), 0, "its own: unchanged");
+        // The controller says A moved to another VTEP at 1; A shows up here again.
+        s.heard(V5001, a, 1, false);
+        assert_eq!(report(&mut s, false), 2);
+        // The controller confirms; old news changes nothing; a resync re-reports 2.
+        s.heard(V5001, a, 2, true);
+        s.heard(V5001, a, 1, false);
+        assert!(matches!(
+            s.sync_messages(|_| true)[1].body,
+            Some(Body::Mac(proto::MacReport { seq: 2, .. }))
+        ));
+        // Aged out here and back later: above the number it left with.
+        report(&mut s, true);
+        assert_eq!(report(&mut s, false), 3);
     }
 }

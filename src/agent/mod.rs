@@ -120,7 +120,7 @@ async fn route(mut cmds: mpsc::Receiver<AgentCmd>, hub: Arc<Hub>) {
             match c {
                 AgentCmd::Join(_) => local.sync_messages(|v| v == vni),
                 AgentCmd::Mac { .. } | AgentCmd::Ip { .. } if !local.is_joined(vni) => Vec::new(),
-                _ => vec![hub::to_proto(&c)],
+                _ => vec![local.to_proto(&c)],
             }
         };
         let sent = match hub.session_for(vni) {

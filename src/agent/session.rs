@@ -268,11 +268,17 @@ fn handle(hub: &Hub, m: ControllerMessage) {
                     found,
                 })
             }
-            Some(C::MacReply(r)) => Some(ControlUpdate::MacAnswer {
-                vni: proto::vni("mac_reply.vni", r.vni)?,
-                mac: proto::mac("mac_reply.mac", &r.mac)?,
-                vtep: r.found.then(|| proto::ip(r.vtep_ip)),
-            }),
+            Some(C::MacReply(r)) => {
+                let vni = proto::vni("mac_reply.vni", r.vni)?;
+                let mac = proto::mac("mac_reply.mac", &r.mac)?;
+                let vtep = r.found.then(|| proto::ip(r.vtep_ip));
+                let mine = r.vtep_ip == hub.hello.vtep_ip;
+                if r.found {
+                    hub.local().heard(vni, mac, r.seq, mine);
+                }
+                // That the controller holds this host's own report: nothing to install.
+                (!(r.found && mine)).then_some(ControlUpdate::MacAnswer { vni, mac, vtep })
+            }
             Some(C::Error(e)) => {
                 eprintln!("agent: controller says: {}", e.message);
                 None

@@ -85,6 +85,12 @@ pub struct MacTableRow {
     pub vni: Vni,
     pub mac: MacAddr,
     pub vtep_ip: Ipv4Addr,
+    /// Mobility sequence number: raised by each move.
+    #[serde(default)]
+    pub seq: u32,
+    /// Frozen where it is for flapping between VTEPs (a duplicate MAC?).
+    #[serde(default)]
+    pub frozen: bool,
 }
 
 /// A VM IP and its MAC.
@@ -93,6 +99,9 @@ pub struct ArpTableRow {
     pub vni: Vni,
     pub ip: Ipv4Addr,
     pub mac: MacAddr,
+    /// Frozen to this MAC for flapping between MACs (a duplicate address?).
+    #[serde(default)]
+    pub frozen: bool,
 }
 
 /// A hypervisor connected to this controller.
@@ -122,6 +131,21 @@ pub struct Refusals {
     pub not_joined: u64,
     /// REST requests without the API's bearer token.
     pub api_unauthenticated: u64,
+    /// Hellos past the controller's session limit.
+    #[serde(default)]
+    pub session_limit: u64,
+    /// New VTEPs, MACs or IP bindings past a VNI's table limit.
+    #[serde(default)]
+    pub table_full: u64,
+    /// MAC reports older (by mobility sequence) than the location held.
+    #[serde(default)]
+    pub stale_reports: u64,
+    /// MACs and IPs frozen for flapping between locations (duplicate detection).
+    #[serde(default)]
+    pub duplicates_frozen: u64,
+    /// Reports refused because their MAC or IP was frozen.
+    #[serde(default)]
+    pub frozen_reports: u64,
 }
 
 /// The control cluster as one controller sees it (`show control-cluster status`).

@@ -369,6 +369,11 @@ pub fn refusals(r: &crate::api::rest::Refusals) -> String {
         ("impersonation", r.impersonation),
         ("not_joined", r.not_joined),
         ("api_unauthenticated", r.api_unauthenticated),
+        ("session_limit", r.session_limit),
+        ("table_full", r.table_full),
+        ("stale_reports", r.stale_reports),
+        ("duplicates_frozen", r.duplicates_frozen),
+        ("frozen_reports", r.frozen_reports),
     ];
     table(
         &["Refused", "Count"],

@@ -22,7 +22,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Instant, UNIX_EPOCH};
 
 pub const OPENAPI: &str = include_str!("openapi.json");
 
@@ -352,9 +352,15 @@ async fn vtep_table(t: TableRead) -> Result<Response, ApiError> {
 async fn mac_table(t: TableRead) -> Result<Response, ApiError> {
     vni_table(t, |c, vni| {
         c.tables
-            .macs(vni)
+            .macs(vni, Instant::now())
             .into_iter()
-            .map(|(mac, vtep_ip)| MacTableRow { vni, mac, vtep_ip })
+            .map(|m| MacTableRow {
+                vni,
+                mac: m.mac,
+                vtep_ip: m.vtep,
+                seq: m.seq,
+                frozen: m.frozen,
+            })
             .collect()
     })
     .await
@@ -363,9 +369,14 @@ async fn mac_table(t: TableRead) -> Result<Response, ApiError> {
 async fn arp_table(t: TableRead) -> Result<Response, ApiError> {
     vni_table(t, |c, vni| {
         c.tables
-            .arps(vni)
+            .arps(vni, Instant::now())
             .into_iter()
-            .map(|(ip, mac)| ArpTableRow { vni, ip, mac })
+            .map(|(ip, mac, frozen)| ArpTableRow {
+                vni,
+                ip,
+                mac,
+                frozen,
+            })
             .collect()
     })
     .await
@@ -452,9 +463,19 @@ mod tests {
                     vni,
                     mac,
                     vtep_ip: ip,
+                    seq: 1,
+                    frozen: false,
                 }),
             ),
-            ("ArpEntry", model_fields(ArpTableRow { vni, ip, mac })),
+            (
+                "ArpEntry",
+                model_fields(ArpTableRow {
+                    vni,
+                    ip,
+                    mac,
+                    frozen: false,
+                }),
+            ),
             (
                 "Hypervisor",
                 model_fields(Hypervisor {

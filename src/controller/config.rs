@@ -1,5 +1,6 @@
 //! The controller's TOML configuration.
 
+use super::tables::Limits;
 use crate::auth::TlsFiles;
 use crate::config::{load_toml, parse_toml, tls_files, ConfigError, RawTls};
 use serde::Deserialize;
@@ -12,6 +13,56 @@ use std::time::Duration;
 struct Raw {
     controller: RawController,
     cluster: Option<RawCluster>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+/// `[limits]`: what hosts may make this controller hold (defaults: `Limits::default`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    sessions: Option<usize>,
+    vteps_per_vni: Option<usize>,
+    macs_per_vni: Option<usize>,
+    ips_per_vni: Option<usize>,
+    dup_moves: Option<u32>,
+    dup_window_s: Option<u64>,
+    dup_hold_s: Option<u64>,
+}
+
+fn limits(r: RawLimits) -> Result<Limits, ConfigError> {
+    let d = Limits::default();
+    let at_least_one = |key: &str, v: Option<usize>, dflt: usize| match v {
+        Some(0) => Err(ConfigError::invalid(
+            format!("limits.{key}"),
+            "0 would refuse everything: leave it out for the default",
+        )),
+        v => Ok(v.unwrap_or(dflt)),
+    };
+    let dup_moves = r.dup_moves.unwrap_or(d.dup_moves);
+    if dup_moves < 2 {
+        return Err(ConfigError::invalid(
+            "limits.dup_moves",
+            format!("{dup_moves}: a MAC must be allowed to move at least once"),
+        ));
+    }
+    let secs = |key: &str, v: Option<u64>, dflt: Duration| match v {
+        Some(s) if !(1..=86_400).contains(&s) => Err(ConfigError::invalid(
+            format!("limits.{key}"),
+            format!("{s} is not 1-86400 seconds"),
+        )),
+        Some(s) => Ok(Duration::from_secs(s)),
+        None => Ok(dflt),
+    };
+    Ok(Limits {
+        sessions: at_least_one("sessions", r.sessions, d.sessions)?,
+        vteps_per_vni: at_least_one("vteps_per_vni", r.vteps_per_vni, d.vteps_per_vni)?,
+        macs_per_vni: at_least_one("macs_per_vni", r.macs_per_vni, d.macs_per_vni)?,
+        ips_per_vni: at_least_one("ips_per_vni", r.ips_per_vni, d.ips_per_vni)?,
+        dup_moves,
+        dup_window: secs("dup_window_s", r.dup_window_s, d.dup_window)?,
+        dup_hold: secs("dup_hold_s", r.dup_hold_s, d.dup_hold)?,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +138,8 @@ pub struct ControllerConfig {
     /// A host silent this long (not even a keepalive, sent every second) is gone: it leaves
     /// every VTEP table and its peers' flood lists are updated.
     pub host_timeout: Duration,
+    /// Table and session limits, duplicate detection.
+    pub limits: Limits,
 }
 
 /// `[cluster]`: the etcd cluster the controllers coordinate through.
@@ -151,6 +204,7 @@ impl ControllerConfig {
             ));
         }
         Ok(ControllerConfig {
+            limits: limits(raw.limits)?,
             tls,
             api_token: c.api_token_file,
             host_timeout: Duration::from_millis(c.host_timeout_ms),
@@ -301,6 +355,32 @@ mod tests {
         ] {
             let e = ControllerConfig::parse(&bad).unwrap_err().to_string();
             assert!(e.contains(field), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn limits_default_and_are_checked() {
+        let base = "[controller]\nstate_dir = \"/x\"\ninsecure = true\n";
+        assert_eq!(
+            ControllerConfig::parse(base).unwrap().limits,
+            Limits::default()
+        );
+        let c = ControllerConfig::parse(&format!(
+            "{base}[limits]\nmacs_per_vni = 10\ndup_hold_s = 60\n"
+        ))
+        .unwrap();
+        assert_eq!(c.limits.macs_per_vni, 10);
+        assert_eq!(c.limits.dup_hold, Duration::from_secs(60));
+        for (bad, key) in [
+            ("sessions = 0", "limits.sessions"),
+            ("dup_moves = 1", "limits.dup_moves"),
+            ("dup_window_s = 0", "limits.dup_window_s"),
+            ("macs = 3", "macs"),
+        ] {
+            let e = ControllerConfig::parse(&format!("{base}[limits]\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{bad}: {e}");
         }
     }
 

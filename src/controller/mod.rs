@@ -75,7 +75,7 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
                 Some(k),
             ),
         };
-        let state = Arc::new(Mutex::new(Controller::new(cfg.id.clone(), store, own)));
+        let state = Arc::new(Mutex::new(Controller::new(cfg.id.clone(), store, own, cfg.limits)));
         let cluster = match cluster {
             Some(k) => Some(cluster::start(cfg, k, &state).map_err(ControllerError::Cluster)?),
             None => None,

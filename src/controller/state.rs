@@ -5,7 +5,7 @@
 use super::ownership::{Change, Ownership};
 use super::slices::slice_of;
 use super::switches::{LogicalSwitch, Store, StoreError};
-use super::tables::{MacChange, SessionId, Tables, VtepInfo};
+use super::tables::{Limits, MacChange, SessionId, TableError, Tables, VtepInfo};
 use crate::api::rest::Refusals;
 use crate::auth::PeerIdentity;
 use crate::ids::Vni;
@@ -86,12 +86,12 @@ pub enum ApiError {
 }
 
 impl Controller {
-    pub fn new(id: String, store: Store, own: Ownership) -> Controller {
+    pub fn new(id: String, store: Store, own: Ownership, limits: Limits) -> Controller {
         Controller {
             own,
             id,
             store,
-            tables: Tables::default(),
+            tables: Tables::new(limits),
             sessions: BTreeMap::new(),
             next_session: 1,
             dirty: BTreeSet::new(),
@@ -214,6 +214,15 @@ impl Controller {
             .filter(|(_, s)| s.vtep.ip == ip)
             .map(|(id, _)| *id)
             .collect();
+        let limit = self.tables.limits.sessions;
+        if older.is_empty() && self.sessions.len() >= limit {
+            self.refusals.session_limit += 1;
+            return Err(Refusal {
+                code: ErrorCode::Unspecified,
+                msg: format!("this controller holds its limit of {limit} host sessions"),
+                fatal: true,
+            });
+        }
         for id in older {
             self.close_session(id);
         }
@@ -267,14 +276,14 @@ impl Controller {
         };
         let vtep = s.vtep.clone();
         let bad = |e: proto::FieldError| refuse(ErrorCode::BadField, e.to_string());
-        let not_joined = |e: super::tables::TableError| refuse(ErrorCode::BadField, e.to_string());
         match m.body {
             None => return Err(refuse(ErrorCode::UnknownMessage, "unknown message type")),
             Some(A::Hello(_)) => return Err(refuse(ErrorCode::BadField, "hello: already said")),
             Some(A::Keepalive(_)) => {}
             Some(A::Join(j)) => {
                 let vni = self.owned_vni("join.vni", j.vni)?;
-                if self.tables.join(vni, vtep) {
+                let joined = self.tables.join(vni, vtep);
+                if self.refused(joined)? {
                     if let Some(ls) = self.store.get(vni).cloned() {
                         self.send(id, ls_message(&ls));
                     }
@@ -292,19 +301,23 @@ impl Controller {
             Some(A::Mac(r)) => {
                 let vni = self.owned_vni("mac.vni", r.vni)?;
                 let mac = proto::unicast_mac("mac.mac", &r.mac).map_err(bad)?;
+                let now = Instant::now();
                 if r.withdrawn {
-                    self.tables.withdraw_mac(vni, mac, vtep.ip);
-                } else if let MacChange::Moved { .. } = self
-                    .tables
-                    .report_mac(vni, mac, vtep.ip)
-                    .map_err(not_joined)?
-                {
-                    // Hosts that know the MAC follow it to its new VTEP.
-                    let msg = mac_reply(vni, mac, Some(vtep.ip));
+                    self.tables.withdraw_mac(vni, mac, vtep.ip, now);
+                    return Ok(());
+                }
+                let change = self.tables.report_mac(vni, mac, vtep.ip, r.seq, now);
+                if let Err(TableError::Stale { at, held, .. }) = change {
+                    // The host is behind: it learns where the MAC is now, and with which
+                    // number it may take it back.
+                    self.send(id, mac_reply(vni, mac, Some((at, held))));
+                }
+                if let MacChange::Moved { seq, .. } = self.refused(change)? {
+                    // Hosts that know the MAC follow it to its new VTEP; the reporter learns
+                    // the number its location holds.
+                    let msg = mac_reply(vni, mac, Some((vtep.ip, seq)));
                     for m in self.tables.members(vni) {
-                        if m != id {
-                            self.send(m, msg.clone());
-                        }
+                        self.send(m, msg.clone());
                     }
                 }
             }
@@ -318,9 +331,8 @@ impl Controller {
                         format!("ip.ip: {ip} is not a host address"),
                     ));
                 }
-                self.tables
-                    .report_ip(vni, ip, mac, vtep.ip)
-                    .map_err(not_joined)?;
+                let r = self.tables.report_ip(vni, ip, mac, vtep.ip, Instant::now());
+                self.refused(r)?;
             }
             Some(A::ArpQuery(q)) => {
                 let vni = self.owned_vni("arp_query.vni", q.vni)?;
@@ -352,6 +364,26 @@ impl Controller {
             }
         }
         Ok(())
+    }
+
+    /// A table's refusal, counted by reason, as the error the host is sent.
+    fn refused<T>(&mut self, r: Result<T, TableError>) -> Result<T, Refusal> {
+        let e = match r {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let r = &mut self.refusals;
+        match &e {
+            TableError::NotJoined(_) => {}
+            TableError::Full { .. } => r.table_full += 1,
+            TableError::Stale { .. } => r.stale_reports += 1,
+            TableError::Frozen { newly: true, .. } => {
+                r.duplicates_frozen += 1;
+                eprintln!("controller: {e}");
+            }
+            TableError::Frozen { newly: false, .. } => r.frozen_reports += 1,
+        }
+        Err(refuse(ErrorCode::BadField, e.to_string()))
     }
 
     /// Queries are answered only about VNIs the host joined (it has VMs on them).
@@ -527,11 +559,17 @@ fn ls_message(ls: &LogicalSwitch) -> ControllerMessage {
     }))
 }
 
-fn mac_reply(vni: Vni, mac: crate::wire::MacAddr, at: Option<Ipv4Addr>) -> ControllerMessage {
+/// Where `mac` is (VTEP, mobility sequence number), or that nobody knows.
+fn mac_reply(
+    vni: Vni,
+    mac: crate::wire::MacAddr,
+    at: Option<(Ipv4Addr, u32)>,
+) -> ControllerMessage {
     ControllerMessage::of(C::MacReply(proto::MacReply {
         vni: vni.get(),
         mac: proto::mac_bytes(mac),
         found: at.is_some(),
-        vtep_ip: at.map(proto::ip_u32).unwrap_or_default(),
+        vtep_ip: at.map(|(ip, _)| proto::ip_u32(ip)).unwrap_or_default(),
+        seq: at.map(|(_, seq)| seq).unwrap_or_default(),
     }))
 }
