@@ -368,3 +368,60 @@ fn vm_ports_join_and_leave_their_vni() {
         vec![AgentCmd::Join(V5001), AgentCmd::Leave(V5001)]
     );
 }
+
+#[test]
+fn snooped_bindings_age_with_their_mac() {
+    let mut r = Rig::new(CONFIG);
+    r.connected();
+    let arp_of_a = |r: &Rig| {
+        r.snap()
+            .arps
+            .get(&ArpKey {
+                vni: V5001,
+                ip: a().1,
+            })
+            .map(|e| e.mac)
+    };
+    r.pipeline.now = 1;
+    let garp = traffic::arp(ArpOperation::Request, a().0, a().1, MacAddr::ZERO, a().1);
+    r.send(VM_A, &garp);
+    r.manage();
+    assert_eq!(arp_of_a(&r), Some(a().0));
+    // A is still talking at second 250: at 301 its binding is old but its MAC alive.
+    r.pipeline.now = 250;
+    r.send(VM_A, &garp);
+    r.m.age(301);
+    assert_eq!(arp_of_a(&r), Some(a().0));
+    // A falls silent: its MAC ages at 550, the binding with it (at its next look, 601).
+    r.m.age(551);
+    let mac_a = MacKey {
+        vni: V5001,
+        mac: a().0,
+    };
+    assert!(r.snap().macs.get(&mac_a).is_none());
+    r.m.out.agent.clear();
+    r.m.age(601);
+    assert_eq!(arp_of_a(&r), None, "suppression no longer answers for A");
+    assert_eq!(
+        r.m.out.agent,
+        vec![AgentCmd::IpAged {
+            vni: V5001,
+            ip: a().1,
+            mac: a().0
+        }]
+    );
+    assert_eq!(r.m.stats.arps_aged, 1);
+    // Configured bindings never age.
+    let mut r = Rig::new(&format!(
+        "{CONFIG}[[vni.arp]]\nip = \"172.16.10.12\"\nmac = \"02:bb:bb:bb:bb:bb\"\n"
+    ));
+    r.m.age(100_000);
+    assert!(r
+        .snap()
+        .arps
+        .get(&ArpKey {
+            vni: V5001,
+            ip: b().1
+        })
+        .is_some());
+}

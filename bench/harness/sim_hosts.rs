@@ -171,6 +171,7 @@ pub async fn host(
                     vni,
                     ip: u32::from(Ipv4Addr::new(172, 16, 0, 0)) + vm as u32,
                     mac: Workload::mac(vm),
+                    withdrawn: false,
                 })),
             ]);
     }

@@ -67,6 +67,9 @@ impl LocalState {
             AgentCmd::Ip { vni, ip, mac } => {
                 self.ips.insert((vni, ip), mac);
             }
+            AgentCmd::IpAged { vni, ip, .. } => {
+                self.ips.remove(&(vni, ip));
+            }
             AgentCmd::ArpQuery { .. } | AgentCmd::MacQuery { .. } => {}
         }
     }
@@ -136,6 +139,13 @@ impl LocalState {
                 vni: vni.get(),
                 ip: proto::ip_u32(ip),
                 mac: proto::mac_bytes(mac),
+                withdrawn: false,
+            }),
+            AgentCmd::IpAged { vni, ip, mac } => Body::Ip(proto::IpReport {
+                vni: vni.get(),
+                ip: proto::ip_u32(ip),
+                mac: proto::mac_bytes(mac),
+                withdrawn: true,
             }),
             AgentCmd::ArpQuery { vni, ip } => Body::ArpQuery(proto::ArpQuery {
                 vni: vni.get(),
@@ -154,6 +164,7 @@ pub fn vni_of(c: &AgentCmd) -> Vni {
         AgentCmd::Join(v) | AgentCmd::Leave(v) => v,
         AgentCmd::Mac { vni, .. }
         | AgentCmd::Ip { vni, .. }
+        | AgentCmd::IpAged { vni, .. }
         | AgentCmd::ArpQuery { vni, .. }
         | AgentCmd::MacQuery { vni, .. } => vni,
     }

@@ -24,6 +24,12 @@ pub enum AgentCmd {
         ip: Ipv4Addr,
         mac: MacAddr,
     },
+    /// A binding this host reported aged out (its VM silent for the aging time).
+    IpAged {
+        vni: Vni,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+    },
     ArpQuery {
         vni: Vni,
         ip: Ipv4Addr,

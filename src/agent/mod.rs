@@ -119,7 +119,11 @@ async fn route(mut cmds: mpsc::Receiver<AgentCmd>, hub: Arc<Hub>) {
             local.apply(&c);
             match c {
                 AgentCmd::Join(_) => local.sync_messages(|v| v == vni),
-                AgentCmd::Mac { .. } | AgentCmd::Ip { .. } if !local.is_joined(vni) => Vec::new(),
+                AgentCmd::Mac { .. } | AgentCmd::Ip { .. } | AgentCmd::IpAged { .. }
+                    if !local.is_joined(vni) =>
+                {
+                    Vec::new()
+                }
                 _ => vec![local.to_proto(&c)],
             }
         };

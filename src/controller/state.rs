@@ -331,6 +331,11 @@ impl Controller {
                         format!("ip.ip: {ip} is not a host address"),
                     ));
                 }
+                if r.withdrawn {
+                    self.tables
+                        .withdraw_ip(vni, ip, mac, vtep.ip, Instant::now());
+                    return Ok(());
+                }
                 let r = self.tables.report_ip(vni, ip, mac, vtep.ip, Instant::now());
                 self.refused(r)?;
             }

@@ -403,6 +403,28 @@ impl Tables {
         Ok(true)
     }
 
+    /// A host withdraws a binding (aged out there): only the VTEP that reported the binding
+    /// held, with the same MAC, and not while it is frozen.
+    pub fn withdraw_ip(
+        &mut self,
+        vni: Vni,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        vtep: Ipv4Addr,
+        now: Instant,
+    ) -> bool {
+        match self.vnis.get_mut(&vni) {
+            Some(t)
+                if t.arps
+                    .get(&ip)
+                    .is_some_and(|b| b.by == vtep && b.mac == mac && !b.flaps.frozen(now)) =>
+            {
+                t.arps.remove(&ip).is_some()
+            }
+            _ => false,
+        }
+    }
+
     /// Where `mac` is, and its sequence number.
     pub fn lookup_mac(&self, vni: Vni, mac: MacAddr) -> Option<(Ipv4Addr, u32)> {
         self.vnis.get(&vni)?.macs.get(&mac).map(|l| (l.vtep, l.seq))
@@ -742,5 +764,11 @@ mod tests {
         assert_eq!(t.report_ip(V5001, ip, A, v1.ip, now), Ok(false));
         assert_eq!(t.lookup_ip(V5001, ip), Some((A, None)));
         assert_eq!(t.lookup_ip(V5001, Ipv4Addr::new(172, 16, 10, 99)), None);
+        // Aged out on its host: only that host, for that MAC, withdraws it.
+        t.join(V5001, vtep(52, 2)).unwrap();
+        assert!(!t.withdraw_ip(V5001, ip, A, vtep(52, 2).ip, now));
+        assert!(!t.withdraw_ip(V5001, ip, MacAddr([2, 0, 0, 0, 0, 1]), v1.ip, now));
+        assert!(t.withdraw_ip(V5001, ip, A, v1.ip, now));
+        assert_eq!(t.lookup_ip(V5001, ip), None);
     }
 }

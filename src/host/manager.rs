@@ -38,6 +38,8 @@ pub struct ManagerStats {
     pub agent_cmds_lost: u64,
     /// Port security lists locked to a VM's first MAC or address.
     pub port_locks: u64,
+    /// Learned ARP bindings removed with their MAC.
+    pub arps_aged: u64,
 }
 
 /// What the management thread refused, readable live by the control socket (single writer).
@@ -100,6 +102,9 @@ pub struct TableManager {
     pub refused: Arc<Refused>,
     /// The MACs learned behind each port with a `max_macs` now.
     port_macs: HashMap<PortIdx, u32>,
+    /// When each learned ARP binding was installed (snooped or answered): it ages once it
+    /// is that old and its MAC is gone from the MAC table.
+    pub(super) arp_since: HashMap<ArpKey, u32>,
 }
 
 /// A VNI's replication inputs from the config (the controller may change them later):
@@ -259,6 +264,7 @@ impl TableManager {
             stats: ManagerStats::default(),
             refused: Arc::default(),
             port_macs: HashMap::new(),
+            arp_since: HashMap::new(),
         }
     }
 
@@ -351,6 +357,7 @@ impl TableManager {
                         },
                     );
                     self.stats.ip_bindings += 1;
+                    self.arp_since.insert(key, now);
                     changed = true;
                     self.out.agent.push(AgentCmd::Ip { vni, ip, mac });
                 }
@@ -496,6 +503,52 @@ impl TableManager {
         if n > 0 || self.snap.port_policy.iter().any(|p| p.max_macs.is_some()) {
             self.recount_port_macs();
         }
+        self.age_arps(now);
+    }
+
+    /// Removes learned ARP bindings as old as the aging time whose MAC has aged out (or was
+    /// never seen): suppression stops answering for a VM that is gone, and the controller
+    /// hears that this host no longer vouches for the binding.
+    fn age_arps(&mut self, now: u32) {
+        let limit = self.aging_secs;
+        let (arps, macs) = (&self.snap.arps, &self.snap.macs);
+        let mut gone: Vec<(ArpKey, MacAddr)> = Vec::new();
+        self.arp_since.retain(|k, since| {
+            if now.saturating_sub(*since) < limit {
+                return true;
+            }
+            let Some(e) = arps.get(k).filter(|e| e.kind == EntryKind::Learned) else {
+                return false;
+            };
+            if macs
+                .get(&MacKey {
+                    vni: k.vni,
+                    mac: e.mac,
+                })
+                .is_some()
+            {
+                // Its VM is alive: looked at again an aging time from now.
+                *since = now;
+                return true;
+            }
+            gone.push((*k, e.mac));
+            false
+        });
+        if gone.is_empty() {
+            return;
+        }
+        let mut arps = self.snap.arps.edit();
+        for (key, mac) in &gone {
+            arps.remove(key);
+            self.out.agent.push(AgentCmd::IpAged {
+                vni: key.vni,
+                ip: key.ip,
+                mac: *mac,
+            });
+        }
+        self.stats.arps_aged += gone.len() as u64;
+        self.snap.arps = arps.finish();
+        self.publish();
     }
 
     /// ARP requests to send now: for a next hop never asked about (a new tunnel's first

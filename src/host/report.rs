@@ -78,11 +78,12 @@ pub fn report(
     );
     let _ = writeln!(
         out,
-        "port security: lists locked {}, macs over max_macs refused {}",
+        "port security: lists locked {}, macs over max_macs refused {}; arp bindings aged {}",
         st.port_locks,
         m.refused
             .port_mac_limit
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .load(std::sync::atomic::Ordering::Relaxed),
+        st.arps_aged
     );
     let _ = writeln!(out, "mbufs_in_use_after_close {in_use}");
     out

@@ -142,6 +142,7 @@ impl TableManager {
                 },
             );
             self.snap.arps = arps.finish();
+            self.arp_since.insert(key, now);
             changed = true;
         }
         // The controller said where the MAC lives too: the first frame goes straight there.

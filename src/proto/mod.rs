@@ -151,6 +151,7 @@ mod tests {
             vni: 5001,
             ip: ip_u32(Ipv4Addr::new(172, 16, 10, 11)),
             mac: vec![2, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa],
+            withdrawn: true,
         }));
         let b = m.encode_to_vec();
         assert_eq!(AgentMessage::decode(&b[..]).unwrap(), m);
