@@ -5,8 +5,8 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | 0 | `ids`, `wire` (identifiers, zero-copy packet views) |
-//! | 1 | `api` (host API, REST models and their clients), `auth` (TLS, tokens, PKI), `tables`, `proto` |
+//! | 0 | `ids`, `wire` (identifiers, zero-copy packet views), `auth` (TLS, tokens, PKI) |
+//! | 1 | `api` (host API, REST models and their clients), `tables`, `proto` |
 //! | 2 | `config`, `dataplane` (pipeline stages, the frame I/O trait) |
 //! | 3 | `agent` (controller client), `dpdk` (implements the frame I/O), `controller` |
 //! | 4 | `host` (bring-up, workers, management thread, control socket) |

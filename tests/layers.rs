@@ -9,8 +9,8 @@ use std::path::Path;
 const LAYERS: &[(&str, u8)] = &[
     ("ids", 0),
     ("wire", 0),
+    ("auth", 0),
     ("api", 1),
-    ("auth", 1),
     ("tables", 1),
     ("proto", 1),
     ("config", 2),

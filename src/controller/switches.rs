@@ -1,6 +1,8 @@
 //! Logical switches (the management plane's objects) and their durable store: one JSON
-//! file, rewritten atomically (temp file, fsync, rename), so a restart keeps every switch
-//! and a crash mid-write leaves the previous version whole.
+//! file, rewritten atomically (temp file, fsync, rename, fsync of the directory), so a
+//! restart keeps every switch and a crash mid-write leaves the previous version whole. The
+//! store's directory is locked while a controller uses it, and what it reads back is checked
+//! as an API request would be.
 
 pub use crate::api::rest::LogicalSwitch;
 use crate::api::rest::SwitchSpec;
@@ -101,6 +103,8 @@ pub enum StoreError {
     },
     #[error("{path}: not a logical-switch store: {msg}")]
     Corrupt { path: String, msg: String },
+    #[error("{path}: in use by another controller (locked)")]
+    Locked { path: String },
 }
 
 /// The set of logical switches, keyed by VNI: durable in a file (single node), or a copy
@@ -108,6 +112,8 @@ pub enum StoreError {
 pub struct Store {
     path: Option<PathBuf>,
     switches: BTreeMap<Vni, LogicalSwitch>,
+    /// Held open (and locked) for the store's life: one controller per directory.
+    _lock: Option<std::fs::File>,
 }
 
 impl Store {
@@ -116,11 +122,12 @@ impl Store {
         Store {
             path: None,
             switches: BTreeMap::new(),
+            _lock: None,
         }
     }
 
-    /// Opens (or starts) the store in `dir`; a file that does not parse is an error, never
-    /// silently replaced.
+    /// Opens (or starts) the store in `dir` and locks it; a file that does not parse, or
+    /// holds a switch the API would refuse, is an error, never silently replaced.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join("logical-switches.json");
         let io = |source| StoreError::Io {
@@ -128,21 +135,33 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let switches = match std::fs::read(&path) {
-            Ok(b) => {
-                let list: Vec<LogicalSwitch> =
-                    serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt {
-                        path: path.display().to_string(),
-                        msg: e.to_string(),
-                    })?;
-                list.into_iter().map(|s| (s.vni, s)).collect()
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: dir.display().to_string(),
+                })
             }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let switches = match std::fs::read(&path) {
+            Ok(b) => read_switches(&b).map_err(|msg| StoreError::Corrupt {
+                path: path.display().to_string(),
+                msg,
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(io(e)),
         };
         Ok(Store {
             path: Some(path),
             switches,
+            _lock: Some(lock),
         })
     }
 
@@ -192,8 +211,37 @@ impl Store {
         let mut f = std::fs::File::create(&tmp).map_err(io)?;
         f.write_all(&body).map_err(io)?;
         f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        std::fs::rename(&tmp, path).map_err(io)?;
+        // The rename itself is durable only once the directory is.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)
     }
+}
+
+/// The switches of a store file, each checked as the API checks a create (a hand-edited or
+/// damaged file is refused, naming the switch and field).
+fn read_switches(b: &[u8]) -> Result<BTreeMap<Vni, LogicalSwitch>, String> {
+    let list: Vec<LogicalSwitch> = serde_json::from_slice(b).map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    for (i, ls) in list.into_iter().enumerate() {
+        let spec = SwitchSpec {
+            vni: Some(ls.vni),
+            name: Some(ls.name.clone()),
+            replication_mode: Some(ls.replication_mode),
+            arp_suppression: Some(ls.arp_suppression),
+            multicast_group: Some(ls.multicast_group),
+        };
+        let checked = apply(spec, None).map_err(|e| format!("[{i}].{e}"))?;
+        if checked != ls {
+            return Err(format!("[{i}]: vni {} is not as the API stores it", ls.vni));
+        }
+        if out.insert(ls.vni, ls).is_some() {
+            return Err(format!("[{i}].vni: {} appears twice", checked.vni));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -280,11 +328,43 @@ mod tests {
         st.put(from_json(r#"{"vni": 5002}"#, None).unwrap())
             .unwrap();
         st.remove(Vni::from_const(5002)).unwrap();
+        drop(st);
         let again = Store::open(&d).unwrap();
         assert_eq!(again.list().count(), 1);
         assert_eq!(again.get(Vni::from_const(5001)).unwrap().name, "web");
-        std::fs::write(d.join("logical-switches.json"), b"{not json").unwrap();
+        // A second controller on the same directory is refused while the first holds it.
+        assert!(matches!(Store::open(&d), Err(StoreError::Locked { .. })));
+        drop(again);
+        let file = d.join("logical-switches.json");
+        std::fs::write(&file, b"{not json").unwrap();
         assert!(matches!(Store::open(&d), Err(StoreError::Corrupt { .. })));
+        // Valid JSON, but not what the API would have stored.
+        let ls = |vni: u32, name: &str, mode: &str| {
+            format!(
+                r#"{{"vni":{vni},"name":"{name}","replication_mode":"{mode}","arp_suppression":true}}"#
+            )
+        };
+        for (body, field) in [
+            (
+                format!("[{}]", ls(5001, "a", "hybrid")),
+                "[0].multicast_group",
+            ),
+            (format!("[{}]", ls(5001, "", "unicast")), "[0].name"),
+            (
+                format!(
+                    "[{},{}]",
+                    ls(5001, "a", "unicast"),
+                    ls(5001, "b", "unicast")
+                ),
+                "[1].vni",
+            ),
+        ] {
+            std::fs::write(&file, &body).unwrap();
+            match Store::open(&d) {
+                Err(StoreError::Corrupt { msg, .. }) => assert!(msg.starts_with(field), "{msg}"),
+                other => panic!("{body}: {:?}", other.map(|s| s.list().count())),
+            }
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 }
