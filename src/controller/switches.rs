@@ -141,14 +141,14 @@ impl Store {
             .write(true)
             .open(dir.join("lock"))
             .map_err(io)?;
-        match lock.try_lock() {
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
+            Err(rustix::io::Errno::WOULDBLOCK) => {
                 return Err(StoreError::Locked {
                     path: dir.display().to_string(),
                 })
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            Err(e) => return Err(io(e.into())),
         }
         let switches = match std::fs::read(&path) {
             Ok(b) => read_switches(&b).map_err(|msg| StoreError::Corrupt {
