@@ -1,6 +1,6 @@
 //! The controller's TOML configuration.
 
-use super::tables::Limits;
+use super::limits::Limits;
 use crate::auth::TlsFiles;
 use crate::config::{load_toml, parse_toml, tls_files, ConfigError, RawTls};
 use serde::Deserialize;

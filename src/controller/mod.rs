@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cluster;
 mod config;
+pub mod limits;
 pub mod ownership;
 pub mod sessions;
 pub mod slices;

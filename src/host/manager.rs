@@ -4,6 +4,8 @@
 //! changed. What the controllers must hear and the frames the slow path must send are
 //! collected in an `Outbox` for the caller to deliver (see `control.rs` for the other way).
 
+use super::port_guard::port_policies;
+pub use super::port_guard::Refused;
 use super::queries::{arp_reply_frame, PendingArp};
 use super::replication;
 use crate::agent::{AgentCmd, RemoteVtep};
@@ -13,7 +15,7 @@ use crate::dataplane::slow_path::arp_frame;
 use crate::dataplane::SlowFrame;
 use crate::ids::Vni;
 use crate::tables::{
-    ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortGuard, PortIdx, PortPolicy, Snapshot,
+    ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortIdx, PortPolicy, Snapshot,
     SnapshotCell, TunnelTable, VniInfo, VtepIdentity,
 };
 use crate::wire::{ArpOperation, MacAddr};
@@ -40,20 +42,6 @@ pub struct ManagerStats {
     pub port_locks: u64,
     /// Learned ARP bindings removed with their MAC.
     pub arps_aged: u64,
-}
-
-/// What the management thread refused, readable live by the control socket (single writer).
-#[derive(Debug, Default)]
-pub struct Refused {
-    /// MACs not learned because their port had `max_macs` already.
-    pub port_mac_limit: std::sync::atomic::AtomicU64,
-}
-
-impl Refused {
-    fn bump(c: &std::sync::atomic::AtomicU64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        c.store(c.load(Relaxed) + 1, Relaxed);
-    }
 }
 
 /// What the management loop must deliver after a call into the manager.
@@ -125,28 +113,6 @@ fn configured_inputs(v: &VniConfig, me: &VtepIdentity) -> replication::Inputs {
             })
             .collect(),
     }
-}
-
-/// Port security and DHCP trust by PortIdx (the uplink trusts DHCP: servers elsewhere reach
-/// the VMs through it).
-fn port_policies(cfg: &Config) -> Vec<PortPolicy> {
-    let uplink = PortPolicy {
-        guard: None,
-        dhcp_server: true,
-        max_macs: None,
-    };
-    std::iter::once(uplink)
-        .chain(cfg.access_ports.iter().map(|p| PortPolicy {
-            guard: p.security.as_ref().map(|s| PortGuard {
-                macs: s.macs.iter().copied().collect(),
-                ips: s.ips.iter().copied().collect(),
-                learn_mac: s.macs.is_empty(),
-                learn_ip: s.ips.is_empty(),
-            }),
-            dhcp_server: p.dhcp_server,
-            max_macs: p.max_macs,
-        }))
-        .collect()
 }
 
 /// Builds the first snapshot: ports, VNIs, static VTEPs, MACs and ARP entries.
@@ -395,24 +361,20 @@ impl TableManager {
                     self.mac_asked.insert(key, now);
                     self.out.agent.push(AgentCmd::MacQuery { vni, mac });
                 }
-                Event::PortMacClaim { port, mac } => {
+                Event::PortMacClaim { port, .. } | Event::PortIpClaim { port, .. } => {
                     let p = policy.get_or_insert_with(|| (*self.snap.port_policy).clone());
-                    if let Some(g) = p.get_mut(usize::from(port)).and_then(|p| p.guard.as_mut()) {
-                        if g.takes_mac() {
-                            g.macs.push(mac);
-                            self.stats.port_locks += 1;
-                            changed = true;
-                        }
-                    }
-                }
-                Event::PortIpClaim { port, ip } => {
-                    let p = policy.get_or_insert_with(|| (*self.snap.port_policy).clone());
-                    if let Some(g) = p.get_mut(usize::from(port)).and_then(|p| p.guard.as_mut()) {
-                        if g.takes_ip() {
-                            g.ips.push(ip);
-                            self.stats.port_locks += 1;
-                            changed = true;
-                        }
+                    let Some(g) = p.get_mut(usize::from(port)).and_then(|p| p.guard.as_mut())
+                    else {
+                        continue;
+                    };
+                    let locked = match *e {
+                        Event::PortMacClaim { mac, .. } => g.lock_mac(mac),
+                        Event::PortIpClaim { ip, .. } => g.lock_ip(ip),
+                        _ => false,
+                    };
+                    if locked {
+                        self.stats.port_locks += 1;
+                        changed = true;
                     }
                 }
                 Event::EchoReply { from, id, seq } => self.out.echoes.push((from, id, seq)),

@@ -13,6 +13,7 @@ mod link;
 pub mod manager;
 mod mgmt;
 mod ping;
+mod port_guard;
 mod queries;
 pub mod replication;
 mod report;

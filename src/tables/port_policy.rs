@@ -38,4 +38,20 @@ impl PortGuard {
     pub fn takes_ip(&self) -> bool {
         self.learn_ip && self.ips.is_empty()
     }
+    /// Locks a list still waiting to the VM's first MAC; true if it did.
+    pub fn lock_mac(&mut self, mac: MacAddr) -> bool {
+        let take = self.takes_mac();
+        if take {
+            self.macs.push(mac);
+        }
+        take
+    }
+    /// Locks a list still waiting to the VM's first address; true if it did.
+    pub fn lock_ip(&mut self, ip: Ipv4Addr) -> bool {
+        let take = self.takes_ip();
+        if take {
+            self.ips.push(ip);
+        }
+        take
+    }
 }
