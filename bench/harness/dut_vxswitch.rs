@@ -104,7 +104,7 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
         traffic::VNI,
         vteps.join(", ")
     );
-    if sc.kind == Kind::Arp {
+    if matches!(sc.kind, Kind::Arp | Kind::Soak) {
         for (ip, mac) in traffic::arp_bindings() {
             let _ = writeln!(c, "[[vni.arp]]\nip = \"{ip}\"\nmac = \"{mac}\"");
         }
@@ -150,7 +150,7 @@ fn read(host: &HostClient) -> Result<Counters, String> {
 
 /// Adds `count` MACs from `first` behind remote VTEP 0 or on the VM port (`Some(to_vm)`),
 /// or removes them (`None`), through the control socket as `vxswitch mac` does.
-fn mac_edit(
+pub fn mac_edit(
     host: &HostClient,
     first: vxswitch::wire::MacAddr,
     count: u32,
@@ -173,14 +173,9 @@ fn mac_edit(
     host.get(req).map_err(|e| e.to_string())
 }
 
-/// One sample of the vxswitch binary `bin`, recorded as DUT `dut`.
-pub fn sample(
-    ctx: &Ctx,
-    sc: &Scenario,
-    index: usize,
-    bin: &Path,
-    dut: &str,
-) -> Result<Sample, String> {
+/// Starts the vxswitch binary `bin` on the scenario's config, with the static MACs its
+/// traffic needs; returns once they are in.
+pub fn start(ctx: &Ctx, sc: &Scenario, bin: &Path) -> Result<(Process, HostClient), String> {
     let cfg = ctx.dir.join("vxswitch.toml");
     std::fs::write(&cfg, config(ctx, sc)).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(bin);
@@ -193,6 +188,18 @@ pub fn sample(
     if let Some((first, count, to_vm)) = scenario::static_macs(sc.kind) {
         mac_edit(&host, first, count, Some(to_vm))?;
     }
+    Ok((p, host))
+}
+
+/// One sample of the vxswitch binary `bin`, recorded as DUT `dut`.
+pub fn sample(
+    ctx: &Ctx,
+    sc: &Scenario,
+    index: usize,
+    bin: &Path,
+    dut: &str,
+) -> Result<Sample, String> {
+    let (mut p, host) = start(ctx, sc, bin)?;
     if let Kind::BumMode(mode) = sc.kind {
         check_plan(&host, mode)?;
     }
@@ -272,12 +279,18 @@ fn check_plan(host: &HostClient, mode: ReplicationMode) -> Result<(), String> {
 
 /// MAC changes per request and requests per second: 100k changes per second, in the
 /// batches the management thread itself publishes learning in (one per 1 ms tick).
-const CHURN_BATCH: u32 = 100;
-const CHURN_PERIOD: Duration = Duration::from_millis(1);
+pub const CHURN_BATCH: u32 = 100;
+pub const CHURN_PERIOD: Duration = Duration::from_millis(1);
+
+/// The first MAC of the block the churn adds and removes: after the scale block, in no
+/// scenario's traffic.
+pub fn churn_block() -> vxswitch::wire::MacAddr {
+    nth(traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES)
+}
 
 /// Adds and removes a block of 100 MACs (not in the traffic) every millisecond for `window`.
 fn churn(host: &HostClient, window: Duration) -> Result<Churn, String> {
-    let first = nth(traffic::SCALE_MAC_BASE, traffic::SCALE_ENTRIES); // after the scale block
+    let first = churn_block();
     let start = Instant::now();
     let (mut publish, mut rtt) = (Vec::new(), Vec::new());
     let mut changes = 0u64;

@@ -126,7 +126,7 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
                         dip.map(|d| d <= 5.0 && drops == 0 && flooded == 0 && p99 <= 1000.0 && rate >= 95e3),
                     )
                 }
-                Kind::Bidir => ("(reported)".into(), None),
+                Kind::Bidir | Kind::Soak => ("(reported)".into(), None),
                 Kind::BumMode(_) => {
                     if let Some(r) = vs_tp {
                         let _ = write!(notes, "{r:.2}x testpmd io (copies out)");

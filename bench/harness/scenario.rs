@@ -21,6 +21,9 @@ pub enum Kind {
     ScaleDecap,
     /// Encap while 100k MAC changes per second are published.
     Churn,
+    /// Encap (with ARP requests among the VM's frames) and decap at once, with churn: the
+    /// soak (`bench/run --soak`), never in a timed run.
+    Soak,
 }
 
 /// How traffic reaches the device under test.
@@ -144,6 +147,15 @@ pub const ALL: &[Scenario] = &[
     },
 ];
 
+/// The soak: see `soak.rs`.
+pub const SOAK: Scenario = Scenario {
+    name: "soak",
+    kind: Kind::Soak,
+    feed: Feed::Pcap,
+    workers: 1,
+    about: "encap + ARP requests + decap at once, 100k MAC changes/s, for a long time",
+};
+
 /// Encap on `n` workers (`bench/run --workers`): `n` VM ports, each a replayed pcap of its own
 /// 1024 sources, an uplink sink with `n` queues.
 pub fn workers(n: u16) -> Scenario {
@@ -193,7 +205,7 @@ impl Scenario {
     /// The uplink's input pcap, if it receives traffic.
     pub fn uplink_pcap(&self) -> Option<&'static str> {
         match self.kind {
-            Kind::Decap | Kind::Bidir => Some("decap.pcap"),
+            Kind::Decap | Kind::Bidir | Kind::Soak => Some("decap.pcap"),
             Kind::ScaleDecap => Some("decap-1m.pcap"),
             _ => None,
         }
@@ -205,6 +217,7 @@ impl Scenario {
             Kind::ScaleEncap => Some("encap-1m.pcap"),
             Kind::Bum(_) | Kind::BumMode(_) => Some("broadcast.pcap"),
             Kind::Arp => Some("arp.pcap"),
+            Kind::Soak => Some("soak.pcap"),
             Kind::Decap | Kind::ScaleDecap => None,
         }
     }
@@ -260,7 +273,7 @@ pub const MEASURE: &str = "packets out per second: the sum of TX over the DUT's 
 /// in the table before it starts: (first MAC, count, to the VM port?).
 pub fn static_macs(kind: Kind) -> Option<(vxswitch::wire::MacAddr, u32, bool)> {
     match kind {
-        Kind::Encap | Kind::Churn | Kind::Bidir => {
+        Kind::Encap | Kind::Churn | Kind::Bidir | Kind::Soak => {
             Some((traffic::REMOTE_MAC_BASE, traffic::FLOWS, false))
         }
         Kind::Decap => Some((traffic::LOCAL_MAC_BASE, traffic::FLOWS, true)),

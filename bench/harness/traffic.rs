@@ -136,15 +136,30 @@ pub fn arp_bindings() -> Vec<(Ipv4Addr, MacAddr)> {
         .collect()
 }
 
+/// The soak's VM side: the encap frames with an ARP request (answered from the ARP table)
+/// after every 8th.
+pub fn soak() -> Vec<Vec<u8>> {
+    let arps = arp_requests();
+    let mut v = Vec::new();
+    for (i, f) in encap(REMOTE_MAC_BASE, 1).into_iter().enumerate() {
+        v.push(f);
+        if i % 8 == 0 {
+            v.push(arps[i].clone());
+        }
+    }
+    v
+}
+
 /// Writes every pcap into `dir`, with one encap pcap for each of `vm_ports` VM ports.
 pub fn write_all(dir: &Path, vm_ports: u32) -> std::io::Result<()> {
-    let files: [(&str, Vec<Vec<u8>>); 6] = [
+    let files: [(&str, Vec<Vec<u8>>); 7] = [
         ("encap.pcap", encap(REMOTE_MAC_BASE, 1)),
         ("decap.pcap", decap(LOCAL_MAC_BASE, 1)),
         ("encap-1m.pcap", encap(SCALE_MAC_BASE, SCALE_STRIDE)),
         ("decap-1m.pcap", decap(SCALE_MAC_BASE, SCALE_STRIDE)),
         ("broadcast.pcap", broadcast()),
         ("arp.pcap", arp_requests()),
+        ("soak.pcap", soak()),
     ];
     let per_port = (0..vm_ports).map(|k| (workers_pcap(k), encap_from_port(REMOTE_MAC_BASE, 1, k)));
     let files = files.into_iter().map(|(n, f)| (n.to_string(), f));

@@ -6,10 +6,12 @@
 #![forbid(unsafe_code)]
 
 mod hub;
+mod inbound;
 mod messages;
 mod session;
 
 pub use hub::{Hub, LocalState};
+pub use inbound::handle as handle_controller_message;
 pub use messages::{AgentCmd, ControlUpdate, RemoteVtep};
 
 use crate::config::AgentConfig;

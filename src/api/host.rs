@@ -59,6 +59,17 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// A request line, or why it is not one (naming the field, or the unknown request).
+    pub fn from_line(line: &str) -> Result<Request, String> {
+        let de = &mut serde_json::Deserializer::from_str(line);
+        serde_path_to_error::deserialize(de).map_err(|e| match e.path().to_string().as_str() {
+            "." => format!("request: {}", e.inner()),
+            path => format!("{path}: {}", e.inner()),
+        })
+    }
+}
+
 fn one() -> u32 {
     1
 }
@@ -248,6 +259,10 @@ pub struct Stats {
     /// MACs not learned because their port had `max_macs` already.
     #[serde(default)]
     pub port_mac_limit_refused: u64,
+    /// Mbufs taken from the pools (filled RX rings, frames in flight, anything held), as
+    /// the management thread sampled it last (each second): flat under steady load.
+    #[serde(default)]
+    pub mbufs_in_use: u64,
 }
 
 /// One worker's busy cycles and the frames of its busy rounds.
@@ -500,8 +515,7 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> Result<Request, String> {
-        let de = &mut serde_json::Deserializer::from_str(line);
-        serde_path_to_error::deserialize(de).map_err(|e| format!("{}: {}", e.path(), e.inner()))
+        Request::from_line(line)
     }
 
     #[test]
@@ -527,7 +541,9 @@ mod tests {
             assert_eq!(parse(&line).unwrap(), r, "{line}");
         }
         let e = parse(r#"{"reboot": {}}"#).unwrap_err();
-        assert!(e.contains("unknown variant `reboot`"), "{e}");
+        assert!(e.starts_with("request: unknown variant `reboot`"), "{e}");
+        let e = parse("not json").unwrap_err();
+        assert!(e.starts_with("request:"), "{e}");
         let e = parse(r#"{"mac_list": {"vni": 0}}"#).unwrap_err();
         assert!(e.starts_with("mac_list.vni: 0 is not a VNI"), "{e}");
         let e = parse(r#"{"mac_list": {"vni": 1, "colour": 2}}"#).unwrap_err();
@@ -600,6 +616,7 @@ mod tests {
                 busy_frames: 7,
                 tsc_hz: 8,
                 port_mac_limit_refused: 9,
+                mbufs_in_use: 10,
                 workers: vec![WorkerLoad {
                     core: 1,
                     busy_cycles: 6,

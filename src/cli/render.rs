@@ -170,6 +170,7 @@ pub fn render_host(r: &Response) -> String {
                     .filter(|(_, v)| **v != 0)
                     .map(|(k, v)| vec![format!("drop {}", k.name()), v.to_string()]),
             );
+            rows.push(vec!["mbufs_in_use".into(), s.mbufs_in_use.to_string()]);
             let mut out = table(&["Counter", "Value"], &rows);
             if !s.workers.is_empty() {
                 let per_worker: Vec<Vec<String>> = s

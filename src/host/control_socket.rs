@@ -33,6 +33,8 @@ pub struct ControlEnv {
     pub edits: std::sync::mpsc::Sender<MacEditJob>,
     /// What the management thread refused.
     pub refused: Arc<super::manager::Refused>,
+    /// Mbufs in use, sampled each second by the management thread.
+    pub mbufs_in_use: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A port as the host API shows it.
@@ -61,7 +63,7 @@ async fn client(s: UnixStream, env: Arc<ControlEnv>) {
     if rd.read_line(&mut line).await.is_err() {
         return;
     }
-    let answer = match parse(&line) {
+    let answer = match Request::from_line(&line) {
         Ok(req) => match answer(&env, req).await {
             Ok(r) => Answer::Ok(r),
             Err(e) => Answer::Error(e),
@@ -71,15 +73,6 @@ async fn client(s: UnixStream, env: Arc<ControlEnv>) {
     let mut out = serde_json::to_string(&answer).expect("answers serialize");
     out.push('\n');
     let _ = wr.write_all(out.as_bytes()).await;
-}
-
-/// A request line, or why it is not one (naming the field, or the unknown request).
-fn parse(line: &str) -> Result<Request, String> {
-    let de = &mut serde_json::Deserializer::from_str(line);
-    serde_path_to_error::deserialize(de).map_err(|e| match e.path().to_string().as_str() {
-        "." => format!("request: {}", e.inner()),
-        path => format!("{path}: {}", e.inner()),
-    })
 }
 
 /// The one dispatcher of the host API.
@@ -146,19 +139,4 @@ async fn mac_edit(
         .await
         .map_err(|_| "the management thread dropped the edit".to_string())??;
     Ok(Response::MacEdit(r))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse;
-
-    #[test]
-    fn refusals_name_the_request_or_the_field() {
-        let e = parse("{\"reboot\": null}").unwrap_err();
-        assert!(e.starts_with("request: unknown variant `reboot`"), "{e}");
-        let e = parse("{\"vtep_list\": {\"vni\": 0}}").unwrap_err();
-        assert!(e.starts_with("vtep_list.vni: 0 is not a VNI"), "{e}");
-        let e = parse("not json").unwrap_err();
-        assert!(e.starts_with("request:"), "{e}");
-    }
 }

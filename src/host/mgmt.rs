@@ -13,7 +13,7 @@ use crate::dataplane::SlowFrame;
 use crate::dpdk::StartedPort;
 use crate::tables::UPLINK;
 use crossbeam_queue::ArrayQueue;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +34,9 @@ pub struct Mgmt<'a> {
     /// Static MAC edits from the control socket; waiting on it is the loop's tick.
     pub edits: &'a std::sync::mpsc::Receiver<MacEditJob>,
     pub arp_timeout: Option<Duration>,
+    /// Reads the pools' mbufs in use; the loop stores it in `mbufs_shown` each second.
+    pub mbufs_in_use: &'a dyn Fn() -> u32,
+    pub mbufs_shown: &'a AtomicU64,
 }
 
 impl Mgmt<'_> {
@@ -77,6 +80,8 @@ impl Mgmt<'_> {
             if now != last_second {
                 last_second = now;
                 self.manager.age(now);
+                self.mbufs_shown
+                    .store(u64::from((self.mbufs_in_use)()), Ordering::Relaxed);
             }
             self.manager.report_groups(now);
             for bytes in self.manager.resolve(now) {

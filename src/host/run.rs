@@ -204,6 +204,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         .collect();
     let echoes = Arc::new(EchoBoard::default());
     let (edit_tx, edit_rx) = std::sync::mpsc::channel();
+    let mbufs_in_use = Arc::new(std::sync::atomic::AtomicU64::new(u64::from(in_use())));
     let control_env = ControlEnv {
         cell: Arc::clone(&cell),
         counters: counters.clone(),
@@ -222,6 +223,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         hub: None,
         edits: edit_tx,
         refused: Arc::clone(&manager.refused),
+        mbufs_in_use: Arc::clone(&mbufs_in_use),
     };
     let (mut control_plane, mut link) =
         ControlPlane::start(cfg.agent.as_ref(), agent_tls, &vtep, socket, control_env)
@@ -310,6 +312,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             echoes: &echoes,
             edits: &edit_rx,
             arp_timeout: cfg.agent.as_ref().map(|a| a.arp_query_timeout),
+            mbufs_in_use: &in_use,
+            mbufs_shown: &mbufs_in_use,
         }
         .run(&queues, &clock, &stop, started);
         stop.store(true, Ordering::SeqCst);

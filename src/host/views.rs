@@ -197,6 +197,7 @@ pub fn stats(env: &ControlEnv, snap: &Snapshot) -> Stats {
             .refused
             .port_mac_limit
             .load(std::sync::atomic::Ordering::Relaxed),
+        mbufs_in_use: env.mbufs_in_use.load(std::sync::atomic::Ordering::Relaxed),
         workers: env
             .counters
             .iter()

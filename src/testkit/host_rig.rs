@@ -17,6 +17,8 @@ pub struct HostRig {
     pub pipeline: Pipeline,
     pub io: MemIo,
     pub events: Arc<EventQueue>,
+    /// Frames handed to the pipeline by `send`.
+    pub received: usize,
 }
 
 impl HostRig {
@@ -34,6 +36,7 @@ impl HostRig {
             pipeline: Pipeline::new(Arc::new(counters), Arc::clone(&events)),
             io: MemIo::default(),
             events,
+            received: 0,
         }
     }
     pub fn snap(&self) -> Arc<Snapshot> {
@@ -48,6 +51,12 @@ impl HostRig {
             io: &mut self.io,
         };
         process(&mut cx, port, MemFrame::new(bytes));
+        self.received += 1;
+    }
+    /// Frames received or made that were neither sent nor freed (a leak of mbufs in the
+    /// real data plane): 0 when every frame went somewhere.
+    pub fn outstanding(&self) -> isize {
+        self.io.outstanding(self.received)
     }
     /// Workers' events to the manager, as the management loop does (at second 1).
     pub fn manage(&mut self) {

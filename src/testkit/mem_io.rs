@@ -58,11 +58,15 @@ impl Frame for MemFrame {
     }
 }
 
-/// In-memory I/O: records what was sent where, in order.
+/// In-memory I/O: records what was sent where, in order, and counts frames made and
+/// released, so that a test can check that every frame was sent or freed (an mbuf leak
+/// otherwise).
 #[derive(Default, Debug)]
 pub struct MemIo {
     pub sent: Vec<(PortIdx, Vec<u8>)>,
     pub freed: usize,
+    /// Frames made by the pipeline (shared, headed, allocated).
+    pub made: usize,
 }
 
 impl MemIo {
@@ -73,6 +77,12 @@ impl MemIo {
             .filter(|(p, _)| *p == port)
             .map(|(_, f)| &f[..])
             .collect()
+    }
+
+    /// Frames not yet sent or freed, given `received` frames handed to the pipeline: 0 when
+    /// every frame made or received went somewhere.
+    pub fn outstanding(&self, received: usize) -> isize {
+        (received + self.made) as isize - (self.sent.len() + self.freed) as isize
     }
 }
 
@@ -85,14 +95,17 @@ impl FrameIo for MemIo {
         self.freed += 1;
     }
     fn share(&mut self, frame: &MemFrame) -> MemFrame {
+        self.made += 1;
         frame.clone()
     }
     fn with_header(&mut self, payload: &MemFrame, header: &[u8]) -> Option<MemFrame> {
         let mut f = payload.clone();
         f.prepend(header.len())?.copy_from_slice(header);
+        self.made += 1;
         Some(f)
     }
     fn alloc(&mut self, len: usize) -> Option<MemFrame> {
+        self.made += 1;
         Some(MemFrame::new(&vec![0; len]))
     }
 }
