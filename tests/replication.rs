@@ -86,6 +86,14 @@ impl std::ops::DerefMut for Rig {
         &mut self.0
     }
 }
+/// Every scenario ends with each frame received or made sent or freed (no mbuf leak).
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_eq!(self.0.outstanding(), 0, "frames neither sent nor freed");
+        }
+    }
+}
 
 impl Rig {
     /// A host in `mode` (group GROUP) whose controller listed `proxies`.

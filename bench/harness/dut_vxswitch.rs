@@ -63,6 +63,13 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
             vm.name,
             traffic::VNI
         );
+        if sc.kind == (Kind::OneVm { guarded: true }) {
+            let (mac, ip) = traffic::one_vm_source();
+            let _ = writeln!(
+                c,
+                "[access_port.port_security]\nmacs = [\"{mac}\"]\nips = [\"{ip}\"]"
+            );
+        }
     }
     if let Kind::BumMode(mode) = sc.kind {
         let (vteps, proxies): (Vec<String>, Vec<String>) = (0..sc.remote_vteps())

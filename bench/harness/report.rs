@@ -126,7 +126,16 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
                         dip.map(|d| d <= 5.0 && drops == 0 && flooded == 0 && p99 <= 1000.0 && rate >= 95e3),
                     )
                 }
-                Kind::Bidir | Kind::Soak => ("(reported)".into(), None),
+                Kind::Bidir | Kind::Soak | Kind::OneVm { guarded: false } => {
+                    ("(reported)".into(), None)
+                }
+                Kind::OneVm { guarded: true } => {
+                    let r = ratio(vx, mpps("one-vm", "vxswitch"));
+                    if let Some(r) = r {
+                        let _ = write!(notes, "{r:.3}x of one-vm (port security off)");
+                    }
+                    (">= 0.95x vxswitch one-vm".into(), r.map(|r| r >= 0.95))
+                }
                 Kind::BumMode(_) => {
                     if let Some(r) = vs_tp {
                         let _ = write!(notes, "{r:.2}x testpmd io (copies out)");

@@ -21,6 +21,11 @@ pub enum Kind {
     ScaleDecap,
     /// Encap while 100k MAC changes per second are published.
     Churn,
+    /// Encap from one VM (one MAC, one address) to 1024 remote VMs; `guarded`: with port
+    /// security on its port (locked to that MAC and address), the same traffic.
+    OneVm {
+        guarded: bool,
+    },
     /// Encap (with ARP requests among the VM's frames) and decap at once, with churn: the
     /// soak (`bench/run --soak`), never in a timed run.
     Soak,
@@ -132,6 +137,20 @@ pub const ALL: &[Scenario] = &[
         about: "encap while 100k MAC changes/s are published",
     },
     Scenario {
+        name: "one-vm",
+        kind: Kind::OneVm { guarded: false },
+        feed: Feed::Pcap,
+        workers: 1,
+        about: "encap from one VM (one MAC and address) to 1024 remote VMs",
+    },
+    Scenario {
+        name: "one-vm-guarded",
+        kind: Kind::OneVm { guarded: true },
+        feed: Feed::Pcap,
+        workers: 1,
+        about: "the same with port security on the VM's port (its MAC and address only)",
+    },
+    Scenario {
         name: "vhost-encap",
         kind: Kind::Encap,
         feed: Feed::Vhost,
@@ -218,6 +237,7 @@ impl Scenario {
             Kind::Bum(_) | Kind::BumMode(_) => Some("broadcast.pcap"),
             Kind::Arp => Some("arp.pcap"),
             Kind::Soak => Some("soak.pcap"),
+            Kind::OneVm { .. } => Some("one-vm.pcap"),
             Kind::Decap | Kind::ScaleDecap => None,
         }
     }
@@ -247,10 +267,11 @@ impl Scenario {
         };
         (up, vec![vm])
     }
-    /// Compared with testpmd io only: the multi-worker scenarios, and the replication modes
-    /// (OVS replicates head-end only).
+    /// Compared with testpmd io only: the multi-worker scenarios, the replication modes
+    /// (OVS replicates head-end only), and port security's cost (vxswitch against itself).
     pub fn vxswitch_and_testpmd_only(&self) -> bool {
-        self.name.starts_with("workers-") || matches!(self.kind, Kind::BumMode(_))
+        self.name.starts_with("workers-")
+            || matches!(self.kind, Kind::BumMode(_) | Kind::OneVm { .. })
     }
     /// Remote VTEPs in the VNI's flood list.
     pub fn remote_vteps(&self) -> u32 {
@@ -273,7 +294,7 @@ pub const MEASURE: &str = "packets out per second: the sum of TX over the DUT's 
 /// in the table before it starts: (first MAC, count, to the VM port?).
 pub fn static_macs(kind: Kind) -> Option<(vxswitch::wire::MacAddr, u32, bool)> {
     match kind {
-        Kind::Encap | Kind::Churn | Kind::Bidir | Kind::Soak => {
+        Kind::Encap | Kind::Churn | Kind::Bidir | Kind::Soak | Kind::OneVm { .. } => {
             Some((traffic::REMOTE_MAC_BASE, traffic::FLOWS, false))
         }
         Kind::Decap => Some((traffic::LOCAL_MAC_BASE, traffic::FLOWS, true)),

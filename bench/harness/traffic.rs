@@ -136,6 +136,31 @@ pub fn arp_bindings() -> Vec<(Ipv4Addr, MacAddr)> {
         .collect()
 }
 
+/// The one VM of the port-security scenarios: its MAC and address.
+pub fn one_vm_source() -> (MacAddr, Ipv4Addr) {
+    (LOCAL_MAC_BASE, vm_ip(0, 0))
+}
+
+/// One VM -> 1024 remote VMs (a flow each): what port security lets through.
+pub fn one_vm() -> Vec<Vec<u8>> {
+    let (mac, ip) = one_vm_source();
+    (0..FLOWS)
+        .map(|i| {
+            let f = traffic::udp(
+                nth(REMOTE_MAC_BASE, i),
+                mac,
+                ip,
+                vm_ip(1, i),
+                1024 + i as u16,
+                5000,
+                18,
+            );
+            debug_assert_eq!(f.len(), 60);
+            f
+        })
+        .collect()
+}
+
 /// The soak's VM side: the encap frames with an ARP request (answered from the ARP table)
 /// after every 8th.
 pub fn soak() -> Vec<Vec<u8>> {
@@ -152,7 +177,7 @@ pub fn soak() -> Vec<Vec<u8>> {
 
 /// Writes every pcap into `dir`, with one encap pcap for each of `vm_ports` VM ports.
 pub fn write_all(dir: &Path, vm_ports: u32) -> std::io::Result<()> {
-    let files: [(&str, Vec<Vec<u8>>); 7] = [
+    let files: [(&str, Vec<Vec<u8>>); 8] = [
         ("encap.pcap", encap(REMOTE_MAC_BASE, 1)),
         ("decap.pcap", decap(LOCAL_MAC_BASE, 1)),
         ("encap-1m.pcap", encap(SCALE_MAC_BASE, SCALE_STRIDE)),
@@ -160,6 +185,7 @@ pub fn write_all(dir: &Path, vm_ports: u32) -> std::io::Result<()> {
         ("broadcast.pcap", broadcast()),
         ("arp.pcap", arp_requests()),
         ("soak.pcap", soak()),
+        ("one-vm.pcap", one_vm()),
     ];
     let per_port = (0..vm_ports).map(|k| (workers_pcap(k), encap_from_port(REMOTE_MAC_BASE, 1, k)));
     let files = files.into_iter().map(|(n, f)| (n.to_string(), f));

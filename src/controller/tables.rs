@@ -121,6 +121,28 @@ pub enum TableError {
     },
 }
 
+/// The entry `table` holds for `key`, or None once a new one (`new()`) is inserted; refused
+/// when the table is at its limit (`room`: VNI, table name, limit), what it holds unchanged.
+fn held_or_insert<'t, K: Ord, V>(
+    table: &'t mut BTreeMap<K, V>,
+    key: K,
+    (vni, name, limit): (Vni, &'static str, usize),
+    new: impl FnOnce() -> V,
+) -> Result<Option<&'t mut V>, TableError> {
+    if table.contains_key(&key) {
+        return Ok(table.get_mut(&key));
+    }
+    if table.len() >= limit {
+        return Err(TableError::Full {
+            vni,
+            table: name,
+            limit,
+        });
+    }
+    table.insert(key, new());
+    Ok(None)
+}
+
 /// One MAC table entry as the views show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MacView {
@@ -224,23 +246,13 @@ impl Tables {
         self.joined(vni, vtep)?;
         let limits = self.limits;
         let t = self.vnis.get_mut(&vni).ok_or(TableError::NotJoined(vni))?;
-        let full = t.macs.len() >= limits.macs_per_vni;
-        let Some(loc) = t.macs.get_mut(&mac) else {
-            if full {
-                return Err(TableError::Full {
-                    vni,
-                    table: "MAC",
-                    limit: limits.macs_per_vni,
-                });
-            }
-            t.macs.insert(
-                mac,
-                MacLoc {
-                    vtep,
-                    seq,
-                    flaps: Flaps::default(),
-                },
-            );
+        let new = || MacLoc {
+            vtep,
+            seq,
+            flaps: Flaps::default(),
+        };
+        let room = (vni, "MAC", limits.macs_per_vni);
+        let Some(loc) = held_or_insert(&mut t.macs, mac, room, new)? else {
             return Ok(MacChange::New);
         };
         if loc.vtep == vtep {
@@ -302,23 +314,13 @@ impl Tables {
         self.joined(vni, vtep)?;
         let limits = self.limits;
         let t = self.vnis.get_mut(&vni).ok_or(TableError::NotJoined(vni))?;
-        let full = t.arps.len() >= limits.ips_per_vni;
-        let Some(b) = t.arps.get_mut(&ip) else {
-            if full {
-                return Err(TableError::Full {
-                    vni,
-                    table: "ARP",
-                    limit: limits.ips_per_vni,
-                });
-            }
-            t.arps.insert(
-                ip,
-                IpBinding {
-                    mac,
-                    by: vtep,
-                    flaps: Flaps::default(),
-                },
-            );
+        let new = || IpBinding {
+            mac,
+            by: vtep,
+            flaps: Flaps::default(),
+        };
+        let Some(b) = held_or_insert(&mut t.arps, ip, (vni, "ARP", limits.ips_per_vni), new)?
+        else {
             return Ok(true);
         };
         if b.mac == mac {

@@ -67,6 +67,8 @@ pub struct MemIo {
     pub freed: usize,
     /// Frames made by the pipeline (shared, headed, allocated).
     pub made: usize,
+    /// Frames sent in all (`sent` may be cleared by a test between steps).
+    pub sends: usize,
 }
 
 impl MemIo {
@@ -82,13 +84,14 @@ impl MemIo {
     /// Frames not yet sent or freed, given `received` frames handed to the pipeline: 0 when
     /// every frame made or received went somewhere.
     pub fn outstanding(&self, received: usize) -> isize {
-        (received + self.made) as isize - (self.sent.len() + self.freed) as isize
+        (received + self.made) as isize - (self.sends + self.freed) as isize
     }
 }
 
 impl FrameIo for MemIo {
     type Frame = MemFrame;
     fn send(&mut self, port: PortIdx, frame: MemFrame) {
+        self.sends += 1;
         self.sent.push((port, frame.into_bytes()));
     }
     fn free(&mut self, _frame: MemFrame) {
