@@ -12,7 +12,6 @@ use vxswitch::api::host::{MacTarget, PingRequest, Request};
 use vxswitch::ids::Vni;
 use vxswitch::proto::{self, agent_message::Body as A, controller_message::Body as C};
 use vxswitch::testkit::traffic::{self, Outer};
-use vxswitch::wire::arp::ArpRepr;
 use vxswitch::wire::{ArpOperation, EthernetFrame, MacAddr};
 use vxswitch_fuzz::{record, HOST, PORTS};
 
@@ -111,22 +110,6 @@ fn to_vtep(f: &[u8]) -> Vec<u8> {
 fn vm_frames() -> Vec<Vec<u8>> {
     let a_ip = Ipv4Addr::new(172, 16, 10, 11);
     let b_ip = Ipv4Addr::new(172, 16, 10, 12);
-    let arp = |op, target_mac, target_ip| {
-        let mut f = vec![0xff; 14];
-        f[6..12].copy_from_slice(&VM_A.0);
-        f[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
-        let mut body = [0u8; 28];
-        ArpRepr {
-            operation: op,
-            sender_mac: VM_A,
-            sender_ip: a_ip,
-            target_mac,
-            target_ip,
-        }
-        .emit(&mut body);
-        f.extend_from_slice(&body);
-        f
-    };
     let ping = traffic::ping(VM_B, VM_A, a_ip, b_ip, 1, 56);
     let outer = Outer {
         dst_mac: VTEP_MAC,
@@ -137,8 +120,8 @@ fn vm_frames() -> Vec<Vec<u8>> {
     };
     let from_b = traffic::ping(VM_A, VM_B, b_ip, a_ip, 1, 56);
     vec![
-        arp(ArpOperation::Request, MacAddr::ZERO, b_ip),
-        arp(ArpOperation::Request, MacAddr::ZERO, a_ip),
+        traffic::arp(ArpOperation::Request, VM_A, a_ip, MacAddr::ZERO, b_ip),
+        traffic::arp(ArpOperation::Request, VM_A, a_ip, MacAddr::ZERO, a_ip),
         ping,
         traffic::dhcp_ack((VM_A, a_ip), VM_B, Ipv4Addr::new(172, 16, 10, 30)),
         traffic::vxlan(&outer, Vni::from_const(5001), 49152, &from_b),

@@ -6,8 +6,8 @@ use super::hub::Hub;
 use super::messages::{ControlUpdate, RemoteVtep};
 use crate::proto::{self, controller_message::Body as C, ControllerMessage};
 
-/// Turns a controller's push or answer into an update for the management thread. A message
-/// with a bad field is ignored (and logged); the session goes on.
+/// One message from a controller, handed to the management thread as an update (the
+/// session code and the `agent_protocol` fuzz target call it).
 pub fn handle(hub: &Hub, m: ControllerMessage) {
     let r: Result<Option<ControlUpdate>, proto::FieldError> = (|| {
         Ok(match m.body {
