@@ -12,8 +12,36 @@ use vxswitch::config::Config;
     about = "A DPDK poll-mode VXLAN logical switch"
 )]
 struct Cli {
+    /// Log lines as text for people, or as JSON objects (one per line) for collectors.
+    #[arg(long, global = true, value_enum, env = "VXSWITCH_LOG_FORMAT", default_value = "human")]
+    log_format: LogFormat,
+    /// Which log lines to keep: a level (error, warn, info, debug, trace) or per-module
+    /// directives as RUST_LOG takes them (`info,vxswitch::agent=debug`).
+    #[arg(long, global = true, env = "VXSWITCH_LOG", default_value = "info")]
+    log: String,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Logs go to stderr (stdout keeps the commands' own output: views, the stop report).
+fn init_logs(format: LogFormat, filter: &str) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| format!("--log {filter:?}: {e}"))?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -110,6 +138,10 @@ fn pki(cmd: &Pki) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = init_logs(cli.log_format, &cli.log) {
+        eprintln!("vxswitch: {e}");
+        return ExitCode::FAILURE;
+    }
     let result: Result<(), String> = match cli.cmd {
         Cmd::Dataplane { config } => Config::load(&config)
             .map_err(|e| e.to_string())

@@ -321,7 +321,7 @@ impl Hub {
             return;
         };
         if lock(&self.sessions).remove(&owner).is_some() {
-            eprintln!("agent: the session to {owner} fell behind (queue full): resyncing");
+            tracing::warn!("agent: the session to {owner} fell behind (queue full): resyncing");
         }
     }
 

@@ -57,7 +57,7 @@ pub fn handle(hub: &Hub, m: ControllerMessage) {
                 (!(r.found && mine)).then_some(ControlUpdate::MacAnswer { vni, mac, vtep })
             }
             Some(C::Error(e)) => {
-                eprintln!("agent: controller says: {}", e.message);
+                tracing::warn!("agent: controller says: {}", e.message);
                 None
             }
             Some(C::Welcome(_)) | Some(C::Keepalive(_)) | Some(C::SliceMap(_)) | None => None,
@@ -66,6 +66,6 @@ pub fn handle(hub: &Hub, m: ControllerMessage) {
     match r {
         Ok(Some(u)) => hub.update(u),
         Ok(None) => {}
-        Err(e) => eprintln!("agent: ignoring a controller message: {e}"),
+        Err(e) => tracing::warn!("agent: ignoring a controller message: {e}"),
     }
 }

@@ -48,14 +48,14 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
             f,
         )?)),
         None => {
-            eprintln!("controller: WARNING: insecure = true: agent sessions in plaintext, any peer may speak for any VTEP");
+            tracing::warn!("controller: insecure = true: agent sessions in plaintext, any peer may speak for any VTEP");
             None
         }
     };
     let token = match &cfg.api_token {
         Some(p) => Some(crate::auth::ApiToken::load(p)?),
         None => {
-            eprintln!("controller: WARNING: no api_token_file: the REST API takes requests from anyone who reaches {}", cfg.api);
+            tracing::warn!("controller: no api_token_file: the REST API takes requests from anyone who reaches {}", cfg.api);
             None
         }
     };
@@ -104,7 +104,7 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
                 k.prefix
             ),
         };
-        println!(
+        tracing::info!(
             "vxswitch controller ready: id {}, agents on {} ({}), api on http://{}/api/v1 ({}; openapi: /openapi.json), {from}",
             cfg.id,
             cfg.listen,
@@ -134,14 +134,14 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
         });
         tokio::spawn(async move {
             if let Err(e) = axum::serve(api, app).await {
-                eprintln!("controller: api: {e}");
+                tracing::error!("controller: api: {e}");
             }
         });
         tokio::select! {
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-        println!("controller {} stopping", cfg.id);
+        tracing::info!("controller {} stopping", cfg.id);
         if let Some(h) = &cluster {
             cluster::leave(h, &state).await;
         }

@@ -46,7 +46,7 @@ pub async fn serve(
                 }
             }
             Err(e) => {
-                eprintln!("controller: accept: {e}");
+                tracing::warn!("controller: accept: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -74,7 +74,7 @@ async fn secure(
         Err(_) => "no handshake in time".to_string(),
     };
     lock(&state).refusals.tls_handshake += 1;
-    eprintln!("controller: agent connection from {peer} refused: TLS: {err}");
+    tracing::warn!("controller: agent connection from {peer} refused: TLS: {err}");
 }
 
 async fn session<S: AsyncRead + AsyncWrite + Send + 'static>(
@@ -123,7 +123,7 @@ async fn session<S: AsyncRead + AsyncWrite + Send + 'static>(
             );
             match r {
                 Ok(id) => {
-                    println!(
+                    tracing::info!(
                         "controller: session {id} from {peer}: host {} vtep {}",
                         h.host,
                         proto::ip(h.vtep_ip)
@@ -150,7 +150,7 @@ async fn session<S: AsyncRead + AsyncWrite + Send + 'static>(
                 f = tokio::time::timeout(timeout, next_frame(&mut rd)) => match f {
                     Ok(f) => f,
                     Err(_) => {
-                        println!(
+                        tracing::info!(
                             "controller: session {id} from {peer}: silent for {timeout:?}, host gone"
                         );
                         break;
@@ -188,7 +188,7 @@ async fn session<S: AsyncRead + AsyncWrite + Send + 'static>(
             }
         }
         lock(&state).close_session(id);
-        println!("controller: session {id} from {peer} closed");
+        tracing::info!("controller: session {id} from {peer} closed");
     }
     drop(tx);
     // The writer flushes what is queued, but a peer that stopped reading cannot hold it.

@@ -384,7 +384,7 @@ impl Controller {
             TableError::Stale { .. } => r.stale_reports += 1,
             TableError::Frozen { newly: true, .. } => {
                 r.duplicates_frozen += 1;
-                eprintln!("controller: {e}");
+                tracing::warn!("controller: {e}");
             }
             TableError::Frozen { newly: false, .. } => r.frozen_reports += 1,
         }

@@ -185,7 +185,7 @@ impl<'eal> Port<'eal> {
         if cfg.mtu > info.max_mtu || frame_len > info.max_rx_pktlen {
             // Virtual drivers such as af_packet report the Ethernet default but pass what the
             // kernel interface carries; a real NIC would drop larger frames.
-            eprintln!(
+            tracing::warn!(
                 "vxswitch: port {} ({}): driver's max frame is {} bytes, below MTU {}; MTU left to the device",
                 self.id, self.name, info.max_rx_pktlen, cfg.mtu
             );

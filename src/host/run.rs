@@ -59,7 +59,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         Some(a) => match &a.tls {
             Some(f) => Some(crate::auth::client_config(f)?),
             None => {
-                eprintln!("agent: WARNING: insecure = true: controller sessions in plaintext, unauthenticated");
+                tracing::warn!("agent: insecure = true: controller sessions in plaintext, unauthenticated");
                 None
             }
         },
@@ -151,7 +151,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             tx_queues: need.tx_queues,
             tx_shared: need.shares_tx(n_workers),
         };
-        println!(
+        tracing::info!(
             "vxswitch: {} = port {} ({}, {}): mtu {}, {} rx / {} tx queue(s){}, rx into {} mbufs of {} bytes, replicas {}, guest offloads: {}",
             setup.key,
             p.id(),
@@ -257,7 +257,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         clock: &clock,
         idle_sleep: (cfg.idle_sleep_us > 0).then(|| Duration::from_micros(cfg.idle_sleep_us)),
     };
-    println!(
+    tracing::info!(
         "vxswitch: {} | VTEP {}/{} mac {} udp {} mtu {} | uplink {} | {} access port(s) | {} worker(s) on cores {:?}",
         dpdk::version(),
         vtep.ip,
@@ -281,20 +281,20 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
                     Pipeline::new(Arc::clone(c), Arc::clone(q)).with_kernel_ports(&kernel_ports);
                 s.spawn(move || {
                     if !core_affinity::set_for_current(core_affinity::CoreId { id: plan.core }) {
-                        eprintln!("vxswitch: could not pin a worker to core {}", plan.core);
+                        tracing::warn!("vxswitch: could not pin a worker to core {}", plan.core);
                     }
                     match register_worker_thread(eal) {
-                        Ok(lcore) => println!(
+                        Ok(lcore) => tracing::info!(
                             "vxswitch: worker on core {} is lcore {lcore} (its own mempool cache)",
                             plan.core
                         ),
-                        Err(e) => eprintln!("vxswitch: {e} (no mempool cache: slower)"),
+                        Err(e) => tracing::warn!("vxswitch: {e} (no mempool cache: slower)"),
                     }
                     worker::run(env, plan, pipeline)
                 })
             })
             .collect();
-        println!(
+        tracing::info!(
             "vxswitch ready (control socket {}{})",
             cfg.control_socket.display(),
             cfg.agent.as_ref().map_or(String::new(), |a| format!(

@@ -38,13 +38,13 @@ pub async fn lead(h: &Handle, id: &str, lease: i64) -> String {
         },
         Err(e) => return format!("campaign: {e}"),
     };
-    println!("controller {id}: elected leader, assigning slices");
+    tracing::info!("controller {id}: elected leader, assigning slices");
     loop {
         match round(h, &mut c, &key, id).await {
             Ok(rev) => wait_for_members(h, &mut c, rev).await,
             Err(Fail::Deposed) => return "deposed as leader".into(),
             Err(Fail::Retry(e)) => {
-                eprintln!("controller {id}: leader: {e}");
+                tracing::warn!("controller {id}: leader: {e}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
@@ -86,7 +86,7 @@ async fn round(h: &Handle, c: &mut Client, key: &[u8], id: &str) -> Result<i64, 
         phase.leases = live.clone();
         phase.leader = id.to_string();
         let epoch = write(h, c, key, &phase).await?;
-        println!(
+        tracing::info!(
             "controller {id}: leader: {} slice(s) leave a live member: unowned at epoch {epoch} until every member applied it",
             moving.len()
         );
@@ -106,7 +106,7 @@ async fn round(h: &Handle, c: &mut Client, key: &[u8], id: &str) -> Result<i64, 
             *m.entry(o.as_str()).or_default() += 1;
             m
         });
-        println!("controller {id}: leader: slice map epoch {epoch}: {per:?}");
+        tracing::info!("controller {id}: leader: slice map epoch {epoch}: {per:?}");
     }
     Ok(rev)
 }
@@ -162,7 +162,7 @@ async fn wait_applied(h: &Handle, c: &mut Client, epoch: u64) -> Result<(), Stri
         }
         if start.elapsed() >= told + Duration::from_secs(2) {
             told = start.elapsed();
-            eprintln!("leader: waiting for {behind:?} to apply slice map epoch {epoch}");
+            tracing::warn!("leader: waiting for {behind:?} to apply slice map epoch {epoch}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -18,11 +18,11 @@ pub async fn run(h: Handle, me: MemberRecord, state: Shared) {
         lock(&state).own.set_lease(None, None);
         lock(&state).tick(Instant::now());
         if h.leaving.load(std::sync::atomic::Ordering::Relaxed) {
-            println!("controller {}: left the cluster", me.id);
+            tracing::info!("controller {}: left the cluster", me.id);
             return;
         }
         if why != last {
-            println!(
+            tracing::info!(
                 "controller {}: not a cluster member: {why}; owning nothing, retrying",
                 me.id
             );
@@ -61,7 +61,7 @@ async fn membership(h: &Handle, me: &MemberRecord, state: &Shared) -> String {
     lock(state)
         .own
         .set_lease(Some(lease), Some(local_deadline(sent, ttl)));
-    println!(
+    tracing::info!(
         "controller {}: cluster member, lease {lease:x} (ttl {}s)",
         me.id,
         ttl.as_secs()
@@ -114,7 +114,7 @@ async fn keepalive(h: &Handle, lease: i64, ttl: Duration, state: &Shared) -> Str
             Ok(Ok(Some(r))) if r.ttl() > 0 => {
                 let took = sent.elapsed();
                 if took > every {
-                    eprintln!(
+                    tracing::warn!(
                         "controller {}: lease keepalive answered in {took:?} (lease ttl {ttl:?}): etcd or this node is overloaded",
                         h.id
                     );
@@ -159,7 +159,7 @@ async fn follow_map(h: &Handle, id: &str, lease: i64, state: &Shared) -> String 
         }
         .await;
         if let Err(e) = r {
-            eprintln!("controller {id}: {e}");
+            tracing::warn!("controller {id}: {e}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -169,14 +169,14 @@ async fn apply(h: &Handle, id: &str, lease: i64, kv: &KeyValue, state: &Shared) 
     let map: StoredMap = match serde_json::from_slice(kv.value()) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("controller {id}: ignoring a slice map that does not parse: {e}");
+            tracing::warn!("controller {id}: ignoring a slice map that does not parse: {e}");
             return;
         }
     };
     let epoch = kv.mod_revision().max(0) as u64;
     let mine = map.owners.iter().filter(|o| o.as_str() == id).count();
     lock(state).apply_map(epoch, map.owners, map.leases.get(id).copied());
-    println!(
+    tracing::info!(
         "controller {id}: slice map epoch {epoch} from leader {}: {mine} slice(s) here",
         map.leader
     );
@@ -187,6 +187,6 @@ async fn apply(h: &Handle, id: &str, lease: i64, kv: &KeyValue, state: &Shared) 
         Some(PutOptions::new().with_lease(lease)),
     );
     if let Err(e) = op("acknowledging the slice map", put).await {
-        eprintln!("controller {id}: {e}");
+        tracing::warn!("controller {id}: {e}");
     }
 }

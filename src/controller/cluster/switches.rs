@@ -66,7 +66,7 @@ pub async fn follow(h: &Handle, state: &Shared) -> String {
         }
         .await;
         if let Err(e) = r {
-            eprintln!("controller: {e}");
+            tracing::warn!("controller: {e}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -76,7 +76,7 @@ fn parse(kv: &KeyValue) -> Option<LogicalSwitch> {
     match serde_json::from_slice(kv.value()) {
         Ok(ls) => Some(ls),
         Err(e) => {
-            eprintln!(
+            tracing::warn!(
                 "controller: ignoring {}: not a logical switch: {e}",
                 String::from_utf8_lossy(kv.key())
             );
