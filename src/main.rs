@@ -13,7 +13,13 @@ use vxswitch::config::Config;
 )]
 struct Cli {
     /// Log lines as text for people, or as JSON objects (one per line) for collectors.
-    #[arg(long, global = true, value_enum, env = "VXSWITCH_LOG_FORMAT", default_value = "human")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "VXSWITCH_LOG_FORMAT",
+        default_value = "human"
+    )]
     log_format: LogFormat,
     /// Which log lines to keep: a level (error, warn, info, debug, trace) or per-module
     /// directives as RUST_LOG takes them (`info,vxswitch::agent=debug`).

@@ -89,7 +89,8 @@ counter_enum! {
 }
 
 counter_enum! {
-    /// What the pipeline did per logical switch: BUM replication by kind of copy.
+    /// What the pipeline did per logical switch: frames in and out of its tunnels, BUM
+    /// replication by kind of copy, ARP suppression and questions to the controller.
     VniStat {
         BumFrames => "bum_frames",
         UnicastCopies => "bum_vtep_copies",
@@ -97,6 +98,10 @@ counter_enum! {
         GroupCopies => "bum_group_copies",
         ReplicateReceived => "replicate_locally_received",
         ReplicateForwarded => "replicate_locally_forwarded",
+        Encapsulated => "encapsulated",
+        Decapsulated => "decapsulated",
+        ArpProxyReplies => "arp_proxy_replies",
+        ControllerQueries => "controller_queries",
     }
 }
 

@@ -296,6 +296,10 @@ pub struct PortRow {
     pub rx_errors: u64,
     pub tx_errors: u64,
     pub rx_nombuf: u64,
+    #[serde(default)]
+    pub rx_bytes: u64,
+    #[serde(default)]
+    pub tx_bytes: u64,
 }
 
 /// A VM port's port security, as the data path applies it now.
@@ -645,6 +649,8 @@ mod tests {
                 rx_errors: 4,
                 tx_errors: 5,
                 rx_nombuf: 6,
+                rx_bytes: 7,
+                tx_bytes: 8,
             }]),
             Response::Ping(PingReport {
                 dst: ip,

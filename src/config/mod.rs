@@ -76,6 +76,8 @@ pub struct Config {
     pub control_socket: std::path::PathBuf,
     /// The group that may use it too (mode 0660); None: root only (mode 0600).
     pub control_group: Option<String>,
+    /// Where Prometheus scrapes `GET /metrics`; None: no metrics listener.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -510,6 +512,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         agent,
         control_socket: raw.control.socket.into(),
         control_group: raw.control.group,
+        metrics: raw.control.metrics,
         neighbors,
         eal_args: raw.eal.args,
         workers: d.workers,

@@ -55,6 +55,7 @@ pub(super) struct RawControl {
     #[serde(default = "default_socket")]
     pub(super) socket: String,
     pub(super) group: Option<String>,
+    pub(super) metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for RawControl {
@@ -62,6 +63,7 @@ impl Default for RawControl {
         RawControl {
             socket: default_socket(),
             group: None,
+            metrics: None,
         }
     }
 }

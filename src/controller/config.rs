@@ -105,6 +105,7 @@ struct RawController {
     api_token_file: Option<PathBuf>,
     #[serde(default)]
     insecure: bool,
+    metrics: Option<SocketAddr>,
 }
 
 fn default_host_timeout() -> u64 {
@@ -126,6 +127,9 @@ pub struct ControllerConfig {
     pub listen: SocketAddr,
     /// The management REST API (loopback unless configured).
     pub api: SocketAddr,
+    /// Where Prometheus scrapes `GET /metrics` (no token: bind it to a management
+    /// network); None: no metrics listener.
+    pub metrics: Option<SocketAddr>,
     /// Mutual TLS on the agent listener; None: plaintext (`insecure = true`).
     pub tls: Option<TlsFiles>,
     /// The bearer token every `/api/v1` request must carry; None: an open API
@@ -211,6 +215,7 @@ impl ControllerConfig {
             id: c.id.unwrap_or_else(|| c.listen.ip().to_string()),
             listen: c.listen,
             api: c.api,
+            metrics: c.metrics,
             state_dir: c.state_dir,
             cluster,
         })

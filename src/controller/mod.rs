@@ -7,6 +7,7 @@ pub mod api;
 pub mod cluster;
 mod config;
 pub mod limits;
+mod metrics;
 pub mod ownership;
 pub mod sessions;
 pub mod slices;
@@ -92,6 +93,10 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
         };
         let agents = bind("agent listener", cfg.listen).await?;
         let api = bind("api listener", cfg.api).await?;
+        let metrics = match cfg.metrics {
+            Some(a) => Some(bind("metrics listener", a).await?),
+            None => None,
+        };
         let mut interrupt = signal(SignalKind::interrupt()).map_err(ControllerError::Signal)?;
         let mut terminate = signal(SignalKind::terminate()).map_err(ControllerError::Signal)?;
         let n = lock(&state).switches().len();
@@ -112,6 +117,13 @@ pub fn run(cfg: &ControllerConfig) -> Result<(), ControllerError> {
             cfg.api,
             if cfg.api_token.is_some() { "bearer token" } else { "open" },
         );
+        if let Some(l) = metrics {
+            tracing::info!(
+                "controller: metrics on http://{}/metrics",
+                cfg.metrics.map(|a| a.to_string()).unwrap_or_default()
+            );
+            tokio::spawn(metrics::serve(l, Arc::clone(&state)));
+        }
         tokio::spawn(sessions::serve(
             agents,
             Arc::clone(&state),

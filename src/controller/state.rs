@@ -65,6 +65,8 @@ pub struct Controller {
     dirty: BTreeSet<Vni>,
     /// What was refused, by reason (`GET /api/v1/refusals`).
     pub refusals: Refusals,
+    /// What the sessions carried (`GET /metrics`).
+    pub counts: super::metrics::Counts,
 }
 
 /// An API request refused: HTTP status class and a message naming the field.
@@ -96,6 +98,7 @@ impl Controller {
             next_session: 1,
             dirty: BTreeSet::new(),
             refusals: Refusals::default(),
+            counts: Default::default(),
         }
     }
 
@@ -173,6 +176,7 @@ impl Controller {
         tx: mpsc::Sender<ControllerMessage>,
         close: Arc<Notify>,
     ) -> Result<SessionId, Refusal> {
+        self.counts.count_in("hello");
         if hello.version != proto::PROTOCOL_VERSION {
             return Err(Refusal {
                 code: ErrorCode::BadVersion,
@@ -275,6 +279,7 @@ impl Controller {
             return Err(refuse(ErrorCode::Unspecified, "session closed"));
         };
         let vtep = s.vtep.clone();
+        self.counts.received(m.body.as_ref());
         let bad = |e: proto::FieldError| refuse(ErrorCode::BadField, e.to_string());
         match m.body {
             None => return Err(refuse(ErrorCode::UnknownMessage, "unknown message type")),
@@ -343,6 +348,7 @@ impl Controller {
                 let vni = self.owned_vni("arp_query.vni", q.vni)?;
                 self.member(id, vni)?;
                 let found = self.tables.lookup_ip(vni, proto::ip(q.ip));
+                self.counts.arp_queries[usize::from(found.is_some())] += 1;
                 let reply = proto::ArpReply {
                     vni: vni.get(),
                     ip: q.ip,
@@ -360,6 +366,7 @@ impl Controller {
                 self.member(id, vni)?;
                 let mac = proto::mac("mac_query.mac", &q.mac).map_err(bad)?;
                 let at = self.tables.lookup_mac(vni, mac);
+                self.counts.mac_queries[usize::from(at.is_some())] += 1;
                 self.send(id, mac_reply(vni, mac, at));
             }
             Some(A::SyncDone(_)) => {
@@ -419,11 +426,13 @@ impl Controller {
     }
 
     fn send(&mut self, id: SessionId, m: ControllerMessage) {
+        self.counts.sent(&m);
         let stuck = match self.sessions.get(&id) {
             Some(s) => s.tx.try_send(m).is_err(),
             None => false,
         };
         if stuck {
+            self.counts.send_failed += 1;
             // A session that cannot keep up is closed; the agent reconnects and resyncs.
             if let Some(s) = self.sessions.get(&id) {
                 s.close.notify_one();

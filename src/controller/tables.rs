@@ -203,6 +203,13 @@ impl Tables {
         self.vnis.retain(|v, _| keep(*v));
     }
 
+    /// (VTEPs, MACs, IP bindings) held for `vni`.
+    pub fn sizes(&self, vni: Vni) -> (usize, usize, usize) {
+        self.vnis
+            .get(&vni)
+            .map_or((0, 0, 0), |t| (t.vteps.len(), t.macs.len(), t.arps.len()))
+    }
+
     /// The VNIs with any table entry.
     pub fn vnis(&self) -> impl Iterator<Item = Vni> + '_ {
         self.vnis.keys().copied()

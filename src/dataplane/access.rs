@@ -17,6 +17,8 @@ use crate::wire::{EtherType, EthernetFrame, MacAddr};
 pub struct VmFrame {
     pub port: PortIdx,
     pub vni: Vni,
+    /// The VNI's counter slot (`Counters::vni_add`).
+    pub slot: u16,
     pub src: MacAddr,
     pub dst: MacAddr,
     /// The type after any VLAN tag.
@@ -41,6 +43,11 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
         Ok(eth) => VmFrame {
             port,
             vni,
+            slot: snap
+                .port_slot
+                .get(usize::from(port))
+                .copied()
+                .unwrap_or(u16::MAX),
             src: eth.src(),
             dst: eth.dst(),
             ethertype: eth.ethertype(),
@@ -119,9 +126,9 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
             cx.p.counters.add(Stat::ToLocalPort, 1);
             cx.io.send(out, frame);
         }
-        Some(Dest::Remote(t)) => encap::encap(cx, t, vni, frame),
+        Some(Dest::Remote(t)) => encap::encap(cx, t, vni, vm.slot, frame),
         None => {
-            suppress::mac_miss(cx, vni, vm.dst);
+            suppress::mac_miss(cx, vni, vm.slot, vm.dst);
             flood::flood(cx, vni, port, frame)
         }
     }

@@ -3,7 +3,7 @@
 //! inner source behind it, then deliver to the VNI's local ports. Never into another tunnel
 //! (split horizon), except that a segment's proxy relays frames marked "replicate locally".
 
-use super::counters::{DropReason, Stat};
+use super::counters::{DropReason, Stat, VniStat};
 use super::events::{self, Event};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
@@ -69,6 +69,7 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
         return cx.drop_frame(frame, DropReason::BadVxlan);
     }
     cx.p.counters.add(Stat::Decapsulated, 1);
+    cx.p.counters.vni_add(info.slot, VniStat::Decapsulated, 1);
     suppress::dhcp_ack_in_frame(cx, vni, frame.data());
     // This VTEP is its segment's proxy and the frame comes from another segment: pass it on
     // within this segment first (a marked frame from this segment is never relayed again).

@@ -1,7 +1,7 @@
 //! VXLAN encapsulation into the headroom: copy the tunnel's precomputed header, patch
 //! lengths, VNI, checksum and the UDP source port (a hash of the inner flow, RFC 7348 §5).
 
-use super::counters::{DropReason, Stat};
+use super::counters::{DropReason, Stat, VniStat};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::ids::Vni;
@@ -14,7 +14,13 @@ use crate::wire::{checksum, ipv4, udp};
 const IP_OVERHEAD: usize = ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
 
 #[inline]
-pub fn encap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, t: TunnelIdx, vni: Vni, mut frame: IO::Frame) {
+pub fn encap<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    t: TunnelIdx,
+    vni: Vni,
+    slot: u16,
+    mut frame: IO::Frame,
+) {
     let Some(tunnel) = cx.snap.tunnels.get(t) else {
         return cx.drop_frame(frame, DropReason::NoNeighbor);
     };
@@ -28,6 +34,7 @@ pub fn encap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, t: TunnelIdx, vni: Vni, mut fram
     };
     write_outer(tunnel, hdr, vni, inner_len, port);
     cx.p.counters.add(Stat::Encapsulated, 1);
+    cx.p.counters.vni_add(slot, VniStat::Encapsulated, 1);
     cx.io.send(UPLINK, frame);
 }
 

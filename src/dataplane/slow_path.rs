@@ -2,7 +2,7 @@
 //! requests, proxy ARP replies after a controller answer, VM requests to flood after all),
 //! how they are built (whole, into a `Vec`: never per packet), and how worker 0 sends them.
 
-use super::counters::{DropReason, Stat};
+use super::counters::{DropReason, Stat, VniStat};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::ids::Vni;
@@ -44,6 +44,9 @@ pub fn inject<IO: FrameIo>(cx: &mut Ctx<'_, IO>, f: &SlowFrame) {
         }
         SlowFrame::ArpReply { port, .. } => {
             cx.p.counters.add(Stat::ArpProxyReplies, 1);
+            let slot = cx.snap.port_slot.get(usize::from(port)).copied();
+            cx.p.counters
+                .vni_add(slot.unwrap_or(u16::MAX), VniStat::ArpProxyReplies, 1);
             cx.io.send(port, frame);
         }
         SlowFrame::Flood { vni, port, .. } => {

@@ -4,7 +4,7 @@
 //! the controller), and asking the controller about unknown destination MACs.
 
 use super::access::VmFrame;
-use super::counters::Stat;
+use super::counters::{Stat, VniStat};
 use super::events::{self, Event};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
@@ -74,6 +74,7 @@ pub fn arp_from_vm<IO: FrameIo>(
                 if let Ok(mut a) = ArpPacket::new_checked(eth.payload_mut()) {
                     a.make_reply(mac);
                     cx.p.counters.add(Stat::ArpProxyReplies, 1);
+                    cx.p.counters.vni_add(vm.slot, VniStat::ArpProxyReplies, 1);
                     cx.io.send(port, frame);
                     return None;
                 }
@@ -91,6 +92,8 @@ pub fn arp_from_vm<IO: FrameIo>(
             };
             if events::send(&cx.p.events, &cx.p.counters, e) {
                 cx.p.counters.add(Stat::ArpQueries, 1);
+                cx.p.counters
+                    .vni_add(vm.slot, VniStat::ControllerQueries, 1);
                 cx.io.free(frame);
                 None
             } else {
@@ -162,7 +165,7 @@ pub fn dhcp_ack<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, packet: &[u8], trus
 
 /// A frame to an unknown MAC is being flooded: ask the controller (once per snapshot).
 #[inline]
-pub fn mac_miss<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr) {
+pub fn mac_miss<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, slot: u16, mac: MacAddr) {
     if !cx.snap.controller_up {
         return;
     }
@@ -170,6 +173,7 @@ pub fn mac_miss<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr) {
     let hash = mac.as_u64() ^ u64::from(vni.get());
     if cx.p.missed.first_report(key, hash, cx.snap.generation) {
         cx.p.counters.add(Stat::MacQueries, 1);
+        cx.p.counters.vni_add(slot, VniStat::ControllerQueries, 1);
         events::send(&cx.p.events, &cx.p.counters, Event::MacMiss { vni, mac });
     }
 }

@@ -5,6 +5,7 @@ use super::control_socket::{self, ControlEnv};
 use crate::agent::{Agent, AgentLink};
 use crate::config::AgentConfig;
 use crate::tables::VtepIdentity;
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::os::unix::net::UnixListener;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -18,13 +19,14 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     /// Starts the thread: the control socket on `socket`, the agent if `agent` is set (over
-    /// TLS with `tls`).
+    /// TLS with `tls`), `GET /metrics` on the listener given.
     /// Returns the management thread's link to the agent.
     pub fn start(
         agent: Option<&AgentConfig>,
         tls: Option<Arc<rustls::ClientConfig>>,
         vtep: &VtepIdentity,
         socket: UnixListener,
+        metrics: Option<(std::net::TcpListener, PrometheusHandle)>,
         mut env: ControlEnv,
     ) -> std::io::Result<(ControlPlane, AgentLink)> {
         let (agent, link) = match agent {
@@ -44,6 +46,9 @@ impl ControlPlane {
             .spawn(move || {
                 rt.block_on(async move {
                     tokio::spawn(control_socket::serve(socket, Arc::new(env)));
+                    if let Some((listener, handle)) = metrics {
+                        tokio::spawn(super::metrics::serve(listener, handle));
+                    }
                     if let Some(a) = agent {
                         tokio::spawn(a.run());
                     }

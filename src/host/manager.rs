@@ -187,6 +187,12 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
             info.slot = u16::try_from(slot).unwrap_or(u16::MAX);
         }
     }
+    s.port_slot = Arc::new(
+        s.port_vni
+            .iter()
+            .map(|v| v.and_then(|v| vnis.get(&v)).map_or(u16::MAX, |i| i.slot))
+            .collect(),
+    );
     s.groups = Arc::new(super::groups::joined(&vnis));
     let mut neighbors = HashMap::new();
     for (ip, mac) in &cfg.neighbors {
@@ -552,7 +558,9 @@ impl TableManager {
     }
 
     pub(super) fn publish(&mut self) {
+        let t = std::time::Instant::now();
         let old = self.cell.publish(self.snap.clone());
+        metrics::histogram!(super::metrics::PUBLISH_SECONDS).record(t.elapsed().as_secs_f64());
         self.retired.push(old);
         self.snap.generation = self.cell.load().generation;
         self.stats.publishes += 1;

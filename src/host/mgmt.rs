@@ -37,6 +37,9 @@ pub struct Mgmt<'a> {
     /// Reads the pools' mbufs in use; the loop stores it in `mbufs_shown` each second.
     pub mbufs_in_use: &'a dyn Fn() -> u32,
     pub mbufs_shown: &'a AtomicU64,
+    /// What goes to Prometheus each second, when a metrics listener is configured (the loop
+    /// then runs under its recorder).
+    pub metrics: Option<super::metrics::Feed<'a>>,
 }
 
 impl Mgmt<'_> {
@@ -80,8 +83,11 @@ impl Mgmt<'_> {
             if now != last_second {
                 last_second = now;
                 self.manager.age(now);
-                self.mbufs_shown
-                    .store(u64::from((self.mbufs_in_use)()), Ordering::Relaxed);
+                let mbufs = u64::from((self.mbufs_in_use)());
+                self.mbufs_shown.store(mbufs, Ordering::Relaxed);
+                if let Some(feed) = &self.metrics {
+                    super::metrics::export(feed, self.manager, mbufs);
+                }
             }
             self.manager.report_groups(now);
             for bytes in self.manager.resolve(now) {

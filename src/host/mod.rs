@@ -11,6 +11,7 @@ mod control_socket;
 mod groups;
 mod link;
 pub mod manager;
+mod metrics;
 mod mgmt;
 mod ping;
 mod port_guard;

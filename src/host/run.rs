@@ -40,6 +40,8 @@ pub enum RunError {
     ControlSocket(String, std::io::Error),
     #[error("agent: {0}")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("control.metrics {0}: {1}")]
+    Metrics(std::net::SocketAddr, std::io::Error),
 }
 
 /// Frames the management thread may have queued for worker 0.
@@ -59,7 +61,9 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         Some(a) => match &a.tls {
             Some(f) => Some(crate::auth::client_config(f)?),
             None => {
-                tracing::warn!("agent: insecure = true: controller sessions in plaintext, unauthenticated");
+                tracing::warn!(
+                    "agent: insecure = true: controller sessions in plaintext, unauthenticated"
+                );
                 None
             }
         },
@@ -67,6 +71,10 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     };
     let socket = socket_file::claim(&cfg.control_socket, cfg.control_group.as_deref())
         .map_err(socket_err)?;
+    let metrics_listener = match cfg.metrics {
+        Some(a) => Some(super::metrics::bind(a).map_err(|e| RunError::Metrics(a, e))?),
+        None => None,
+    };
     let eal = Eal::init(&cfg.eal_args)?;
     let mut probed = vec![Port::by_name(&eal, &cfg.uplink_device)?];
     for a in &cfg.access_ports {
@@ -225,9 +233,21 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         refused: Arc::clone(&manager.refused),
         mbufs_in_use: Arc::clone(&mbufs_in_use),
     };
-    let (mut control_plane, mut link) =
-        ControlPlane::start(cfg.agent.as_ref(), agent_tls, &vtep, socket, control_env)
-            .map_err(socket_err)?;
+    let (recorder, metrics_handle) = super::metrics::recorder();
+    let (mut control_plane, mut link) = ControlPlane::start(
+        cfg.agent.as_ref(),
+        agent_tls,
+        &vtep,
+        socket,
+        metrics_listener.map(|l| (l, metrics_handle)),
+        control_env,
+    )
+    .map_err(socket_err)?;
+    let port_ids: Vec<(String, u16)> = std::iter::once("uplink".to_string())
+        .chain(cfg.access_ports.iter().map(|a| a.name.clone()))
+        .zip(ports.iter().map(|p| p.id()))
+        .collect();
+    let cores: Vec<usize> = plans.iter().map(|p| p.core).collect();
     let mut links = LinkWatch::new(
         cfg.access_ports
             .iter()
@@ -303,7 +323,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             ))
         );
         let _ = std::io::stdout().flush();
-        Mgmt {
+        let mut mgmt = Mgmt {
             manager: &mut manager,
             link: &mut link,
             links: &mut links,
@@ -314,8 +334,21 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
             arp_timeout: cfg.agent.as_ref().map(|a| a.arp_query_timeout),
             mbufs_in_use: &in_use,
             mbufs_shown: &mbufs_in_use,
+            metrics: cfg.metrics.map(|_| super::metrics::Feed {
+                counters: &counters,
+                cores: &cores,
+                ports: &port_ids,
+            }),
+        };
+        if let Some(addr) = cfg.metrics {
+            tracing::info!("vxswitch: metrics on http://{addr}/metrics");
+            metrics::with_local_recorder(&*recorder, || {
+                super::metrics::describe();
+                mgmt.run(&queues, &clock, &stop, started)
+            });
+        } else {
+            mgmt.run(&queues, &clock, &stop, started);
         }
-        .run(&queues, &clock, &stop, started);
         stop.store(true, Ordering::SeqCst);
         handles
             .into_iter()

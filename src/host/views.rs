@@ -230,6 +230,8 @@ pub fn ports(env: &ControlEnv) -> Vec<PortRow> {
                 rx_errors: s.rx_errors,
                 tx_errors: s.tx_errors,
                 rx_nombuf: s.rx_nombuf,
+                rx_bytes: s.rx_bytes,
+                tx_bytes: s.tx_bytes,
             }
         })
         .collect()

@@ -123,6 +123,9 @@ pub struct Snapshot {
     pub vtep: Arc<VtepIdentity>,
     /// The VNI of each port (None for the uplink), indexed by PortIdx.
     pub port_vni: Arc<Vec<Option<Vni>>>,
+    /// The counter slot (`VniInfo::slot`) of each port's VNI, indexed by PortIdx (u16::MAX:
+    /// none), so that per-VNI counting costs no VNI lookup per frame.
+    pub port_slot: Arc<Vec<u16>>,
     /// Port security and DHCP trust of each port, indexed by PortIdx.
     pub port_policy: Arc<Vec<PortPolicy>>,
     pub vnis: Arc<HashMap<Vni, VniInfo>>,
@@ -143,6 +146,7 @@ impl Snapshot {
             generation: 0,
             vtep: Arc::new(vtep),
             port_vni: Arc::new(port_vni),
+            port_slot: Arc::default(),
             port_policy: Arc::default(),
             vnis: Arc::default(),
             tunnels: Arc::default(),
