@@ -224,7 +224,8 @@ fn controller_with(
 
 #[test]
 fn controller_answers_bad_protocol_input_and_keeps_running() {
-    let (mut d, dir) = controller("proto", 21234, 28080);
+    let metrics = "127.0.0.1:29464";
+    let (mut d, dir) = controller_with("proto", 21234, 28080, &format!("metrics = \"{metrics}\""));
     let connect = || {
         let s = TcpStream::connect("127.0.0.1:21234").unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -317,6 +318,49 @@ fn controller_answers_bad_protocol_input_and_keeps_running() {
         read_msg(&mut s).and_then(|m| m.body),
         Some(proto::controller_message::Body::Welcome(_))
     ));
+    // What it counted, as Prometheus reads it: the joined session, the one ARP query
+    // answered (the one before the join was refused), the message from the future.
+    s.write_all(&frame(&AgentMessage::of(Body::Join(proto::VniJoin {
+        vni: 5001,
+    }))))
+    .unwrap();
+    let start = std::time::Instant::now();
+    let m = loop {
+        let m = common::scrape(metrics);
+        let vteps = common::sample(&m, "vxswitch_controller_vni_vteps", &[("vni", "5001")]);
+        if vteps == Some(1.0) || start.elapsed() > Duration::from_secs(5) {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let get = |name, labels: &[(&str, &str)]| common::sample(&m, name, labels).unwrap_or(-1.0);
+    assert_eq!(
+        get("vxswitch_controller_vni_vteps", &[("vni", "5001")]),
+        1.0
+    );
+    assert_eq!(get("vxswitch_controller_sessions", &[]), 1.0);
+    let answered = [("kind", "arp"), ("result", "unknown")];
+    assert_eq!(get("vxswitch_controller_queries_total", &answered), 1.0);
+    assert_eq!(
+        get(
+            "vxswitch_controller_refusals_total",
+            &[("reason", "not_joined")]
+        ),
+        1.0
+    );
+    let received = |t| {
+        get(
+            "vxswitch_controller_messages_received_total",
+            &[("type", t)],
+        )
+    };
+    assert_eq!(received("unknown"), 1.0);
+    assert_eq!((received("join"), received("hello")), (3.0, 4.0));
+    let sent = get(
+        "vxswitch_controller_messages_sent_total",
+        &[("type", "welcome")],
+    );
+    assert!(sent >= 3.0, "{sent}");
     let out = d.stop();
     assert!(
         out.contains("vxswitch controller ready: id 127.0.0.1"),

@@ -1,0 +1,161 @@
+//! Seeing inside a running data plane: `/metrics` parsed as Prometheus text with its
+//! counters moving as frames pass.
+
+mod common;
+
+use common::{require_root, sample, scrape, test_dir, Daemon};
+use std::path::Path;
+use std::time::Duration;
+use vxswitch::testkit::{pcap, traffic};
+use vxswitch::wire::{ArpOperation, EtherType, MacAddr};
+
+const METRICS: &str = "127.0.0.1:19464";
+
+fn mac(s: &str) -> MacAddr {
+    s.parse().unwrap()
+}
+
+/// A host whose VM port replays `a_in.pcap` for ever (`infinite_rx`), its uplink sending
+/// into nothing; 02:bb.. is behind 192.168.250.52, 10.0.0.2 is 02:bb.. in the ARP table.
+fn config(dir: &Path, prefix: &str, extra: &str) -> String {
+    let d = dir.display();
+    format!(
+        r#"
+[eal]
+args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "0", "--file-prefix", "{prefix}",
+        "--vdev", "net_pcap_{prefix}0,rx_pcap={d}/up_in.pcap",
+        "--vdev", "net_pcap_{prefix}1,rx_pcap={d}/a_in.pcap,infinite_rx=1"]
+[dataplane]
+idle_sleep_us = 100
+[vtep]
+ip = "192.168.250.51/24"
+mac = "02:00:00:00:00:51"
+[control]
+socket = "{d}/control.sock"
+{extra}
+[uplink]
+device = "net_pcap_{prefix}0"
+[[access_port]]
+name = "vm-a"
+device = "net_pcap_{prefix}1"
+vni = 5001
+[[vni]]
+vni = 5001
+vteps = ["192.168.250.52"]
+[[vni.mac]]
+mac = "02:bb:bb:bb:bb:bb"
+vtep = "192.168.250.52"
+[[vni.arp]]
+ip = "10.0.0.2"
+mac = "02:bb:bb:bb:bb:bb"
+[[neighbor]]
+ip = "192.168.250.52"
+mac = "02:00:00:00:00:52"
+"#
+    )
+}
+
+/// VM A's frames: one to B (encapsulated), an ARP request for B (answered by suppression),
+/// one from a multicast source (dropped, bad_source_mac).
+fn vm_a_frames() -> Vec<Vec<u8>> {
+    let (a, b) = (mac("02:aa:aa:aa:aa:aa"), mac("02:bb:bb:bb:bb:bb"));
+    let ip = |s: &str| s.parse().unwrap();
+    vec![
+        traffic::ethernet(b, a, EtherType::Ipv4, &[0x45; 46]),
+        traffic::arp(
+            ArpOperation::Request,
+            a,
+            ip("10.0.0.1"),
+            MacAddr::ZERO,
+            ip("10.0.0.2"),
+        ),
+        traffic::ethernet(b, mac("01:00:5e:00:00:01"), EtherType::Ipv4, &[0x45; 46]),
+    ]
+}
+
+/// Starts a looping host in `dir`.
+pub fn looping_host(name: &str, extra: &str) -> (Daemon, std::path::PathBuf) {
+    require_root();
+    let dir = test_dir(name);
+    pcap::write(std::fs::File::create(dir.join("up_in.pcap")).unwrap(), &[]).unwrap();
+    pcap::write(
+        std::fs::File::create(dir.join("a_in.pcap")).unwrap(),
+        &vm_a_frames(),
+    )
+    .unwrap();
+    let d = Daemon::start(&dir, &config(&dir, name, extra));
+    (d, dir)
+}
+
+#[test]
+fn metrics_count_per_port_vni_and_reason_as_frames_pass() {
+    let (mut d, _dir) = looping_host("metrics", &format!("metrics = \"{METRICS}\""));
+    // The management thread exports once a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let first = scrape(METRICS);
+    std::thread::sleep(Duration::from_millis(1200));
+    let second = scrape(METRICS);
+    d.stop();
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        let v = |s| sample(s, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?}"));
+        let (a, b) = (v(&first), v(&second));
+        assert!(b > a && a > 0.0, "{name} {labels:?}: {a} then {b}");
+        b
+    };
+    let rx = moved("vxswitch_port_rx_packets_total", &[("port", "vm-a")]);
+    moved("vxswitch_port_rx_bytes_total", &[("port", "vm-a")]);
+    let tx = moved("vxswitch_port_tx_packets_total", &[("port", "uplink")]);
+    moved("vxswitch_port_tx_bytes_total", &[("port", "uplink")]);
+    let enc = moved("vxswitch_vni_encapsulated_total", &[("vni", "5001")]);
+    let sup = moved("vxswitch_vni_arp_proxy_replies_total", &[("vni", "5001")]);
+    let bad = moved("vxswitch_drops_total", &[("reason", "bad_source_mac")]);
+    moved("vxswitch_encapsulated_total", &[]);
+    moved("vxswitch_worker_busy_frames_total", &[("worker", "0")]);
+    moved("vxswitch_worker_busy_cycles_total", &[("worker", "0")]);
+    // One of each frame per round; the counters are read one after another while frames
+    // pass, so they agree to within the frames of those microseconds.
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-3 * a.max(b);
+    assert!(near(enc, sup) && near(enc, bad), "{enc} {sup} {bad}");
+    assert!(
+        near(rx, enc + sup + bad) && near(tx, enc),
+        "rx {rx} tx {tx} enc {enc}"
+    );
+    let gauge = |name| sample(&second, name, &[]).unwrap_or_else(|| panic!("no {name}"));
+    assert_eq!(
+        gauge("vxswitch_mac_entries"),
+        2.0,
+        "B's static entry and A learned"
+    );
+    assert_eq!(
+        gauge("vxswitch_arp_entries"),
+        2.0,
+        "B static, A snooped from its request"
+    );
+    assert!(gauge("vxswitch_mac_capacity") >= 2.0 && gauge("vxswitch_snapshot_generation") >= 1.0);
+    assert_eq!(
+        sample(&second, "vxswitch_vni_vteps", &[("vni", "5001")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &second,
+            "vxswitch_drops_total",
+            &[("reason", "no_neighbor")]
+        ),
+        Some(0.0)
+    );
+    // A learned: one publish, timed in the histogram.
+    let publishes = second
+        .samples
+        .iter()
+        .find(|s| s.metric == "vxswitch_snapshot_publish_seconds")
+        .map(|s| match &s.value {
+            prometheus_parse::Value::Histogram(b) => b.last().map_or(0.0, |c| c.count),
+            v => panic!("publish latency is not a histogram: {v:?}"),
+        });
+    assert!(publishes >= Some(1.0), "{publishes:?}");
+    assert!(
+        second.docs.contains_key("vxswitch_drops_total"),
+        "HELP lines"
+    );
+}
