@@ -88,6 +88,14 @@ enum Cmd {
         #[command(flatten)]
         target: vxswitch::cli::Target,
     },
+    /// A frame's path through a running data plane, stage by stage, against its live tables:
+    /// a dry run of a frame from fields or a pcap, or --live for the next frames of a port.
+    Trace {
+        #[command(flatten)]
+        args: vxswitch::cli::TraceArgs,
+        #[command(flatten)]
+        target: vxswitch::cli::Target,
+    },
     /// Manage logical switches on the controller.
     Ls {
         #[command(subcommand)]
@@ -166,6 +174,7 @@ fn main() -> ExitCode {
             target,
             ..
         } => vxswitch::cli::ping(&target, dst, size, count).map(|o| print!("{o}")),
+        Cmd::Trace { args, target } => vxswitch::cli::trace(&args, &target).map(|o| print!("{o}")),
         Cmd::Ls { cmd, target } => vxswitch::cli::ls(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Mac { cmd, target } => vxswitch::cli::mac(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Pki { cmd } => pki(&cmd),

@@ -8,8 +8,8 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 use vxswitch::api::host::{Answer, GuestOffloads, MacRow, PortRow, Replicas, Response, RxPool};
-use vxswitch::testkit::pcap;
 use vxswitch::testkit::traffic::{self, Outer};
+use vxswitch::wire::pcap;
 use vxswitch::wire::{ArpOperation, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
 
 const V4242: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(4242);

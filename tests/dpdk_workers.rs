@@ -7,8 +7,8 @@ mod common;
 use common::{assert_no_leak, counter, require_root, test_dir, wait_until_quiet, Daemon};
 use std::net::Ipv4Addr;
 use std::time::Duration;
-use vxswitch::testkit::pcap;
 use vxswitch::testkit::traffic::{self, Outer};
+use vxswitch::wire::pcap;
 use vxswitch::wire::MacAddr;
 
 const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);

@@ -6,7 +6,9 @@ mod common;
 use common::{require_root, sample, scrape, test_dir, Daemon};
 use std::path::Path;
 use std::time::Duration;
-use vxswitch::testkit::{pcap, traffic};
+use vxswitch::api::trace::Step;
+use vxswitch::testkit::traffic;
+use vxswitch::wire::pcap;
 use vxswitch::wire::{ArpOperation, EtherType, MacAddr};
 
 const METRICS: &str = "127.0.0.1:19464";
@@ -158,4 +160,77 @@ fn metrics_count_per_port_vni_and_reason_as_frames_pass() {
         second.docs.contains_key("vxswitch_drops_total"),
         "HELP lines"
     );
+}
+
+/// `vxswitch trace` as an operator runs it against a running data plane.
+fn vxswitch_trace(dir: &Path, args: &[&str]) -> (bool, String) {
+    let socket = dir.join("control.sock");
+    let out = std::process::Command::new(common::EXE)
+        .arg("trace")
+        .args(["--socket", &socket.display().to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn trace_explains_a_frame_dry_and_live_against_the_running_tables() {
+    let (mut d, dir) = looping_host("trace", "");
+    // A dry run from fields: A's ARP request for B, answered by suppression.
+    let (ok, text) = vxswitch_trace(
+        &dir,
+        &[
+            "--port",
+            "vm-a",
+            "--src",
+            "02:aa:aa:aa:aa:aa",
+            "--arp",
+            "10.0.0.2",
+            "--ip-src",
+            "10.0.0.1",
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("dry run: nothing learned or sent"), "{text}");
+    assert!(
+        text.contains("who-has 10.0.0.2: suppressed: answered 10.0.0.2 is-at 02:bb:bb:bb:bb:bb"),
+        "{text}"
+    );
+    // Live: the next three frames of vm-a, as the worker forwarded them (the pcap's three,
+    // in some rotation).
+    let (ok, text) = vxswitch_trace(
+        &dir,
+        &["--port", "vm-a", "--live", "--count", "3", "--json"],
+    );
+    assert!(ok, "{text}");
+    let r: vxswitch::api::trace::TraceReport = serde_json::from_str(&text).unwrap();
+    assert!(!r.dry_run && r.frames.len() == 3, "{text}");
+    let ends: Vec<String> = r
+        .frames
+        .iter()
+        .map(|f| match f.steps.last() {
+            Some(Step::Drop { reason }) => reason.name().to_string(),
+            Some(Step::Tx { port, .. }) => r.ports[usize::from(*port)].clone(),
+            s => format!("{s:?}"),
+        })
+        .collect();
+    let mut sorted = ends.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["bad_source_mac", "uplink", "vm-a"], "{ends:?}");
+    let encap = r
+        .frames
+        .iter()
+        .flat_map(|f| &f.steps)
+        .find(|s| matches!(s, Step::Encap { .. }));
+    assert!(
+        matches!(encap, Some(Step::Encap { vtep, .. }) if *vtep == "192.168.250.52".parse::<std::net::Ipv4Addr>().unwrap()),
+        "{text}"
+    );
+    // A port that does not exist is refused by name.
+    let (ok, text) = vxswitch_trace(&dir, &["--port", "vm-x", "--src", "02:aa:aa:aa:aa:aa"]);
+    assert!(!ok && text.contains("no port named \"vm-x\""), "{text}");
+    d.stop();
 }

@@ -11,8 +11,8 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 use std::time::Duration;
 use vxswitch::lab::{Process, Stopped};
-use vxswitch::testkit::pcap;
 use vxswitch::testkit::traffic::{self, Outer};
+use vxswitch::wire::pcap;
 use vxswitch::wire::{ArpOperation, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader};
 
 const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);

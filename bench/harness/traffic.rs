@@ -191,7 +191,7 @@ pub fn write_all(dir: &Path, vm_ports: u32) -> std::io::Result<()> {
     let files = files.into_iter().map(|(n, f)| (n.to_string(), f));
     for (name, frames) in files.chain(per_port) {
         let f = std::fs::File::create(dir.join(name))?;
-        vxswitch::testkit::pcap::write(std::io::BufWriter::new(f), &frames)?;
+        vxswitch::wire::pcap::write(std::io::BufWriter::new(f), &frames)?;
     }
     Ok(())
 }

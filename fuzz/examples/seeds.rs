@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn read_pcap(path: &str) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
     let f = fs::File::open(path).map_err(|e| format!("{path}: {e} (run fuzz/capture)"))?;
-    Ok(vxswitch::lab::capture::read(std::io::BufReader::new(f))?)
+    Ok(vxswitch::wire::pcap::read(std::io::BufReader::new(f))?)
 }
 
 /// `f` addressed to the pipeline host's VTEP MAC (if it is Ethernet and unicast).

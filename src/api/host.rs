@@ -4,6 +4,7 @@
 //! refused by name. The CLI, the lab, the bench and the tests all read these types.
 
 use super::counters::{DropReason, Stat, VniStat};
+use super::trace::{LiveTraceRequest, TraceReport, TraceRequest};
 use crate::ids::{Ipv4Net, ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,10 @@ pub enum Request {
         count: u32,
         to: MacTarget,
     },
+    /// A frame's path through the pipeline against the live tables, not sent.
+    Trace(TraceRequest),
+    /// The next frames of a port, forwarded as usual, with their paths.
+    TraceLive(LiveTraceRequest),
     /// Removes `count` MACs (any kind) from `mac`.
     MacDel {
         vni: Vni,
@@ -109,6 +114,7 @@ pub enum Response {
     PortSecurity(Vec<PortSecurityRow>),
     Ping(PingReport),
     MacEdit(MacEditDone),
+    Trace(TraceReport),
 }
 
 /// What travels back on the socket.
@@ -492,6 +498,7 @@ answer_of! {
     PortSecurity => Vec<PortSecurityRow>,
     Ping => PingReport,
     MacEdit => MacEditDone,
+    Trace => TraceReport,
 }
 
 impl Response {
@@ -510,6 +517,7 @@ impl Response {
             Response::PortSecurity(r) => serde_json::to_value(r),
             Response::Ping(r) => serde_json::to_value(r),
             Response::MacEdit(r) => serde_json::to_value(r),
+            Response::Trace(r) => serde_json::to_value(r),
         }
     }
 }
@@ -539,6 +547,15 @@ mod tests {
                 dst: Ipv4Addr::new(10, 0, 0, 2),
                 size: 56,
                 count: 1,
+            }),
+            Request::Trace(TraceRequest {
+                port: "vm-a".into(),
+                frame: vec![2, 0, 0, 0, 0, 1],
+            }),
+            Request::TraceLive(LiveTraceRequest {
+                port: "uplink".into(),
+                count: 3,
+                wait_ms: 1000,
             }),
         ] {
             let line = serde_json::to_string(&r).unwrap();

@@ -11,6 +11,7 @@ pub mod host;
 mod host_client;
 pub mod rest;
 mod rest_client;
+pub mod trace;
 
 pub use counters::{DropReason, Stat, VniStat};
 pub use host_client::{HostClient, HostError};

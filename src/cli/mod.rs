@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 
 mod render;
+mod trace;
+
+pub use trace::{trace, TraceArgs};
 
 use crate::api::host::{self, MacTarget, PingReport, PingRequest, Request};
 use crate::api::rest::{LogicalSwitchView, SwitchSpec};

@@ -237,6 +237,7 @@ pub fn render_host(r: &Response) -> String {
             "{} MAC entries changed, published in {:.1} us\n",
             d.changed, d.publish_us
         ),
+        Response::Trace(r) => super::trace::render(r),
     }
 }
 

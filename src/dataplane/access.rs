@@ -6,6 +6,7 @@ use super::frame::{Frame, FrameIo};
 use super::offload::{self, Finished};
 use super::pipeline::Ctx;
 use super::{encap, flood, guard, learn, suppress};
+use crate::api::trace::{LookupResult, Step};
 use crate::ids::Vni;
 use crate::tables::{Dest, MacKey, PortIdx};
 use crate::wire::tcp_gso::TcpGso;
@@ -57,6 +58,12 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
         },
         Err(_) => return cx.drop_frame(frame, DropReason::BadEthernet),
     };
+    cx.io.trace(|| Step::VmFrame {
+        vni,
+        src: vm.src,
+        dst: vm.dst,
+        ethertype: vm.ethertype.into(),
+    });
     if !vm.src.is_unicast() {
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
@@ -113,14 +120,29 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
         _ => frame,
     };
     if vm.dst.is_multicast() {
+        cx.io.trace(|| lookup(vm, LookupResult::Bum));
         return flood::flood(cx, vni, port, frame);
     }
-    match cx
+    let found = cx
         .snap
         .macs
         .get(&MacKey { vni, mac: vm.dst })
-        .map(|e| e.dest)
-    {
+        .map(|e| e.dest);
+    cx.io.trace(|| {
+        lookup(
+            vm,
+            match found {
+                Some(Dest::Local(port)) => LookupResult::Port { port },
+                Some(Dest::Remote(t)) => cx
+                    .snap
+                    .tunnels
+                    .get(t)
+                    .map_or(LookupResult::Miss, |t| LookupResult::Vtep { vtep: t.ip }),
+                None => LookupResult::Miss,
+            },
+        )
+    });
+    match found {
         Some(Dest::Local(out)) if out == port => cx.drop_frame(frame, DropReason::SamePort),
         Some(Dest::Local(out)) => {
             cx.p.counters.add(Stat::ToLocalPort, 1);
@@ -131,5 +153,13 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
             suppress::mac_miss(cx, vni, vm.slot, vm.dst);
             flood::flood(cx, vni, port, frame)
         }
+    }
+}
+
+fn lookup(vm: &VmFrame, result: LookupResult) -> Step {
+    Step::Lookup {
+        vni: vm.vni,
+        mac: vm.dst,
+        result,
     }
 }

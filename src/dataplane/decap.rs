@@ -8,6 +8,7 @@ use super::events::{self, Event};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use super::{flood, learn, suppress};
+use crate::api::trace::Step;
 use crate::ids::Vni;
 use crate::tables::{Dest, MacKey};
 use crate::wire::{vxlan, EthernetFrame, VxlanHeader};
@@ -61,6 +62,11 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
     let marked = vx.replicate_locally();
+    cx.io.trace(|| Step::Decap {
+        vni,
+        from: outer_src,
+        replicate_locally: marked,
+    });
     if let Some(t) = tunnel {
         learn::learn(cx, vni, src, Dest::Remote(t));
     }

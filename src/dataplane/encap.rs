@@ -4,6 +4,7 @@
 use super::counters::{DropReason, Stat, VniStat};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
+use crate::api::trace::Step;
 use crate::ids::Vni;
 use crate::tables::tunnel::outer::{IP_AT, UDP_AT, VXLAN_AT};
 use crate::tables::{Tunnel, TunnelIdx, VtepIdentity, UPLINK};
@@ -29,6 +30,12 @@ pub fn encap<IO: FrameIo>(
     }
     let inner_len = frame.data().len();
     let port = src_port(frame.data());
+    cx.io.trace(|| Step::Encap {
+        vni,
+        vtep: tunnel.ip,
+        next_hop_mac: tunnel.next_hop_mac,
+        udp_src_port: port,
+    });
     let Some(hdr) = frame.prepend(ENCAP_OVERHEAD) else {
         return cx.drop_frame(frame, DropReason::NoHeadroom);
     };

@@ -3,6 +3,7 @@
 //! The pipeline is generic over these traits so that the same code runs on DPDK mbufs in a
 //! worker (the DPDK module implements them) and on in-memory frames in tests, without EAL.
 
+use crate::api::trace::Step;
 use crate::tables::PortIdx;
 
 /// A received frame: one contiguous buffer with headroom in front.
@@ -21,6 +22,8 @@ pub trait Frame: Sized {
 /// The output side of one worker: transmit queues, the drop path and buffer sharing.
 pub trait FrameIo {
     type Frame: Frame;
+    /// A trace's dry run: the stages change nothing shared (not even a MAC's age).
+    const DRY_RUN: bool = false;
     /// Queues `frame` for transmission on `port`; the I/O counts what the NIC refuses.
     fn send(&mut self, port: PortIdx, frame: Self::Frame);
     /// Releases a frame the pipeline dropped (already counted by reason).
@@ -32,4 +35,8 @@ pub trait FrameIo {
     /// A new frame of `len` bytes whose contents the caller writes (the VTEP stack's own
     /// frames, segments of a GSO frame).
     fn alloc(&mut self, len: usize) -> Option<Self::Frame>;
+    /// A stage's decision about the frame in hand, for `vxswitch trace`. The workers' I/O
+    /// keeps this default: the call and the step it would build are inlined away.
+    #[inline(always)]
+    fn trace(&mut self, _step: impl FnOnce() -> Step) {}
 }

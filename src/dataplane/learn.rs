@@ -4,6 +4,7 @@
 use super::events::{self, Event};
 use super::frame::FrameIo;
 use super::pipeline::Ctx;
+use crate::api::trace::{LearnOutcome, Location, Step};
 use crate::ids::Vni;
 use crate::tables::{Dest, EntryKind, MacKey};
 use crate::wire::MacAddr;
@@ -11,10 +12,15 @@ use crate::wire::MacAddr;
 #[inline]
 pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: Dest) {
     let key = MacKey { vni, mac };
-    match cx.snap.macs.get(&key) {
-        Some(e) if e.dest == dest => e.touch(cx.p.now),
+    let outcome = match cx.snap.macs.get(&key) {
+        Some(e) if e.dest == dest => {
+            if !IO::DRY_RUN {
+                e.touch(cx.p.now);
+            }
+            LearnOutcome::Known
+        }
         // A static entry never moves; frames from elsewhere still forward.
-        Some(e) if e.kind == EntryKind::Static => {}
+        Some(e) if e.kind == EntryKind::Static => LearnOutcome::StaticElsewhere,
         _ => {
             let hash = key.mac.hash_word() ^ u64::from(vni.get());
             if cx
@@ -27,7 +33,24 @@ pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: De
                     &cx.p.counters,
                     Event::MacSeen { vni, mac, dest },
                 );
+                LearnOutcome::Reported
+            } else {
+                LearnOutcome::AlreadyReported
             }
         }
-    }
+    };
+    cx.io.trace(|| Step::Learn {
+        vni,
+        mac,
+        at: match dest {
+            Dest::Local(p) => Location::Port(p),
+            Dest::Remote(t) => Location::Vtep(
+                cx.snap
+                    .tunnels
+                    .get(t)
+                    .map_or(std::net::Ipv4Addr::UNSPECIFIED, |t| t.ip),
+            ),
+        },
+        outcome,
+    });
 }

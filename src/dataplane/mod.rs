@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod slow_path;
 mod stack;
 mod suppress;
+pub mod trace;
 mod uplink;
 
 pub use counters::{Counters, DropReason, Stat, VniStat};

@@ -8,6 +8,7 @@ use super::counters::{Stat, VniStat};
 use super::events::{self, Event};
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
+use crate::api::trace::{ArpDecision, Step};
 use crate::ids::Vni;
 use crate::tables::{ArpKey, MacKey};
 use crate::wire::dhcp::{self, DhcpPacket};
@@ -47,9 +48,6 @@ pub fn arp_from_vm<IO: FrameIo>(
 ) -> Option<IO::Frame> {
     let snap = cx.snap;
     let VmFrame { vni, port, src, .. } = *vm;
-    if !snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
-        return Some(frame);
-    }
     let (op, sender_mac, sender_ip, target_ip) = {
         let arp = frame.data().get(vm.payload_at..).unwrap_or_default();
         let Ok(a) = ArpPacket::new_checked(arp) else {
@@ -57,12 +55,21 @@ pub fn arp_from_vm<IO: FrameIo>(
         };
         (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip())
     };
+    let decided = |decision| Step::Arp {
+        target: target_ip,
+        decision,
+    };
+    if !snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
+        cx.io.trace(|| decided(ArpDecision::Off));
+        return Some(frame);
+    }
     // Only a VM speaking for itself is believed.
     if sender_mac == src {
         snoop(cx, vni, sender_ip, sender_mac);
     }
     // Gratuitous ARP and address probes (sender 0.0.0.0) pass as they are.
     if op != ArpOperation::Request || sender_ip == target_ip || sender_ip.is_unspecified() {
+        cx.io.trace(|| decided(ArpDecision::Passed));
         return Some(frame);
     }
     match snap.arps.get(&ArpKey { vni, ip: target_ip }).map(|e| e.mac) {
@@ -73,6 +80,7 @@ pub fn arp_from_vm<IO: FrameIo>(
                 eth.set_src(mac);
                 if let Ok(mut a) = ArpPacket::new_checked(eth.payload_mut()) {
                     a.make_reply(mac);
+                    cx.io.trace(|| decided(ArpDecision::Suppressed { mac }));
                     cx.p.counters.add(Stat::ArpProxyReplies, 1);
                     cx.p.counters.vni_add(vm.slot, VniStat::ArpProxyReplies, 1);
                     cx.io.send(port, frame);
@@ -81,7 +89,10 @@ pub fn arp_from_vm<IO: FrameIo>(
             }
             Some(frame)
         }
-        Some(_) => Some(frame),
+        Some(_) => {
+            cx.io.trace(|| decided(ArpDecision::Passed));
+            Some(frame)
+        }
         None if snap.controller_up => {
             let e = Event::ArpMiss {
                 vni,
@@ -94,15 +105,18 @@ pub fn arp_from_vm<IO: FrameIo>(
                 cx.p.counters.add(Stat::ArpQueries, 1);
                 cx.p.counters
                     .vni_add(vm.slot, VniStat::ControllerQueries, 1);
+                cx.io.trace(|| decided(ArpDecision::AskController));
                 cx.io.free(frame);
                 None
             } else {
                 cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
+                cx.io.trace(|| decided(ArpDecision::Flooded));
                 Some(frame)
             }
         }
         None => {
             cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
+            cx.io.trace(|| decided(ArpDecision::Flooded));
             Some(frame)
         }
     }

@@ -7,6 +7,7 @@ use super::decap::Vxlan;
 use super::frame::{Frame, FrameIo};
 use super::pipeline::Ctx;
 use super::{decap, stack};
+use crate::api::trace::{Step, UplinkKind};
 use crate::wire::{udp, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, UdpPacket};
 
 /// What an uplink frame turned out to be, read before the frame is changed.
@@ -19,7 +20,18 @@ enum Kind {
 
 #[inline]
 pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, frame: IO::Frame) {
-    match classify(cx, frame.data()) {
+    let kind = classify(cx, frame.data());
+    if let Ok(k) = &kind {
+        cx.io.trace(|| Step::Uplink {
+            kind: match k {
+                Kind::Arp => UplinkKind::Arp,
+                Kind::Icmp => UplinkKind::Icmp,
+                Kind::Igmp => UplinkKind::Igmp,
+                Kind::Vxlan(_) => UplinkKind::Vxlan,
+            },
+        });
+    }
+    match kind {
         Ok(Kind::Arp) => stack::arp(cx, frame),
         Ok(Kind::Icmp) => stack::icmp(cx, frame),
         Ok(Kind::Igmp) => stack::igmp(cx, frame),

@@ -8,6 +8,8 @@ use super::static_macs::{MacEditJob, MacEditTarget};
 use super::views;
 use crate::agent::Hub;
 use crate::api::host::{Answer, MacTarget, PortSetup, Request, Response, MAX_REQUEST};
+use crate::api::trace::{LiveTraceRequest, TraceReport, MAX_LIVE_FRAMES, MAX_LIVE_WAIT_MS};
+use crate::dataplane::trace::{dry_run, LiveTrace};
 use crate::dataplane::{Counters, SlowFrame};
 use crate::ids::Vni;
 use crate::tables::{PortIdx, SnapshotCell};
@@ -35,6 +37,10 @@ pub struct ControlEnv {
     pub refused: Arc<super::manager::Refused>,
     /// Mbufs in use, sampled each second by the management thread.
     pub mbufs_in_use: Arc<std::sync::atomic::AtomicU64>,
+    /// The workers' live trace.
+    pub trace: Arc<LiveTrace>,
+    /// The management thread's seconds clock (what learning stamps entries with).
+    pub clock: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// A port as the host API shows it.
@@ -105,6 +111,57 @@ async fn answer(env: &ControlEnv, req: Request) -> Result<Response, String> {
             mac_edit(env, vni, mac, count, Some(target)).await?
         }
         Request::MacDel { vni, mac, count } => mac_edit(env, vni, mac, count, None).await?,
+        Request::Trace(t) => {
+            let port = any_port(env, &t.port)?;
+            let now = env.clock.load(std::sync::atomic::Ordering::Relaxed);
+            Response::Trace(TraceReport {
+                dry_run: true,
+                ports: port_names(env),
+                frames: vec![dry_run(&snap, port, &t.frame, now)],
+            })
+        }
+        Request::TraceLive(t) => Response::Trace(live_trace(env, &t).await?),
+    })
+}
+
+/// A port by name, the uplink included.
+fn any_port(env: &ControlEnv, name: &str) -> Result<PortIdx, String> {
+    env.ports
+        .iter()
+        .position(|p| p.name == name)
+        .map(|i| i as PortIdx)
+        .ok_or_else(|| format!("port: no port named {name:?}"))
+}
+
+fn port_names(env: &ControlEnv) -> Vec<String> {
+    env.ports.iter().map(|p| p.name.clone()).collect()
+}
+
+/// Arms the workers' trace of a port, waits for its frames (or the time given), disarms.
+async fn live_trace(env: &ControlEnv, t: &LiveTraceRequest) -> Result<TraceReport, String> {
+    let port = any_port(env, &t.port)?;
+    if t.count == 0 || t.count > MAX_LIVE_FRAMES {
+        return Err(format!("count: 1 to {MAX_LIVE_FRAMES} frames"));
+    }
+    if t.wait_ms > MAX_LIVE_WAIT_MS {
+        return Err(format!("wait_ms: at most {MAX_LIVE_WAIT_MS}"));
+    }
+    if !env.trace.arm(port, u32::from(t.count)) {
+        return Err("another live trace is running".into());
+    }
+    let until =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(u64::from(t.wait_ms));
+    let mut frames = Vec::new();
+    while frames.len() < usize::from(t.count) && tokio::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        frames.extend(env.trace.drain());
+    }
+    env.trace.disarm();
+    frames.extend(env.trace.drain());
+    Ok(TraceReport {
+        dry_run: false,
+        ports: port_names(env),
+        frames,
     })
 }
 

@@ -13,8 +13,10 @@ use super::report::report;
 use super::socket_file;
 use super::worker::{self, WorkerEnv, WorkerPlan};
 use crate::api::host::{PortSetup, Replicas, RxPool};
+use crate::api::trace::MAX_LIVE_FRAMES;
 use crate::config::Config;
 use crate::dataplane::events::{EventQueue, EVENT_QUEUE_LEN};
+use crate::dataplane::trace::LiveTrace;
 use crate::dataplane::{Counters, Pipeline, SlowFrame};
 use crate::dpdk::{
     self, register_worker_thread, DpdkError, Eal, Mempool, Port, PortConfig, TxLock,
@@ -185,7 +187,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let started = Instant::now();
     let cell = Arc::new(SnapshotCell::new(initial_snapshot(cfg, vtep.clone(), 0)));
     let mut manager = TableManager::new(Arc::clone(&cell), cfg);
-    let clock = AtomicU32::new(0);
+    let clock = Arc::new(AtomicU32::new(0));
+    let live_trace = Arc::new(LiveTrace::new(usize::from(MAX_LIVE_FRAMES)));
     let slow_tx = Arc::new(ArrayQueue::new(SLOW_PATH_QUEUE));
     let queue_counts: Vec<(u16, u16)> = needs.iter().map(|n| (n.rx_queues, n.tx_queues)).collect();
     let plans = plan_workers(cfg, &queue_counts, &slow_tx);
@@ -232,6 +235,8 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         edits: edit_tx,
         refused: Arc::clone(&manager.refused),
         mbufs_in_use: Arc::clone(&mbufs_in_use),
+        trace: Arc::clone(&live_trace),
+        clock: Arc::clone(&clock),
     };
     let (recorder, metrics_handle) = super::metrics::recorder();
     let (mut control_plane, mut link) = ControlPlane::start(
@@ -276,6 +281,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         stop: &stop,
         clock: &clock,
         idle_sleep: (cfg.idle_sleep_us > 0).then(|| Duration::from_micros(cfg.idle_sleep_us)),
+        trace: &live_trace,
     };
     tracing::info!(
         "vxswitch: {} | VTEP {}/{} mac {} udp {} mtu {} | uplink {} | {} access port(s) | {} worker(s) on cores {:?}",

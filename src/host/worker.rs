@@ -2,6 +2,7 @@
 //! in bursts, and loads the table snapshot once per burst round.
 
 use crate::dataplane::pipeline::{prefetch_targets, PREFETCH_MIN_MACS};
+use crate::dataplane::trace::{trace_frame, LiveTrace};
 use crate::dataplane::{inject, process, Ctx, DropReason, Pipeline, SlowFrame};
 use crate::dpdk::{self, MbufIo, Mempool, RxBurst, StartedPort, TxCounts, TxLock, TxQueue};
 use crate::tables::{PortIdx, Snapshot, SnapshotCell};
@@ -36,6 +37,8 @@ pub struct WorkerEnv<'a> {
     pub stop: &'a AtomicBool,
     pub clock: &'a AtomicU32,
     pub idle_sleep: Option<Duration>,
+    /// The port whose next frames `vxswitch trace --live` records.
+    pub trace: &'a LiveTrace,
 }
 
 /// Runs until `stop` is set; returns the TX counts per port.
@@ -68,6 +71,10 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             received += n;
             if snap.macs.len() >= PREFETCH_MIN_MACS {
                 burst.peek(|d| prefetch_targets(snap, port, d, dpdk::prefetch));
+            }
+            if env.trace.wants(port) {
+                traced_burst(env.trace, &mut pipeline, snap, &mut io, port, &mut burst);
+                continue;
             }
             let mut cx = Ctx {
                 p: &mut pipeline,
@@ -111,4 +118,33 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
     (0..env.ports.len())
         .map(|p| io.tx_counts(p as PortIdx))
         .collect()
+}
+
+/// A burst of the port being traced live: its next frames go through the pipeline with
+/// their steps recorded, the rest as usual.
+#[cold]
+fn traced_burst(
+    trace: &LiveTrace,
+    pipeline: &mut Pipeline,
+    snap: &Snapshot,
+    io: &mut MbufIo<'_>,
+    port: PortIdx,
+    burst: &mut RxBurst,
+) {
+    for m in burst.drain() {
+        if m.nb_segs() == 1 && trace.take() {
+            trace.record(trace_frame(pipeline, snap, io, port, m));
+            continue;
+        }
+        let mut cx = Ctx {
+            p: pipeline,
+            snap,
+            io,
+        };
+        if m.nb_segs() != 1 {
+            cx.drop_frame(m, DropReason::MultiSegment);
+        } else {
+            process(&mut cx, port, m);
+        }
+    }
 }

@@ -4,11 +4,11 @@
 
 use super::process::Process;
 use super::sh::LabError;
+use crate::wire::pcap::read;
 use crate::wire::{
     udp, vxlan, ArpOperation, ArpPacket, EtherType, EthernetFrame, Ipv4Packet, UdpPacket,
     VxlanHeader,
 };
-use std::io::{self, Read};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
@@ -31,42 +31,6 @@ pub fn start_tcpdump(
     let mut dump = Process::spawn("tcpdump", cmd, &pcap.with_extension("log"))?;
     dump.wait_for("listening on", 1, Duration::from_secs(10))?;
     Ok(dump)
-}
-
-/// Reads every frame of a little- or big-endian microsecond or nanosecond pcap file.
-pub fn read<R: Read>(mut r: R) -> io::Result<Vec<Vec<u8>>> {
-    let mut all = Vec::new();
-    r.read_to_end(&mut all)?;
-    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_owned());
-    if all.len() < 24 {
-        return Err(bad("pcap shorter than its global header"));
-    }
-    let magic = u32::from_le_bytes([all[0], all[1], all[2], all[3]]);
-    let le = match magic {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
-        _ => return Err(bad("not a pcap file (bad magic)")),
-    };
-    let u32_at = |b: &[u8], at: usize| {
-        let a = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-        if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    };
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at + 16 <= all.len() {
-        let incl = u32_at(&all, at + 8) as usize;
-        at += 16;
-        if at + incl > all.len() {
-            return Err(bad("pcap record runs past the end of the file"));
-        }
-        frames.push(all[at..at + incl].to_vec());
-        at += incl;
-    }
-    Ok(frames)
 }
 
 /// What crossed the underlay inside VXLAN, as a capture shows it.
@@ -123,7 +87,8 @@ pub fn vxlan_inner(b: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
     use crate::ids::Vni;
-    use crate::testkit::{pcap, traffic};
+    use crate::testkit::traffic;
+    use crate::wire::pcap;
     use crate::wire::MacAddr;
 
     #[test]

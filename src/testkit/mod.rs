@@ -1,12 +1,10 @@
 //! What tests and the bench need and the daemon does not: in-memory frame I/O for the
-//! pipeline, a whole host in memory (`HostRig`), frame builders for traffic, and a pcap
-//! writer. Compiled only with the `testkit` feature (the tests turn it on; `vxswitch
+//! pipeline, a whole host in memory (`HostRig`), frame builders for traffic (pcap files: `wire::pcap`). Compiled only with the `testkit` feature (the tests turn it on; `vxswitch
 //! dataplane` never carries it).
 #![forbid(unsafe_code)]
 
 pub mod host_rig;
 pub mod mem_io;
-pub mod pcap;
 pub mod traffic;
 
 pub use host_rig::HostRig;

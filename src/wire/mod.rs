@@ -13,6 +13,7 @@ pub mod icmp;
 pub mod igmp;
 pub mod ipv4;
 pub mod partial_checksum;
+pub mod pcap;
 pub mod tcp_gso;
 pub mod udp;
 pub mod vxlan;

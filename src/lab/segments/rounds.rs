@@ -3,9 +3,10 @@
 use super::{SegmentsLab, HOSTS};
 use crate::api::VniStat;
 use crate::ids::ReplicationMode;
-use crate::lab::capture::{read, start_tcpdump, vxlan_inner};
+use crate::lab::capture::{start_tcpdump, vxlan_inner};
 use crate::lab::sh::{self, LabError};
 use crate::lab::STOP_GRACE;
+use crate::wire::pcap::read;
 use crate::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
