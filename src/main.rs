@@ -96,6 +96,14 @@ enum Cmd {
         #[command(flatten)]
         target: vxswitch::cli::Target,
     },
+    /// A port's frames as a running data plane receives and sends them: a pcap (-w) or a
+    /// line each; bounded by --count and --duration.
+    Capture {
+        #[command(flatten)]
+        args: vxswitch::cli::CaptureArgs,
+        #[command(flatten)]
+        target: vxswitch::cli::Target,
+    },
     /// Manage logical switches on the controller.
     Ls {
         #[command(subcommand)]
@@ -175,6 +183,9 @@ fn main() -> ExitCode {
             ..
         } => vxswitch::cli::ping(&target, dst, size, count).map(|o| print!("{o}")),
         Cmd::Trace { args, target } => vxswitch::cli::trace(&args, &target).map(|o| print!("{o}")),
+        Cmd::Capture { args, target } => {
+            vxswitch::cli::capture(&args, &target).map(|o| eprint!("{o}"))
+        }
         Cmd::Ls { cmd, target } => vxswitch::cli::ls(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Mac { cmd, target } => vxswitch::cli::mac(&cmd, &target).map(|o| print!("{o}")),
         Cmd::Pki { cmd } => pki(&cmd),

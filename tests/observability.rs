@@ -1,5 +1,6 @@
 //! Seeing inside a running data plane: `/metrics` parsed as Prometheus text with its
-//! counters moving as frames pass.
+//! counters moving as frames pass, `vxswitch trace` dry and live, `vxswitch capture`'s
+//! pcaps read back frame by frame.
 
 mod common;
 
@@ -9,7 +10,9 @@ use std::time::Duration;
 use vxswitch::api::trace::Step;
 use vxswitch::testkit::traffic;
 use vxswitch::wire::pcap;
-use vxswitch::wire::{ArpOperation, EtherType, MacAddr};
+use vxswitch::wire::{
+    ArpOperation, EtherType, EthernetFrame, Ipv4Packet, MacAddr, UdpPacket, VxlanHeader,
+};
 
 const METRICS: &str = "127.0.0.1:19464";
 
@@ -232,5 +235,95 @@ fn trace_explains_a_frame_dry_and_live_against_the_running_tables() {
     // A port that does not exist is refused by name.
     let (ok, text) = vxswitch_trace(&dir, &["--port", "vm-x", "--src", "02:aa:aa:aa:aa:aa"]);
     assert!(!ok && text.contains("no port named \"vm-x\""), "{text}");
+    d.stop();
+}
+
+/// `vxswitch capture` as an operator runs it: (ok, stdout + stderr).
+fn vxswitch_capture(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(common::EXE)
+        .arg("capture")
+        .args(["--socket", &dir.join("control.sock").display().to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn capture_writes_a_pcap_of_what_a_port_receives_and_sends() {
+    let (mut d, dir) = looping_host("capture", "");
+    let read = |f: &str| pcap::read(std::fs::File::open(dir.join(f)).unwrap()).unwrap();
+    // The uplink sends A's frames to B inside VXLAN, to B's VTEP.
+    let (ok, text) = vxswitch_capture(
+        &dir,
+        &[
+            "--port",
+            "uplink",
+            "-c",
+            "30",
+            "-w",
+            &dir.join("up.pcap").display().to_string(),
+        ],
+    );
+    assert!(
+        ok && text.contains("30 frame(s) captured on uplink"),
+        "{text}"
+    );
+    let up = read("up.pcap");
+    assert_eq!(up.len(), 30);
+    for f in &up {
+        let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+        assert_eq!(eth.dst(), mac("02:00:00:00:00:52"));
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert_eq!(
+            ip.dst(),
+            "192.168.250.52".parse::<std::net::Ipv4Addr>().unwrap()
+        );
+        assert!(ip.verify_checksum());
+        let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+        let vx = VxlanHeader::new_checked(udp.payload()).unwrap();
+        assert_eq!(vx.vni(), 5001);
+        assert_eq!(vx.payload(), &vm_a_frames()[0][..]);
+    }
+    // vm-a received: the pcap's three frames in turn, byte for byte; and sent: the ARP
+    // replies of suppression.
+    let a_rx = dir.join("a_rx.pcap").display().to_string();
+    let (ok, text) = vxswitch_capture(
+        &dir,
+        &[
+            "--port",
+            "vm-a",
+            "--direction",
+            "rx",
+            "-c",
+            "9",
+            "-w",
+            &a_rx,
+        ],
+    );
+    assert!(ok, "{text}");
+    let got = read("a_rx.pcap");
+    let sent = vm_a_frames();
+    assert_eq!(got.len(), 9);
+    for (i, f) in got.iter().enumerate() {
+        assert_eq!(
+            f,
+            &sent[(sent.iter().position(|s| s == &got[0]).unwrap() + i) % 3]
+        );
+    }
+    let (ok, text) = vxswitch_capture(&dir, &["--port", "vm-a", "--direction", "tx", "-c", "2"]);
+    assert!(
+        ok && text.contains("02:bb:bb:bb:bb:bb > 02:aa:aa:aa:aa:aa type 0x0806"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 frame(s) captured on vm-a, 0 lost"),
+        "{text}"
+    );
+    // Bounded and refused by name.
+    let (ok, text) = vxswitch_capture(&dir, &["--port", "vm-a", "--duration", "0"]);
+    assert!(!ok && text.contains("duration_ms: 1 to"), "{text}");
     d.stop();
 }

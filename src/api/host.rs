@@ -3,6 +3,7 @@
 //! answer line (`{"ok": ...}` or `{"error": "..."}`); a request the host does not know is
 //! refused by name. The CLI, the lab, the bench and the tests all read these types.
 
+use super::capture::{CaptureChunk, CaptureRequest};
 use super::counters::{DropReason, Stat, VniStat};
 use super::trace::{LiveTraceRequest, TraceReport, TraceRequest};
 use crate::ids::{Ipv4Net, ReplicationMode, Vni};
@@ -55,6 +56,9 @@ pub enum Request {
     Trace(TraceRequest),
     /// The next frames of a port, forwarded as usual, with their paths.
     TraceLive(LiveTraceRequest),
+    /// A port's frames as they pass: answered by a stream of `Capture` chunks, at least
+    /// one a second, the last one `done`.
+    Capture(CaptureRequest),
     /// Removes `count` MACs (any kind) from `mac`.
     MacDel {
         vni: Vni,
@@ -115,6 +119,7 @@ pub enum Response {
     Ping(PingReport),
     MacEdit(MacEditDone),
     Trace(TraceReport),
+    Capture(CaptureChunk),
 }
 
 /// What travels back on the socket.
@@ -499,6 +504,7 @@ answer_of! {
     Ping => PingReport,
     MacEdit => MacEditDone,
     Trace => TraceReport,
+    Capture => CaptureChunk,
 }
 
 impl Response {
@@ -518,6 +524,7 @@ impl Response {
             Response::Ping(r) => serde_json::to_value(r),
             Response::MacEdit(r) => serde_json::to_value(r),
             Response::Trace(r) => serde_json::to_value(r),
+            Response::Capture(r) => serde_json::to_value(r),
         }
     }
 }

@@ -56,6 +56,39 @@ impl HostClient {
         }
     }
 
+    /// Sends a streamed request (`Request::Capture`) and hands each answer line to `each`
+    /// until it returns false or the host closes the stream.
+    pub fn stream(
+        &self,
+        req: &Request,
+        mut each: impl FnMut(Response) -> Result<bool, HostError>,
+    ) -> Result<(), HostError> {
+        let at = self.socket.display().to_string();
+        let mut s =
+            UnixStream::connect(&self.socket).map_err(|e| HostError::Connect(at.clone(), e))?;
+        let io = |e| HostError::Io(at.clone(), e);
+        s.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(io)?;
+        let mut line = serde_json::to_string(req).expect("requests serialize");
+        line.push('\n');
+        s.write_all(line.as_bytes()).map_err(io)?;
+        let mut rd = BufReader::new(s);
+        loop {
+            let mut answer = String::new();
+            if rd.read_line(&mut answer).map_err(io)? == 0 {
+                return Ok(());
+            }
+            let r = match serde_json::from_str(&answer)
+                .map_err(|e| HostError::BadAnswer(at.clone(), e))?
+            {
+                Answer::Ok(r) => r,
+                Answer::Error(e) => return Err(HostError::Refused(e)),
+            };
+            if !each(r)? {
+                return Ok(());
+            }
+        }
+    }
+
     /// Sends `req` and returns the one kind of answer it has: `get::<Stats>(Request::Stats)`.
     pub fn get<T: TryFrom<Response, Error = Response>>(
         &self,

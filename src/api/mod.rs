@@ -6,6 +6,7 @@
 //! Clients live here too, so the CLI, the lab, the bench and the tests read the same rows.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod counters;
 pub mod host;
 mod host_client;

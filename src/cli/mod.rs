@@ -4,9 +4,11 @@
 //! into the API's typed values; answers are typed rows, rendered as tables or as `--json`.
 #![forbid(unsafe_code)]
 
+mod capture;
 mod render;
 mod trace;
 
+pub use capture::{capture, CaptureArgs};
 pub use trace::{trace, TraceArgs};
 
 use crate::api::host::{self, MacTarget, PingReport, PingRequest, Request};

@@ -238,6 +238,7 @@ pub fn render_host(r: &Response) -> String {
             d.changed, d.publish_us
         ),
         Response::Trace(r) => super::trace::render(r),
+        Response::Capture(c) => format!("{} frame(s), {} lost\n", c.frames.len(), c.lost),
     }
 }
 

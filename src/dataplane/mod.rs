@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+pub mod capture;
 pub mod counters;
 mod decap;
 mod encap;

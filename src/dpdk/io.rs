@@ -3,6 +3,8 @@
 //! `ipv4_multicast` example weighs it: no indirect mbuf, no copy of the payload).
 
 use super::{sys, Mbuf, Mempool, StartedPort, TxLock, TxQueue};
+use crate::api::capture::Direction;
+use crate::dataplane::capture::Capture;
 use crate::dataplane::frame::{Frame, FrameIo};
 use crate::tables::{PortIdx, UPLINK};
 use std::sync::atomic::Ordering;
@@ -94,6 +96,8 @@ impl Drop for RxDrain<'_> {
 /// A port's transmit buffer in one worker, with what the driver refused.
 struct TxBuffer<'p> {
     port_id: u16,
+    /// Its PortIdx (what a capture names).
+    idx: PortIdx,
     queue: u16,
     /// Held while flushing when other workers share the queue.
     lock: Option<&'p TxLock>,
@@ -127,6 +131,8 @@ pub struct MbufIo<'p> {
     n_stash: usize,
     /// Header mbufs the pool could not give.
     pub alloc_failures: u64,
+    /// `vxswitch capture`: frames of the captured port are copied at each flush.
+    capture: Option<&'p Capture>,
 }
 
 // SAFETY: MbufIo owns the mbufs in its buffers; it is created and used by one worker thread
@@ -147,8 +153,10 @@ impl<'p> MbufIo<'p> {
         let tx = ports
             .iter()
             .zip(tx)
-            .map(|(p, q)| TxBuffer {
+            .enumerate()
+            .map(|(i, (p, q))| TxBuffer {
                 port_id: p.id(),
+                idx: i as PortIdx,
                 queue: q.queue,
                 lock: q.lock,
                 pkts: [std::ptr::null_mut(); BURST_SIZE],
@@ -168,7 +176,14 @@ impl<'p> MbufIo<'p> {
             stash: [std::ptr::null_mut(); BURST_SIZE],
             n_stash: 0,
             alloc_failures: 0,
+            capture: None,
         }
+    }
+
+    /// Copies what the captured port transmits into `c`.
+    pub fn with_capture(mut self, c: &'p Capture) -> MbufIo<'p> {
+        self.capture = Some(c);
+        self
     }
 
     /// Transmit counters of `port` so far.
@@ -188,10 +203,27 @@ impl<'p> MbufIo<'p> {
     pub fn flush(&mut self) {
         for i in 0..self.tx.len() {
             if self.tx[i].len > 0 {
+                if let Some(c) = self.capture {
+                    Self::capture_tx(c, &self.tx[i]);
+                }
                 Self::flush_tx(&mut self.tx[i]);
             }
         }
         self.flush_free();
+    }
+
+    /// The frames about to leave on a captured port, copied (before the driver owns them).
+    #[inline]
+    fn capture_tx(c: &Capture, t: &TxBuffer<'_>) {
+        if !c.wants(t.idx, Direction::Tx) {
+            return;
+        }
+        for &p in &t.pkts[..t.len] {
+            // SAFETY: pkts[..len] are mbufs this buffer owns; ManuallyDrop keeps this
+            // temporary view from freeing them.
+            let m = std::mem::ManuallyDrop::new(unsafe { Mbuf::from_raw(p) });
+            c.record(Direction::Tx, m.pkt_len(), m.copy_out(c.snaplen()));
+        }
     }
 
     #[inline]
@@ -260,6 +292,9 @@ impl FrameIo for MbufIo<'_> {
         t.pkts[t.len] = frame.into_raw();
         t.len += 1;
         if t.len == BURST_SIZE {
+            if let Some(c) = self.capture {
+                Self::capture_tx(c, t);
+            }
             Self::flush_tx(t);
         }
     }

@@ -76,6 +76,28 @@ impl Mbuf {
     pub(super) fn as_ptr(&self) -> *mut sys::rte_mbuf {
         self.0.as_ptr()
     }
+
+    /// The frame's bytes across its segments, at most `max` of them (a capture's copy).
+    pub fn copy_out(&self, max: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(max.min(self.pkt_len() as usize));
+        let mut seg: *const sys::rte_mbuf = self.0.as_ptr();
+        while !seg.is_null() && out.len() < max {
+            // SAFETY: seg is this mbuf or a segment chained to it; the chain is owned by
+            // self and lives as long as it; each segment's data range lies in its buffer.
+            let (data, next) = unsafe {
+                let h = &*seg;
+                let d = std::slice::from_raw_parts(
+                    (h.buf_addr as *const u8).add(usize::from(h.data_off)),
+                    usize::from(h.data_len),
+                );
+                (d, h.next as *const sys::rte_mbuf)
+            };
+            let room = max - out.len();
+            out.extend_from_slice(&data[..data.len().min(room)]);
+            seg = next;
+        }
+        out
+    }
 }
 
 impl Frame for Mbuf {

@@ -9,6 +9,7 @@ use super::views;
 use crate::agent::Hub;
 use crate::api::host::{Answer, MacTarget, PortSetup, Request, Response, MAX_REQUEST};
 use crate::api::trace::{LiveTraceRequest, TraceReport, MAX_LIVE_FRAMES, MAX_LIVE_WAIT_MS};
+use crate::dataplane::capture::Capture;
 use crate::dataplane::trace::{dry_run, LiveTrace};
 use crate::dataplane::{Counters, SlowFrame};
 use crate::ids::Vni;
@@ -39,6 +40,8 @@ pub struct ControlEnv {
     pub mbufs_in_use: Arc<std::sync::atomic::AtomicU64>,
     /// The workers' live trace.
     pub trace: Arc<LiveTrace>,
+    /// The workers' live capture.
+    pub capture: Arc<Capture>,
     /// The management thread's seconds clock (what learning stamps entries with).
     pub clock: Arc<std::sync::atomic::AtomicU32>,
 }
@@ -70,6 +73,7 @@ async fn client(s: UnixStream, env: Arc<ControlEnv>) {
         return;
     }
     let answer = match Request::from_line(&line) {
+        Ok(Request::Capture(c)) => return super::capture_stream::stream(&env, &c, &mut wr).await,
         Ok(req) => match answer(&env, req).await {
             Ok(r) => Answer::Ok(r),
             Err(e) => Answer::Error(e),
@@ -121,6 +125,7 @@ async fn answer(env: &ControlEnv, req: Request) -> Result<Response, String> {
             })
         }
         Request::TraceLive(t) => Response::Trace(live_trace(env, &t).await?),
+        Request::Capture(_) => return Err("capture: a streamed request".into()),
     })
 }
 

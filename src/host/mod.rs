@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod buffers;
+mod capture_stream;
 mod control_plane;
 mod control_socket;
 mod groups;

@@ -15,6 +15,7 @@ use super::worker::{self, WorkerEnv, WorkerPlan};
 use crate::api::host::{PortSetup, Replicas, RxPool};
 use crate::api::trace::MAX_LIVE_FRAMES;
 use crate::config::Config;
+use crate::dataplane::capture::Capture;
 use crate::dataplane::events::{EventQueue, EVENT_QUEUE_LEN};
 use crate::dataplane::trace::LiveTrace;
 use crate::dataplane::{Counters, Pipeline, SlowFrame};
@@ -189,6 +190,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let mut manager = TableManager::new(Arc::clone(&cell), cfg);
     let clock = Arc::new(AtomicU32::new(0));
     let live_trace = Arc::new(LiveTrace::new(usize::from(MAX_LIVE_FRAMES)));
+    let capture = Arc::new(Capture::default());
     let slow_tx = Arc::new(ArrayQueue::new(SLOW_PATH_QUEUE));
     let queue_counts: Vec<(u16, u16)> = needs.iter().map(|n| (n.rx_queues, n.tx_queues)).collect();
     let plans = plan_workers(cfg, &queue_counts, &slow_tx);
@@ -236,6 +238,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         refused: Arc::clone(&manager.refused),
         mbufs_in_use: Arc::clone(&mbufs_in_use),
         trace: Arc::clone(&live_trace),
+        capture: Arc::clone(&capture),
         clock: Arc::clone(&clock),
     };
     let (recorder, metrics_handle) = super::metrics::recorder();
@@ -282,6 +285,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         clock: &clock,
         idle_sleep: (cfg.idle_sleep_us > 0).then(|| Duration::from_micros(cfg.idle_sleep_us)),
         trace: &live_trace,
+        capture: &capture,
     };
     tracing::info!(
         "vxswitch: {} | VTEP {}/{} mac {} udp {} mtu {} | uplink {} | {} access port(s) | {} worker(s) on cores {:?}",

@@ -1,6 +1,8 @@
 //! A worker: pinned to one core, polls its RX queues in bursts, runs the pipeline, transmits
 //! in bursts, and loads the table snapshot once per burst round.
 
+use crate::api::capture::Direction;
+use crate::dataplane::capture::Capture;
 use crate::dataplane::pipeline::{prefetch_targets, PREFETCH_MIN_MACS};
 use crate::dataplane::trace::{trace_frame, LiveTrace};
 use crate::dataplane::{inject, process, Ctx, DropReason, Pipeline, SlowFrame};
@@ -39,6 +41,8 @@ pub struct WorkerEnv<'a> {
     pub idle_sleep: Option<Duration>,
     /// The port whose next frames `vxswitch trace --live` records.
     pub trace: &'a LiveTrace,
+    /// The port `vxswitch capture` copies frames of.
+    pub capture: &'a Capture,
 }
 
 /// Runs until `stop` is set; returns the TX counts per port.
@@ -52,7 +56,7 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             lock: locks.get(usize::from(queue)),
         })
         .collect();
-    let mut io = MbufIo::new(env.pool, env.large, env.ports, &tx);
+    let mut io = MbufIo::new(env.pool, env.large, env.ports, &tx).with_capture(env.capture);
     let mut reader = env.cell.reader();
     let mut burst = RxBurst::default();
     let mut idle_rounds = 0u32;
@@ -71,6 +75,9 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
             received += n;
             if snap.macs.len() >= PREFETCH_MIN_MACS {
                 burst.peek(|d| prefetch_targets(snap, port, d, dpdk::prefetch));
+            }
+            if env.capture.wants(port, Direction::Rx) {
+                burst.peek(|d| env.capture.frame(Direction::Rx, d));
             }
             if env.trace.wants(port) {
                 traced_burst(env.trace, &mut pipeline, snap, &mut io, port, &mut burst);
