@@ -67,8 +67,9 @@ pub(super) fn controller_name(i: usize) -> String {
 /// etcd members of all `n` controllers. Its certificate is issued by `LabPki::issue` first.
 pub(super) fn controller_config(dir: &Path, i: usize, n: usize) -> String {
     let mut cfg = format!(
-        "[controller]\nid = \"{}\"\nlisten = \"0.0.0.0:1234\"\napi = \"0.0.0.0:8080\"\nstate_dir = \"{}\"\n{}",
+        "[controller]\nid = \"{}\"\nlisten = \"0.0.0.0:1234\"\napi = \"0.0.0.0:8080\"\nmetrics = \"0.0.0.0:{}\"\nstate_dir = \"{}\"\n{}",
         controller_ip(i),
+        super::observe::CONTROLLER_METRICS_PORT,
         dir.join(format!("controller{}-state", i + 1)).display(),
         LabPki::of(dir).controller_keys(&controller_name(i))
     );

@@ -9,6 +9,7 @@ pub mod capture;
 mod controlled;
 pub mod failover;
 pub mod iperf;
+mod observe;
 mod pki;
 pub mod process;
 pub mod rtnetlink;
@@ -183,7 +184,7 @@ pub fn hypervisor_config(hv: &Hypervisor, core: usize, socket: &Path, tables: &s
     format!(
         r#"# vxswitch lab hypervisor {ns}
 [eal]
-args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "{core}", "--file-prefix", "{ns}",
+args = ["--no-huge", "-m", "256", "--no-pci", "-l", "{core}", "--file-prefix", "{ns}",
         "--vdev", "net_af_packet0,iface=up0{up_slots}",
         "--vdev", "net_af_packet1,iface={vm_port},{VM_PORT_SLOTS}"{extra_vdev}]
 
@@ -199,6 +200,7 @@ mtu = {ul_mtu}
 
 [control]
 socket = "{socket}"
+metrics = "{metrics}"
 
 [uplink]
 device = "net_af_packet0"
@@ -212,6 +214,7 @@ mtu = {vm_mtu}
 {PORT_SECURITY}
 {extra_port}
 {tables}"#,
+        metrics = observe::HV_METRICS,
         extra_vdev = match &hv.extra_port {
             Some(p) => format!(",\n        \"--vdev\", \"net_af_packet2,iface={p},{VM_PORT_SLOTS}\""),
             None => String::new(),

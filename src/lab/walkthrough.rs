@@ -187,6 +187,8 @@ fn walk(lab: &ControlledLab, args: &LabArgs) -> Result<(), LabError> {
     ok &= iperf::print_both_ways(a, b, VM_B.1, TCP_BYTES);
     ok &= lab.print_host(0, &["show", "stats"]).0;
     ok &= port_security(lab)?;
+    step("STEP8: inside the switches: metrics, DPDK telemetry, a trace of A's ARP request and first frame to B, a capture of A's port");
+    ok &= super::observe::observe(lab)?;
     if ok {
         Ok(())
     } else {
