@@ -20,14 +20,15 @@ fn mac(s: &str) -> MacAddr {
     s.parse().unwrap()
 }
 
-/// A host whose VM port replays `a_in.pcap` for ever (`infinite_rx`), its uplink sending
+/// A host (DPDK telemetry on, as in configs/) whose VM port replays `a_in.pcap` for ever
+/// (`infinite_rx`), its uplink sending
 /// into nothing; 02:bb.. is behind 192.168.250.52, 10.0.0.2 is 02:bb.. in the ARP table.
 fn config(dir: &Path, prefix: &str, extra: &str) -> String {
     let d = dir.display();
     format!(
         r#"
 [eal]
-args = ["--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "-l", "0", "--file-prefix", "{prefix}",
+args = ["--no-huge", "-m", "256", "--no-pci", "-l", "0", "--file-prefix", "{prefix}",
         "--vdev", "net_pcap_{prefix}0,rx_pcap={d}/up_in.pcap",
         "--vdev", "net_pcap_{prefix}1,rx_pcap={d}/a_in.pcap,infinite_rx=1"]
 [dataplane]
@@ -325,5 +326,26 @@ fn capture_writes_a_pcap_of_what_a_port_receives_and_sends() {
     // Bounded and refused by name.
     let (ok, text) = vxswitch_capture(&dir, &["--port", "vm-a", "--duration", "0"]);
     assert!(!ok && text.contains("duration_ms: 1 to"), "{text}");
+    d.stop();
+}
+
+#[test]
+fn dpdk_telemetry_lists_the_running_data_planes_ports() {
+    let (mut d, _dir) = looping_host("telemetry", "");
+    let mut c = std::process::Command::new("dpdk-telemetry.py")
+        .args(["-f", "telemetry"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("dpdk-telemetry.py (Debian's dpdk package)");
+    use std::io::Write as _;
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"/ethdev/list\n")
+        .unwrap();
+    let out = c.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#"{"/ethdev/list": [0, 1]}"#), "{text}");
     d.stop();
 }
