@@ -16,7 +16,11 @@ use vxswitch::lab::{Process, DATAPLANE_READY};
 
 pub const PREFIX: &str = "vxb-vxs";
 
-fn config(ctx: &Ctx, sc: &Scenario) -> String {
+/// Where the measured vxswitch serves `/metrics` (the management thread exports each second,
+/// as in production). A `--baseline` binary runs without: older ones do not know the key.
+const METRICS: &str = "127.0.0.1:19464";
+
+fn config(ctx: &Ctx, sc: &Scenario, metrics: bool) -> String {
     let (up, vms) = sc.devices(&ctx.dir);
     let mut eal = vec![
         "-l".to_string(),
@@ -41,7 +45,7 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
     let mut c = format!(
         "[eal]\nargs = {eal:?}\n[dataplane]\nworkers = [{cores}]\nidle_sleep_us = 0\n\
          mac_capacity = {cap}\nrx_desc = 1024\ntx_desc = 1024\nmbufs = {mbufs}\n\
-         [vtep]\nip = \"{ip}/24\"\nmac = \"{mac}\"\ngateway = \"{gw}\"\n[control]\nsocket = \"{d}/vxswitch.sock\"\n\
+         [vtep]\nip = \"{ip}/24\"\nmac = \"{mac}\"\ngateway = \"{gw}\"\n[control]\nsocket = \"{d}/vxswitch.sock\"\n{metrics}\
          [uplink]\ndevice = \"{up}\"\n",
         cores = cores.join(", "),
         cap = 2 * traffic::SCALE_ENTRIES,
@@ -50,6 +54,11 @@ fn config(ctx: &Ctx, sc: &Scenario) -> String {
         mac = traffic::VTEP_MAC,
         gw = traffic::GATEWAY.0,
         up = up.name,
+        metrics = if metrics {
+            format!("metrics = \"{METRICS}\"\n")
+        } else {
+            String::new()
+        },
     );
     for (k, vm) in vms.iter().enumerate() {
         let name = if k == 0 {
@@ -184,7 +193,8 @@ pub fn mac_edit(
 /// traffic needs; returns once they are in.
 pub fn start(ctx: &Ctx, sc: &Scenario, bin: &Path) -> Result<(Process, HostClient), String> {
     let cfg = ctx.dir.join("vxswitch.toml");
-    std::fs::write(&cfg, config(ctx, sc)).map_err(|e| e.to_string())?;
+    let metrics = ctx.baseline.as_deref() != Some(bin);
+    std::fs::write(&cfg, config(ctx, sc, metrics)).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(bin);
     cmd.arg("dataplane").arg("--config").arg(&cfg);
     let mut p = Process::spawn("vxswitch", cmd, &ctx.dir.join("vxswitch.log"))
