@@ -5,7 +5,7 @@ use crate::api::capture::Direction;
 use crate::dataplane::capture::Capture;
 use crate::dataplane::pipeline::{prefetch_targets, PREFETCH_MIN_MACS};
 use crate::dataplane::trace::{trace_frame, LiveTrace};
-use crate::dataplane::{inject, process, Ctx, DropReason, Pipeline, SlowFrame};
+use crate::dataplane::{inject, process, Ctx, DropReason, FrameIo, Pipeline, SlowFrame};
 use crate::dpdk::{self, MbufIo, Mempool, RxBurst, StartedPort, TxCounts, TxLock, TxQueue};
 use crate::tables::{PortIdx, Snapshot, SnapshotCell};
 use crossbeam_queue::ArrayQueue;
@@ -127,8 +127,9 @@ pub fn run(env: &WorkerEnv<'_>, plan: &WorkerPlan, mut pipeline: Pipeline) -> Ve
         .collect()
 }
 
-/// A burst of the port being traced live: its next frames go through the pipeline with
-/// their steps recorded, the rest as usual.
+/// A burst of the port being traced live: its frames go through the pipeline with their
+/// steps recorded, kept while the count lasts. (Every frame of the burst is traced, so that
+/// the data path's `process` keeps a single call site and stays inlined in the loop.)
 #[cold]
 fn traced_burst(
     trace: &LiveTrace,
@@ -139,19 +140,14 @@ fn traced_burst(
     burst: &mut RxBurst,
 ) {
     for m in burst.drain() {
-        if m.nb_segs() == 1 && trace.take() {
-            trace.record(trace_frame(pipeline, snap, io, port, m));
+        if m.nb_segs() != 1 {
+            io.free(m);
+            pipeline.counters.dropped(DropReason::MultiSegment);
             continue;
         }
-        let mut cx = Ctx {
-            p: pipeline,
-            snap,
-            io,
-        };
-        if m.nb_segs() != 1 {
-            cx.drop_frame(m, DropReason::MultiSegment);
-        } else {
-            process(&mut cx, port, m);
+        let f = trace_frame(pipeline, snap, io, port, m);
+        if trace.take() {
+            trace.record(f);
         }
     }
 }
