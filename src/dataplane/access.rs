@@ -2,7 +2,7 @@
 //! after), learn the source, then ARP suppression, local delivery, encapsulation or flooding.
 
 use super::counters::{DropReason, Stat};
-use super::frame::{Frame, FrameIo};
+use super::frame::{trace, Frame, FrameIo};
 use super::offload::{self, Finished};
 use super::pipeline::Ctx;
 use super::{encap, flood, guard, learn, suppress};
@@ -58,7 +58,7 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
         },
         Err(_) => return cx.drop_frame(frame, DropReason::BadEthernet),
     };
-    cx.io.trace(|| Step::VmFrame {
+    trace!(cx.io, Step::VmFrame {
         vni,
         src: vm.src,
         dst: vm.dst,
@@ -120,7 +120,7 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
         _ => frame,
     };
     if vm.dst.is_multicast() {
-        cx.io.trace(|| lookup(vm, LookupResult::Bum));
+        trace!(cx.io, lookup(vm, LookupResult::Bum));
         return flood::flood(cx, vni, port, frame);
     }
     let found = cx
@@ -128,7 +128,7 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
         .macs
         .get(&MacKey { vni, mac: vm.dst })
         .map(|e| e.dest);
-    cx.io.trace(|| {
+    trace!(cx.io, {
         lookup(
             vm,
             match found {

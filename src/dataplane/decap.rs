@@ -5,7 +5,7 @@
 
 use super::counters::{DropReason, Stat, VniStat};
 use super::events::{self, Event};
-use super::frame::{Frame, FrameIo};
+use super::frame::{trace, Frame, FrameIo};
 use super::pipeline::Ctx;
 use super::{flood, learn, suppress};
 use crate::api::trace::Step;
@@ -62,7 +62,7 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
     let marked = vx.replicate_locally();
-    cx.io.trace(|| Step::Decap {
+    trace!(cx.io, Step::Decap {
         vni,
         from: outer_src,
         replicate_locally: marked,

@@ -2,7 +2,7 @@
 //! lengths, VNI, checksum and the UDP source port (a hash of the inner flow, RFC 7348 §5).
 
 use super::counters::{DropReason, Stat, VniStat};
-use super::frame::{Frame, FrameIo};
+use super::frame::{trace, Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::api::trace::Step;
 use crate::ids::Vni;
@@ -30,7 +30,7 @@ pub fn encap<IO: FrameIo>(
     }
     let inner_len = frame.data().len();
     let port = src_port(frame.data());
-    cx.io.trace(|| Step::Encap {
+    trace!(cx.io, Step::Encap {
         vni,
         vtep: tunnel.ip,
         next_hop_mac: tunnel.next_hop_mac,

@@ -7,7 +7,7 @@
 
 use super::counters::{DropReason, Stat, VniStat};
 use super::encap;
-use super::frame::{Frame, FrameIo};
+use super::frame::{trace, Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::api::trace::{CopyTo, FloodCopy, Step};
 use crate::ids::Vni;
@@ -23,7 +23,7 @@ pub fn flood<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, in_port: PortIdx, fram
     };
     cx.p.counters.add(Stat::Flooded, 1);
     cx.p.counters.vni_add(info.slot, VniStat::BumFrames, 1);
-    cx.io.trace(|| Step::Flood {
+    trace!(cx.io, Step::Flood {
         vni,
         mode: info.bum.mode,
         copies: info

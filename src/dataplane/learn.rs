@@ -2,7 +2,7 @@
 //! management thread (once per snapshot generation), never write the table here.
 
 use super::events::{self, Event};
-use super::frame::FrameIo;
+use super::frame::{trace, FrameIo};
 use super::pipeline::Ctx;
 use crate::api::trace::{LearnOutcome, Location, Step};
 use crate::ids::Vni;
@@ -39,7 +39,7 @@ pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: De
             }
         }
     };
-    cx.io.trace(|| Step::Learn {
+    trace!(cx.io, Step::Learn {
         vni,
         mac,
         at: match dest {

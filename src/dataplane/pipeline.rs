@@ -4,7 +4,7 @@
 
 use super::counters::{Counters, DropReason, Stat};
 use super::events::{EventQueue, ReportCache};
-use super::frame::{Frame, FrameIo};
+use super::frame::{trace, Frame, FrameIo};
 use crate::api::trace::Step;
 use crate::ids::Vni;
 use crate::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, UPLINK};
@@ -82,7 +82,7 @@ impl<IO: FrameIo> Ctx<'_, IO> {
     /// Counts a drop by reason and releases the frame.
     #[inline]
     pub fn drop_frame(&mut self, frame: IO::Frame, reason: DropReason) {
-        self.io.trace(|| Step::Drop { reason });
+        trace!(self.io, Step::Drop { reason });
         self.p.counters.dropped(reason);
         self.io.free(frame);
     }
@@ -91,7 +91,7 @@ impl<IO: FrameIo> Ctx<'_, IO> {
 /// Runs one frame received on `port` through the pipeline.
 #[inline]
 pub fn process<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Frame) {
-    cx.io.trace(|| Step::Rx {
+    trace!(cx.io, Step::Rx {
         port,
         len: frame.data().len(),
     });

@@ -6,7 +6,7 @@
 use super::access::VmFrame;
 use super::counters::{Stat, VniStat};
 use super::events::{self, Event};
-use super::frame::{Frame, FrameIo};
+use super::frame::{trace, Frame, FrameIo};
 use super::pipeline::Ctx;
 use crate::api::trace::{ArpDecision, Step};
 use crate::ids::Vni;
@@ -60,7 +60,7 @@ pub fn arp_from_vm<IO: FrameIo>(
         decision,
     };
     if !snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
-        cx.io.trace(|| decided(ArpDecision::Off));
+        trace!(cx.io, decided(ArpDecision::Off));
         return Some(frame);
     }
     // Only a VM speaking for itself is believed.
@@ -69,7 +69,7 @@ pub fn arp_from_vm<IO: FrameIo>(
     }
     // Gratuitous ARP and address probes (sender 0.0.0.0) pass as they are.
     if op != ArpOperation::Request || sender_ip == target_ip || sender_ip.is_unspecified() {
-        cx.io.trace(|| decided(ArpDecision::Passed));
+        trace!(cx.io, decided(ArpDecision::Passed));
         return Some(frame);
     }
     match snap.arps.get(&ArpKey { vni, ip: target_ip }).map(|e| e.mac) {
@@ -80,7 +80,7 @@ pub fn arp_from_vm<IO: FrameIo>(
                 eth.set_src(mac);
                 if let Ok(mut a) = ArpPacket::new_checked(eth.payload_mut()) {
                     a.make_reply(mac);
-                    cx.io.trace(|| decided(ArpDecision::Suppressed { mac }));
+                    trace!(cx.io, decided(ArpDecision::Suppressed { mac }));
                     cx.p.counters.add(Stat::ArpProxyReplies, 1);
                     cx.p.counters.vni_add(vm.slot, VniStat::ArpProxyReplies, 1);
                     cx.io.send(port, frame);
@@ -90,7 +90,7 @@ pub fn arp_from_vm<IO: FrameIo>(
             Some(frame)
         }
         Some(_) => {
-            cx.io.trace(|| decided(ArpDecision::Passed));
+            trace!(cx.io, decided(ArpDecision::Passed));
             Some(frame)
         }
         None if snap.controller_up => {
@@ -105,18 +105,18 @@ pub fn arp_from_vm<IO: FrameIo>(
                 cx.p.counters.add(Stat::ArpQueries, 1);
                 cx.p.counters
                     .vni_add(vm.slot, VniStat::ControllerQueries, 1);
-                cx.io.trace(|| decided(ArpDecision::AskController));
+                trace!(cx.io, decided(ArpDecision::AskController));
                 cx.io.free(frame);
                 None
             } else {
                 cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
-                cx.io.trace(|| decided(ArpDecision::Flooded));
+                trace!(cx.io, decided(ArpDecision::Flooded));
                 Some(frame)
             }
         }
         None => {
             cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
-            cx.io.trace(|| decided(ArpDecision::Flooded));
+            trace!(cx.io, decided(ArpDecision::Flooded));
             Some(frame)
         }
     }

@@ -1,5 +1,5 @@
 //! Frames traced through the real pipeline (`vxswitch trace`): `Traced` wraps an I/O and
-//! records each stage's step (`FrameIo::trace`) and each transmit. A dry run wraps `DryIo`,
+//! records each stage's step (`trace!`) and each transmit. A dry run wraps `DryIo`,
 //! which sends nothing, with counters and an event queue of its own: the live tables are
 //! read, nothing is changed. A live trace wraps the worker's own I/O for the next frames of
 //! one port (`LiveTrace`): they are forwarded as any other, and their steps kept.
@@ -41,8 +41,9 @@ impl<IO: FrameIo> FrameIo for Traced<'_, IO> {
     fn alloc(&mut self, len: usize) -> Option<Self::Frame> {
         self.inner.alloc(len)
     }
-    fn trace(&mut self, step: impl FnOnce() -> Step) {
-        self.steps.push(step());
+    const TRACING: bool = true;
+    fn record(&mut self, step: Step) {
+        self.steps.push(step);
     }
 }
 

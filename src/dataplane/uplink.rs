@@ -4,7 +4,7 @@
 
 use super::counters::DropReason;
 use super::decap::Vxlan;
-use super::frame::{Frame, FrameIo};
+use super::frame::{trace, Frame, FrameIo};
 use super::pipeline::Ctx;
 use super::{decap, stack};
 use crate::api::trace::{Step, UplinkKind};
@@ -22,7 +22,7 @@ enum Kind {
 pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, frame: IO::Frame) {
     let kind = classify(cx, frame.data());
     if let Ok(k) = &kind {
-        cx.io.trace(|| Step::Uplink {
+        trace!(cx.io, Step::Uplink {
             kind: match k {
                 Kind::Arp => UplinkKind::Arp,
                 Kind::Icmp => UplinkKind::Icmp,
