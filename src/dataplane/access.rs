@@ -58,12 +58,15 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
         },
         Err(_) => return cx.drop_frame(frame, DropReason::BadEthernet),
     };
-    trace!(cx.io, Step::VmFrame {
-        vni,
-        src: vm.src,
-        dst: vm.dst,
-        ethertype: vm.ethertype.into(),
-    });
+    trace!(
+        cx.io,
+        Step::VmFrame {
+            vni,
+            src: vm.src,
+            dst: vm.dst,
+            ethertype: vm.ethertype.into(),
+        }
+    );
     if !vm.src.is_unicast() {
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }

@@ -62,11 +62,14 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
         return cx.drop_frame(frame, DropReason::BadSourceMac);
     }
     let marked = vx.replicate_locally();
-    trace!(cx.io, Step::Decap {
-        vni,
-        from: outer_src,
-        replicate_locally: marked,
-    });
+    trace!(
+        cx.io,
+        Step::Decap {
+            vni,
+            from: outer_src,
+            replicate_locally: marked,
+        }
+    );
     if let Some(t) = tunnel {
         learn::learn(cx, vni, src, Dest::Remote(t));
     }

@@ -30,12 +30,15 @@ pub fn encap<IO: FrameIo>(
     }
     let inner_len = frame.data().len();
     let port = src_port(frame.data());
-    trace!(cx.io, Step::Encap {
-        vni,
-        vtep: tunnel.ip,
-        next_hop_mac: tunnel.next_hop_mac,
-        udp_src_port: port,
-    });
+    trace!(
+        cx.io,
+        Step::Encap {
+            vni,
+            vtep: tunnel.ip,
+            next_hop_mac: tunnel.next_hop_mac,
+            udp_src_port: port,
+        }
+    );
     let Some(hdr) = frame.prepend(ENCAP_OVERHEAD) else {
         return cx.drop_frame(frame, DropReason::NoHeadroom);
     };

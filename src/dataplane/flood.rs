@@ -23,32 +23,35 @@ pub fn flood<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, in_port: PortIdx, fram
     };
     cx.p.counters.add(Stat::Flooded, 1);
     cx.p.counters.vni_add(info.slot, VniStat::BumFrames, 1);
-    trace!(cx.io, Step::Flood {
-        vni,
-        mode: info.bum.mode,
-        copies: info
-            .bum
-            .copies
-            .iter()
-            .filter_map(|c| {
-                let t = snap.tunnels.get(c.tunnel)?;
-                Some(FloodCopy {
-                    vtep: t.ip,
-                    kind: match c.kind {
-                        CopyKind::Vtep => CopyTo::Vtep,
-                        CopyKind::Proxy => CopyTo::Proxy,
-                        CopyKind::Group => CopyTo::Group,
-                    },
+    trace!(
+        cx.io,
+        Step::Flood {
+            vni,
+            mode: info.bum.mode,
+            copies: info
+                .bum
+                .copies
+                .iter()
+                .filter_map(|c| {
+                    let t = snap.tunnels.get(c.tunnel)?;
+                    Some(FloodCopy {
+                        vtep: t.ip,
+                        kind: match c.kind {
+                            CopyKind::Vtep => CopyTo::Vtep,
+                            CopyKind::Proxy => CopyTo::Proxy,
+                            CopyKind::Group => CopyTo::Group,
+                        },
+                    })
                 })
-            })
-            .collect(),
-        local_ports: info
-            .local_ports
-            .iter()
-            .copied()
-            .filter(|&p| p != in_port && p != UPLINK)
-            .collect(),
-    });
+                .collect(),
+            local_ports: info
+                .local_ports
+                .iter()
+                .copied()
+                .filter(|&p| p != in_port && p != UPLINK)
+                .collect(),
+        }
+    );
     // One tunnel copy and no other port (multicast mode, a VM alone on its switch here):
     // the frame itself is encapsulated, as a known unicast would be.
     if let [only] = info.bum.copies[..] {

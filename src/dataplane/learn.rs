@@ -39,18 +39,21 @@ pub fn learn<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, mac: MacAddr, dest: De
             }
         }
     };
-    trace!(cx.io, Step::Learn {
-        vni,
-        mac,
-        at: match dest {
-            Dest::Local(p) => Location::Port(p),
-            Dest::Remote(t) => Location::Vtep(
-                cx.snap
-                    .tunnels
-                    .get(t)
-                    .map_or(std::net::Ipv4Addr::UNSPECIFIED, |t| t.ip),
-            ),
-        },
-        outcome,
-    });
+    trace!(
+        cx.io,
+        Step::Learn {
+            vni,
+            mac,
+            at: match dest {
+                Dest::Local(p) => Location::Port(p),
+                Dest::Remote(t) => Location::Vtep(
+                    cx.snap
+                        .tunnels
+                        .get(t)
+                        .map_or(std::net::Ipv4Addr::UNSPECIFIED, |t| t.ip),
+                ),
+            },
+            outcome,
+        }
+    );
 }

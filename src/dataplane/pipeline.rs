@@ -91,10 +91,13 @@ impl<IO: FrameIo> Ctx<'_, IO> {
 /// Runs one frame received on `port` through the pipeline.
 #[inline]
 pub fn process<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Frame) {
-    trace!(cx.io, Step::Rx {
-        port,
-        len: frame.data().len(),
-    });
+    trace!(
+        cx.io,
+        Step::Rx {
+            port,
+            len: frame.data().len(),
+        }
+    );
     if port == UPLINK {
         cx.p.counters.add(Stat::RxUplink, 1);
         super::uplink::receive(cx, frame);

@@ -22,14 +22,17 @@ enum Kind {
 pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, frame: IO::Frame) {
     let kind = classify(cx, frame.data());
     if let Ok(k) = &kind {
-        trace!(cx.io, Step::Uplink {
-            kind: match k {
-                Kind::Arp => UplinkKind::Arp,
-                Kind::Icmp => UplinkKind::Icmp,
-                Kind::Igmp => UplinkKind::Igmp,
-                Kind::Vxlan(_) => UplinkKind::Vxlan,
-            },
-        });
+        trace!(
+            cx.io,
+            Step::Uplink {
+                kind: match k {
+                    Kind::Arp => UplinkKind::Arp,
+                    Kind::Icmp => UplinkKind::Icmp,
+                    Kind::Igmp => UplinkKind::Igmp,
+                    Kind::Vxlan(_) => UplinkKind::Vxlan,
+                },
+            }
+        );
     }
     match kind {
         Ok(Kind::Arp) => stack::arp(cx, frame),
