@@ -37,10 +37,24 @@ fn started(prefix: &str, vm_c: bool) -> ControlledLab {
     assert!(ok, "{out}");
     lab.topo.power_on(0).unwrap();
     lab.topo.power_on(1).unwrap();
-    lab.wait("tables complete", Duration::from_secs(30), |l| {
+    let complete = lab.wait("tables complete", Duration::from_secs(30), |l| {
         l.vtep_table().len() == 2 && l.mac_table().len() == 2 && l.arp_table().len() == 2
-    })
-    .unwrap();
+    });
+    if let Err(e) = complete {
+        // What was missing, for a failure seen once under a loaded full run.
+        panic!(
+            "{e}: owner {:?}; vtep-table {:?}; mac-table {:?}; arp-table {:?}; \
+             esxi01 macs {:?}, connections {:?}; esxi02 macs {:?}, connections {:?}",
+            lab.owner_of_vni(0),
+            lab.vtep_table(),
+            lab.mac_table(),
+            lab.arp_table(),
+            lab.mac_list(0),
+            lab.connections(0),
+            lab.mac_list(1),
+            lab.connections(1),
+        );
+    }
     lab
 }
 
