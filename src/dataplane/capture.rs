@@ -3,7 +3,7 @@
 //! bounded queue the control socket drains into a pcap. Nobody capturing costs one relaxed
 //! load per non-empty RX poll and per TX flush; a full queue loses frames, counted.
 
-use crate::api::capture::Direction;
+use crate::api::capture::{CapturedFrame, Direction};
 use crate::tables::PortIdx;
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -14,15 +14,6 @@ pub const CAPTURE_QUEUE: usize = 8192;
 /// No port is captured.
 const OFF: u32 = u32::MAX;
 
-/// One captured frame.
-pub struct Captured {
-    pub unix_us: u64,
-    pub direction: Direction,
-    /// The frame's length on the wire (`bytes` may be cut to the snap length).
-    pub orig_len: u32,
-    pub bytes: Vec<u8>,
-}
-
 /// The capture the workers feed.
 pub struct Capture {
     port: AtomicU32,
@@ -31,7 +22,7 @@ pub struct Capture {
     snaplen: AtomicU32,
     /// Frames still to take: copying stops at the count asked.
     left: AtomicU64,
-    frames: ArrayQueue<Captured>,
+    frames: ArrayQueue<CapturedFrame>,
     lost: AtomicU64,
 }
 
@@ -96,7 +87,7 @@ impl Capture {
         if taken.is_err() {
             return;
         }
-        let c = Captured {
+        let c = CapturedFrame {
             unix_us: crate::wire::pcap::now_us(),
             direction,
             orig_len,
@@ -114,10 +105,8 @@ impl Capture {
         self.record(direction, data.len() as u32, data[..keep].to_vec());
     }
     /// The frames queued so far.
-    pub fn drain(&self, mut f: impl FnMut(Captured)) {
-        while let Some(c) = self.frames.pop() {
-            f(c);
-        }
+    pub fn drain(&self) -> Vec<CapturedFrame> {
+        std::iter::from_fn(|| self.frames.pop()).collect()
     }
     /// Frames lost to a full queue since the start.
     pub fn lost(&self) -> u64 {
@@ -144,8 +133,11 @@ mod tests {
         for _ in 0..3 {
             c.frame(Direction::Rx, &[1, 2, 3, 4, 5, 6]);
         }
-        let mut got = Vec::new();
-        c.drain(|f| got.push((f.orig_len, f.bytes)));
+        let got: Vec<_> = c
+            .drain()
+            .into_iter()
+            .map(|f| (f.orig_len, f.bytes))
+            .collect();
         assert_eq!(got, [(6, vec![1, 2, 3, 4]), (6, vec![1, 2, 3, 4])]);
         c.stop();
         // Unbounded: a full queue loses frames, counted.

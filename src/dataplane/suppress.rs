@@ -48,21 +48,29 @@ pub fn arp_from_vm<IO: FrameIo>(
 ) -> Option<IO::Frame> {
     let snap = cx.snap;
     let VmFrame { vni, port, src, .. } = *vm;
-    let (op, sender_mac, sender_ip, target_ip) = {
-        let arp = frame.data().get(vm.payload_at..).unwrap_or_default();
-        let Ok(a) = ArpPacket::new_checked(arp) else {
-            return Some(frame);
-        };
-        (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip())
+    let arp = |f: &IO::Frame| {
+        let a = ArpPacket::new_checked(f.data().get(vm.payload_at..).unwrap_or_default());
+        a.map(|a| (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip()))
+    };
+    if !snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
+        if let Ok((.., target)) = arp(&frame) {
+            trace!(
+                cx.io,
+                Step::Arp {
+                    target,
+                    decision: ArpDecision::Off
+                }
+            );
+        }
+        return Some(frame);
+    }
+    let Ok((op, sender_mac, sender_ip, target_ip)) = arp(&frame) else {
+        return Some(frame);
     };
     let decided = |decision| Step::Arp {
         target: target_ip,
         decision,
     };
-    if !snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
-        trace!(cx.io, decided(ArpDecision::Off));
-        return Some(frame);
-    }
     // Only a VM speaking for itself is believed.
     if sender_mac == src {
         snoop(cx, vni, sender_ip, sender_mac);

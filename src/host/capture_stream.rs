@@ -2,10 +2,9 @@
 //! what they copy as `CaptureChunk` lines (at least one a second, so a quiet port still
 //! shows the stream alive), and stops at the count, the time limit or the client's going.
 
-use super::control_socket::ControlEnv;
-use crate::api::capture::{CaptureChunk, CaptureRequest, CapturedFrame};
+use super::control_socket::{any_port, ControlEnv};
+use crate::api::capture::{CaptureChunk, CaptureRequest};
 use crate::api::host::{Answer, Response};
-use crate::tables::PortIdx;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::unix::OwnedWriteHalf;
@@ -16,16 +15,10 @@ const CHUNK_EVERY: Duration = Duration::from_millis(50);
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 pub async fn stream(env: &ControlEnv, req: &CaptureRequest, wr: &mut OwnedWriteHalf) {
+    let count = if req.count == 0 { u64::MAX } else { req.count };
     let started = req.check().and_then(|()| {
-        let port = env
-            .ports
-            .iter()
-            .position(|p| p.name == req.port)
-            .ok_or_else(|| format!("port: no port named {:?}", req.port))?;
-        if !env
-            .capture
-            .start(port as PortIdx, &req.directions, req.snaplen, count(req))
-        {
+        let port = any_port(env, &req.port)?;
+        if !env.capture.start(port, &req.directions, req.snaplen, count) {
             return Err("another capture is running".into());
         }
         Ok(())
@@ -35,13 +28,15 @@ pub async fn stream(env: &ControlEnv, req: &CaptureRequest, wr: &mut OwnedWriteH
         return;
     }
     let until = tokio::time::Instant::now() + Duration::from_millis(req.duration_ms);
-    let mut left = count(req);
+    let mut taken = 0u64;
     let mut last_sent = tokio::time::Instant::now();
     let mut done = false;
     while !done {
         tokio::time::sleep(CHUNK_EVERY).await;
-        let frames = take(env, &mut left);
-        done = left == 0 || tokio::time::Instant::now() >= until;
+        // The workers stop copying at the count: everything queued belongs to it.
+        let frames = env.capture.drain();
+        taken += frames.len() as u64;
+        done = taken >= count || tokio::time::Instant::now() >= until;
         if done {
             env.capture.stop();
         }
@@ -65,34 +60,8 @@ pub async fn stream(env: &ControlEnv, req: &CaptureRequest, wr: &mut OwnedWriteH
     }
 }
 
-/// Up to `left` of the frames queued (the rest are dropped: the count is reached).
-fn take(env: &ControlEnv, left: &mut u64) -> Vec<CapturedFrame> {
-    let mut out = Vec::new();
-    env.capture.drain(|c| {
-        if *left > 0 {
-            *left -= 1;
-            out.push(CapturedFrame {
-                unix_us: c.unix_us,
-                direction: c.direction,
-                orig_len: c.orig_len,
-                bytes: c.bytes,
-            });
-        }
-    });
-    out
-}
-
 async fn send(wr: &mut OwnedWriteHalf, a: &Answer) -> std::io::Result<()> {
     let mut line = serde_json::to_string(a).expect("answers serialize");
     line.push('\n');
     wr.write_all(line.as_bytes()).await
-}
-
-/// The frames asked for (0: as many as come in the time).
-fn count(req: &CaptureRequest) -> u64 {
-    if req.count == 0 {
-        u64::MAX
-    } else {
-        req.count
-    }
 }

@@ -130,7 +130,7 @@ async fn answer(env: &ControlEnv, req: Request) -> Result<Response, String> {
 }
 
 /// A port by name, the uplink included.
-fn any_port(env: &ControlEnv, name: &str) -> Result<PortIdx, String> {
+pub(super) fn any_port(env: &ControlEnv, name: &str) -> Result<PortIdx, String> {
     env.ports
         .iter()
         .position(|p| p.name == name)

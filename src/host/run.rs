@@ -241,6 +241,11 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         capture: Arc::clone(&capture),
         clock: Arc::clone(&clock),
     };
+    let port_ids: Vec<(String, u16)> = control_env
+        .ports
+        .iter()
+        .map(|p| (p.name.clone(), p.id))
+        .collect();
     let (recorder, metrics_handle) = super::metrics::recorder();
     let (mut control_plane, mut link) = ControlPlane::start(
         cfg.agent.as_ref(),
@@ -251,10 +256,6 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
         control_env,
     )
     .map_err(socket_err)?;
-    let port_ids: Vec<(String, u16)> = std::iter::once("uplink".to_string())
-        .chain(cfg.access_ports.iter().map(|a| a.name.clone()))
-        .zip(ports.iter().map(|p| p.id()))
-        .collect();
     let cores: Vec<usize> = plans.iter().map(|p| p.core).collect();
     let mut links = LinkWatch::new(
         cfg.access_ports
@@ -332,7 +333,6 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
                 a.controllers
             ))
         );
-        let _ = std::io::stdout().flush();
         let mut mgmt = Mgmt {
             manager: &mut manager,
             link: &mut link,
