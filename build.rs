@@ -29,7 +29,7 @@ fn main() {
         .allowlist_function(
             "vxs_.*|rte_eal_init|rte_eal_cleanup|rte_strerror|rte_socket_id|rte_thread_register\
              |rte_thread_unregister|rte_eth_dev_.*|rte_eth_rx_queue_setup|rte_eth_tx_queue_setup\
-             |rte_eth_promiscuous_enable|rte_eth_macaddr_get|rte_eth_stats_get|rte_eth_link_get_nowait\
+             |rte_eth_promiscuous_enable|rte_eth_macaddr_get|rte_eth_stats_get|rte_eth_stats_reset|rte_eth_link_get_nowait\
              |rte_eth_tx_done_cleanup|rte_pktmbuf_pool_create|rte_pktmbuf_free_bulk|rte_mempool_.*count\
              |rte_mempool_free|rte_version|rte_get_tsc_hz",
         )

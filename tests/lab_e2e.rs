@@ -216,3 +216,65 @@ fn jumbo_frames_cross_both_ways() {
         }
     }
 }
+
+/// net_af_packet's sockets see every link of the host until they are bound to their own:
+/// a frame crossing the uplink (or a management network) meanwhile waits in a VM port's
+/// ring. The data plane drops what its ports hold before it polls them; otherwise port
+/// security locks onto a stranger's MAC, as a cluster test once showed.
+#[test]
+fn frames_on_other_links_while_a_data_plane_starts_never_reach_a_vm_port() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use vxswitch::api::host::{MacRow, PortRow, Request};
+    use vxswitch::api::HostClient;
+    use vxswitch::lab::{dataplane_config, start_daemon, Options, Topology, DATAPLANE_READY};
+    require_root();
+    let opts = Options {
+        vms_on: false,
+        controllers: 0,
+        mtu: Mtu::STANDARD,
+        vm_c: false,
+    };
+    let topo = Topology::build("vxt5", &[VM_A], opts).unwrap();
+    let dir = std::env::temp_dir().join("vxswitch-lab-vxt5");
+    std::fs::create_dir_all(&dir).unwrap();
+    // UDP broadcasts on the underlay, i.e. on the hypervisor's up0, for as long as it starts.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = {
+        let (stop, ul) = (Arc::clone(&stop), topo.underlay_ns.clone());
+        std::thread::spawn(move || {
+            sh::enter_netns(&ul).unwrap();
+            let s = std::net::UdpSocket::bind("192.168.250.1:0").unwrap();
+            s.set_broadcast(true).unwrap();
+            let mut sent = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                sent += u64::from(s.send_to(&[0u8; 64], "192.168.250.255:9").is_ok());
+            }
+            sent
+        })
+    };
+    let hv = &topo.hvs[0];
+    let cfg = dataplane_config(hv, &[], 0);
+    let mut dp = start_daemon(Path::new(EXE), "dataplane", &hv.ns, "hv1", &dir, &cfg).unwrap();
+    let ready = dp.wait_for(DATAPLANE_READY, 1, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let sent = flood.join().unwrap();
+    ready.unwrap();
+    let api = HostClient::new(format!("/run/vxswitch/{}.sock", hv.ns));
+    let macs: Vec<MacRow> = api
+        .get(Request::MacList {
+            vni: vxswitch::lab::VNI,
+        })
+        .unwrap();
+    let ports: Vec<PortRow> = api.get(Request::Ports).unwrap();
+    dp.stop(vxswitch::lab::STOP_GRACE);
+    let vm = ports.iter().find(|p| p.name == "vm").unwrap();
+    assert!(sent > 1000, "the flood ran: {sent}");
+    assert!(
+        macs.is_empty(),
+        "the powered-off VM's port learned {macs:?}"
+    );
+    assert_eq!(vm.rx_packets, 0, "{vm:?}\n{}", dp.output());
+}

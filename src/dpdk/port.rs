@@ -1,6 +1,6 @@
 //! Ethernet ports: lookup by device name, configuration, start/stop, statistics.
 
-use super::{strerror, sys, DpdkError, Eal, Mempool};
+use super::{strerror, sys, DpdkError, Eal, Mbuf, Mempool};
 use crate::wire::MacAddr;
 use std::ffi::CString;
 use std::marker::PhantomData;
@@ -80,6 +80,36 @@ pub struct StartedPort<'p> {
 }
 
 impl StartedPort<'_> {
+    /// net_af_packet opens each queue's socket for every interface of the namespace, sets
+    /// its ring up, and binds it to its own interface only then: frames that crossed any
+    /// link of the host meanwhile (a management network's ARP, another port's traffic) wait
+    /// in the ring as if this port had received them. Nothing has polled the port yet, so
+    /// all it holds is dropped, and its counters start from zero. Returns how many.
+    fn discard_stale(&self, queues: u16) -> u64 {
+        const BURST: u16 = 32;
+        let mut pkts = [std::ptr::null_mut(); BURST as usize];
+        let mut dropped = 0u64;
+        for q in 0..queues {
+            // Bounded: a ring holds a few thousand frames at most.
+            for _ in 0..1024 {
+                // SAFETY: pkts has room for BURST pointers; the port is started and no
+                // worker polls it yet.
+                let n = unsafe { sys::vxs_rx_burst(self.port.id, q, pkts.as_mut_ptr(), BURST) };
+                for &m in &pkts[..usize::from(n)] {
+                    // SAFETY: rx_burst handed us this mbuf; dropping it frees it once.
+                    drop(unsafe { Mbuf::from_raw(m) });
+                }
+                dropped += u64::from(n);
+                if n < BURST {
+                    break;
+                }
+            }
+        }
+        // SAFETY: the port id is valid; resetting a started port's counters is allowed.
+        unsafe { sys::rte_eth_stats_reset(self.port.id) };
+        dropped
+    }
+
     /// Whether the driver declared multi-segment TX (and it was enabled): replicas that
     /// share their payload are mbuf chains, and go only to such ports as they are.
     pub fn multi_seg_tx(&self) -> bool {
@@ -160,8 +190,7 @@ impl<'eal> Port<'eal> {
                     "needs {} rx / {} tx queues, driver {} allows {} / {}",
                     cfg.rx_queues,
                     cfg.tx_queues,
-                    // SAFETY: driver_name is a static C string set by the driver, or null.
-                    unsafe { opt_cstr(info.driver_name) },
+                    info_driver(&info),
                     info.max_rx_queues,
                     info.max_tx_queues
                 ),
@@ -241,6 +270,15 @@ impl<'eal> Port<'eal> {
         // SAFETY: the port is started. Some virtual drivers do not support promiscuous
         // mode; they already pass every frame, so the result is not an error.
         unsafe { sys::rte_eth_promiscuous_enable(self.id) };
+        if info_driver(&info) == AF_PACKET {
+            let n = started.discard_stale(cfg.rx_queues);
+            if n > 0 {
+                tracing::info!(
+                    "vxswitch: port {} ({}): {n} frame(s) queued before it started discarded (af_packet sees every link until bound)",
+                    self.id, self.name
+                );
+            }
+        }
         Ok(started)
     }
 
@@ -253,8 +291,7 @@ impl<'eal> Port<'eal> {
     /// The driver's name, e.g. `net_af_packet` or `net_vhost`.
     pub fn driver(&self) -> String {
         match self.info() {
-            // SAFETY: driver_name is a static C string set by the driver, or null.
-            Some(info) => unsafe { opt_cstr(info.driver_name) },
+            Some(info) => info_driver(&info),
             None => "?".into(),
         }
     }
@@ -285,6 +322,14 @@ impl<'eal> Port<'eal> {
         let rc = unsafe { sys::rte_eth_link_get_nowait(self.id, &mut l) };
         rc == 0 && l.link_status() != 0
     }
+}
+
+/// The driver whose sockets see every interface until bound (see `discard_stale`).
+const AF_PACKET: &str = "net_af_packet";
+
+fn info_driver(info: &sys::rte_eth_dev_info) -> String {
+    // SAFETY: driver_name is a static C string set by the driver, or null.
+    unsafe { opt_cstr(info.driver_name) }
 }
 
 /// # Safety
