@@ -448,6 +448,58 @@ fn learned_mac_is_published_and_then_forwarded_as_unicast() {
 }
 
 #[test]
+fn a_run_of_frames_from_one_mac_marks_it_seen_each_second_and_a_move_is_still_reported() {
+    let cfg = Config::parse(CONFIG).unwrap();
+    let mut r = Rig::new(CONFIG);
+    let cell = Arc::new(SnapshotCell::new(r.snap.clone()));
+    let mut m = TableManager::new(Arc::clone(&cell), &cfg);
+    let d: MacAddr = "02:dd:dd:dd:dd:dd".parse().unwrap();
+    let from_d = traffic::udp(b_mac(), d, a_ip(), b_ip(), 1, 2, 0);
+    r.send(VM_A, &from_d);
+    m.apply(&r.events(), 1);
+    r.snap = (*cell.load()).clone();
+    let seen = |r: &Rig| {
+        r.snap
+            .macs
+            .get(&vxswitch::tables::MacKey { vni: V5001, mac: d })
+            .map(|e| (e.dest, e.seen()))
+    };
+    // The frames after the first skip the lookup; a new second refreshes the entry again.
+    for now in [5, 5, 5, 6, 6, 9] {
+        r.pipeline.now = now;
+        r.send(VM_A, &from_d);
+        assert_eq!(seen(&r), Some((Dest::Local(VM_A), now)));
+    }
+    assert!(r.events().is_empty(), "a known MAC is not reported");
+    // The next frame from the MAC comes from another port: reported at once.
+    r.send(VM_C, &from_d);
+    assert_eq!(
+        r.events(),
+        vec![Event::MacSeen {
+            vni: V5001,
+            mac: d,
+            dest: Dest::Local(VM_C)
+        }]
+    );
+    // Decapsulation too: a run from one VTEP, then a VTEP the VNI does not have.
+    let inner = traffic::udp(a_mac(), b_mac(), b_ip(), a_ip(), 7, 8, 30);
+    for _ in 0..3 {
+        r.send(
+            UPLINK,
+            &traffic::vxlan(&r.outer(remote_ip()), V5001, 50000, &inner),
+        );
+    }
+    assert_eq!(r.stat(Stat::Decapsulated), 3);
+    let stranger = Ipv4Addr::new(192, 168, 250, 77);
+    r.send(
+        UPLINK,
+        &traffic::vxlan(&r.outer(stranger), V5001, 50000, &inner),
+    );
+    assert_eq!(r.drops(DropReason::UnknownVtep), 1);
+    assert_eq!(r.stat(Stat::Decapsulated), 3);
+}
+
+#[test]
 fn full_mac_table_refuses_new_entries_and_keeps_old_ones() {
     let mut cfg = Config::parse(CONFIG).unwrap();
     let r = Rig::new(CONFIG);

@@ -45,14 +45,20 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
     let Some((vni, info)) = Vni::new(vx.vni()).and_then(|v| Some((v, snap.vnis.get(&v)?))) else {
         return cx.drop_frame(frame, DropReason::UnknownVni);
     };
-    let tunnel = match snap.tunnels.index_of(outer_src) {
-        Some(t) if info.vteps.contains(&t) => Some(t),
-        // Multicast mode needs no controller: any VTEP on the group is a peer (RFC 7348 §4.2).
-        _ if info.bum.open => {
-            stranger(cx, vni, outer_src);
-            None
-        }
-        _ => return cx.drop_frame(frame, DropReason::UnknownVtep),
+    let tunnel = match cx.p.tunnel.get((outer_src, vni), snap.generation) {
+        Some(t) => Some(t),
+        None => match snap.tunnels.index_of(outer_src) {
+            Some(t) if info.vteps.contains(&t) => {
+                cx.p.tunnel.set((outer_src, vni), snap.generation, t);
+                Some(t)
+            }
+            // Multicast mode needs no controller: any VTEP on the group is a peer (RFC 7348 §4.2).
+            _ if info.bum.open => {
+                stranger(cx, vni, outer_src);
+                None
+            }
+            _ => return cx.drop_frame(frame, DropReason::UnknownVtep),
+        },
     };
     let (src, dst) = match EthernetFrame::new_checked(vx.payload()) {
         Ok(inner) => (inner.src(), inner.dst()),

@@ -16,6 +16,7 @@ mod guard;
 mod learn;
 mod offload;
 pub mod pipeline;
+mod recent;
 pub mod slow_path;
 mod stack;
 mod suppress;

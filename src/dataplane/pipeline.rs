@@ -5,9 +5,10 @@
 use super::counters::{Counters, DropReason, Stat};
 use super::events::{EventQueue, ReportCache};
 use super::frame::{trace, Frame, FrameIo};
+use super::recent::Recent;
 use crate::api::trace::Step;
 use crate::ids::Vni;
-use crate::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, UPLINK};
+use crate::tables::{ArpKey, Dest, MacKey, PortIdx, Snapshot, TunnelIdx, UPLINK};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -26,6 +27,11 @@ pub struct Pipeline {
     pub(super) strangers: ReportCache<(Vni, Ipv4Addr)>,
     /// Port security claims (port, MAC or address) sent under the current snapshot.
     pub(super) claims: ReportCache<(PortIdx, u64)>,
+    /// The last source learning found in place, and the second it was marked seen: the
+    /// frames after it from the same MAC and port skip the lookup.
+    pub(super) learned: Recent<(MacKey, Dest), u32>,
+    /// The last VTEP and VNI decapsulation accepted, and the sender's tunnel.
+    pub(super) tunnel: Recent<(Ipv4Addr, Vni), TunnelIdx>,
     /// Seconds clock for aging, set by the worker once per burst.
     pub now: u32,
     /// MTU of each kernel-backed VM port by PortIdx (0: not one): their frames may come
@@ -43,6 +49,8 @@ impl Pipeline {
             missed: ReportCache::default(),
             strangers: ReportCache::default(),
             claims: ReportCache::default(),
+            learned: Recent::default(),
+            tunnel: Recent::default(),
             now: 0,
             kernel_ports: Vec::new(),
         }

@@ -29,7 +29,7 @@ fn home(h: u64, mask: usize) -> usize {
 
 impl<K: Eq + Clone, V: Clone> Shard<K, V> {
     /// Where `k` is (Ok) or the empty slot it would go in (Err); the table must not be empty.
-    #[inline]
+    #[inline(always)]
     fn find(&self, k: &K, h: u64) -> Result<usize, usize> {
         let mask = self.slots.len() - 1;
         let mut i = home(h, mask);
@@ -49,7 +49,7 @@ impl<K: Eq + Clone, V: Clone> Shard<K, V> {
         Some((slot as *const Option<(K, V)>).cast())
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, k: &K, h: u64) -> Option<&V> {
         if self.slots.is_empty() {
             return None;

@@ -65,7 +65,7 @@ impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
 }
 
 impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, k: &K) -> Option<&V> {
         let h = hash_of(k);
         self.shards[shard_of(h)].get(k, h)
@@ -102,7 +102,7 @@ pub struct Editor<K, V> {
 }
 
 impl<K: ShardKey, V: Clone> Editor<K, V> {
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, k: &K) -> Option<&V> {
         let h = hash_of(k);
         self.shards[shard_of(h)].get(k, h)
