@@ -6,56 +6,81 @@
 /// probe sequence ends at an empty slot.
 const MIN_SLOTS: usize = 4;
 
+/// One slot: a key and its value, or empty.
+pub type Slot<K, V> = Option<(K, V)>;
+
+/// The slot a key with hash `h` starts probing at (the high bits pick the shard).
+#[inline(always)]
+fn home(h: u64, mask: usize) -> usize {
+    (h >> 20) as usize & mask
+}
+
+/// Where `k` is (Ok) or the empty slot it would go in (Err) in a non-empty shard.
+#[inline(always)]
+fn find<K: Eq, V>(slots: &[Slot<K, V>], k: &K, h: u64) -> Result<usize, usize> {
+    let mask = slots.len() - 1;
+    let mut i = home(h, mask);
+    loop {
+        match &slots[i] {
+            None => return Err(i),
+            Some((key, _)) if key == k => return Ok(i),
+            Some(_) => i = (i + 1) & mask,
+        }
+    }
+}
+
+/// A published shard's value for `k` (whose hash is `h`).
+#[inline(always)]
+pub fn get<'a, K: Eq, V>(slots: &'a [Slot<K, V>], k: &K, h: u64) -> Option<&'a V> {
+    if slots.is_empty() {
+        return None;
+    }
+    let i = find(slots, k, h).ok()?;
+    slots[i].as_ref().map(|(_, v)| v)
+}
+
+/// Where a lookup of hash `h` starts reading (for a prefetch): computed from the slice's
+/// address and length alone, so it reads nothing the lookup would miss on.
+#[inline(always)]
+pub fn slot_addr<K, V>(slots: &[Slot<K, V>], h: u64) -> Option<*const u8> {
+    let slot = slots.get(home(h, slots.len().wrapping_sub(1)))?;
+    Some((slot as *const Slot<K, V>).cast())
+}
+
+/// A shard being edited: its slots and how many are full. Published, it becomes the bare
+/// slots (`into_slots`), which readers reach with one pointer from the directory.
 #[derive(Clone)]
 pub struct Shard<K, V> {
-    slots: Box<[Option<(K, V)>]>,
+    slots: Vec<Slot<K, V>>,
     len: usize,
 }
 
 impl<K, V> Default for Shard<K, V> {
     fn default() -> Self {
         Shard {
-            slots: Box::new([]),
+            slots: Vec::new(),
             len: 0,
         }
     }
 }
 
-/// The slot a key with hash `h` starts probing at (the high bits pick the shard).
-#[inline]
-fn home(h: u64, mask: usize) -> usize {
-    (h >> 20) as usize & mask
-}
-
 impl<K: Eq + Clone, V: Clone> Shard<K, V> {
-    /// Where `k` is (Ok) or the empty slot it would go in (Err); the table must not be empty.
-    #[inline(always)]
-    fn find(&self, k: &K, h: u64) -> Result<usize, usize> {
-        let mask = self.slots.len() - 1;
-        let mut i = home(h, mask);
-        loop {
-            match &self.slots[i] {
-                None => return Err(i),
-                Some((key, _)) if key == k => return Ok(i),
-                Some(_) => i = (i + 1) & mask,
-            }
+    /// An editable copy of published slots.
+    pub fn from_slots(slots: &[Slot<K, V>]) -> Shard<K, V> {
+        Shard {
+            slots: slots.to_vec(),
+            len: slots.iter().filter(|s| s.is_some()).count(),
         }
     }
 
-    /// Where a lookup of hash `h` starts reading (for a prefetch), if the shard has slots.
+    /// The slots, to publish.
+    pub fn into_slots(self) -> std::sync::Arc<[Slot<K, V>]> {
+        self.slots.into()
+    }
+
     #[inline]
-    pub fn slot_addr(&self, h: u64) -> Option<*const u8> {
-        let slot = self.slots.get(home(h, self.slots.len().wrapping_sub(1)))?;
-        Some((slot as *const Option<(K, V)>).cast())
-    }
-
-    #[inline(always)]
     pub fn get(&self, k: &K, h: u64) -> Option<&V> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let i = self.find(k, h).ok()?;
-        self.slots[i].as_ref().map(|(_, v)| v)
+        get(&self.slots, k, h)
     }
 
     /// Inserts or replaces; `hash` recomputes the hash of an entry when the table grows.
@@ -63,7 +88,7 @@ impl<K: Eq + Clone, V: Clone> Shard<K, V> {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow(&hash);
         }
-        match self.find(&k, h) {
+        match find(&self.slots, &k, h) {
             Ok(i) => self.slots[i].replace((k, v)).map(|(_, old)| old),
             Err(i) => {
                 self.slots[i] = Some((k, v));
@@ -77,7 +102,7 @@ impl<K: Eq + Clone, V: Clone> Shard<K, V> {
         let n = (self.slots.len() * 2).max(MIN_SLOTS);
         let old = std::mem::replace(&mut self.slots, (0..n).map(|_| None).collect());
         let mask = n - 1;
-        for (k, v) in old.into_vec().into_iter().flatten() {
+        for (k, v) in old.into_iter().flatten() {
             let mut i = home(hash(&k), mask);
             while self.slots[i].is_some() {
                 i = (i + 1) & mask;
@@ -90,7 +115,7 @@ impl<K: Eq + Clone, V: Clone> Shard<K, V> {
         if self.slots.is_empty() {
             return None;
         }
-        let mut hole = self.find(k, h).ok()?;
+        let mut hole = find(&self.slots, k, h).ok()?;
         let (_, old) = self.slots[hole].take()?;
         self.len -= 1;
         // Backward shift: pull each later entry of the run into the hole if the hole lies
@@ -126,7 +151,7 @@ impl<K: Eq + Clone, V: Clone> Shard<K, V> {
         let old = std::mem::take(&mut self.slots);
         let before = self.len;
         self.len = 0;
-        for (k, v) in old.into_vec().into_iter().flatten() {
+        for (k, v) in old.into_iter().flatten() {
             if keep(&k, &v) {
                 let h = hash(&k);
                 self.insert(k, v, h, &hash);

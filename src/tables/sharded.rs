@@ -1,7 +1,9 @@
 //! A hash map split into shards behind `Arc`s: readers share it freely, and an edit clones
-//! only the shards it touches, so the cost of publishing grows with the change.
+//! only the shards it touches, so the cost of publishing grows with the change. A lookup
+//! reads the directory's entry (the shard's address and slot count, together), then the
+//! slot: one dependent load, and a slot address known before the shard is read (prefetch).
 
-use super::shard::Shard;
+use super::shard::{self, Shard, Slot};
 use std::sync::Arc;
 
 /// log2 of the shard count: 4096 shards keep 1M entries at ~256 per shard.
@@ -39,9 +41,12 @@ fn shard_of(h: u64) -> usize {
     (h >> (64 - SHARD_BITS)) as usize
 }
 
+/// A published shard: its slots, shared by every version that did not change it.
+type Published<K, V> = Arc<[Slot<K, V>]>;
+
 /// An immutable sharded map; `Clone` is cheap (one Arc).
 pub struct ShardedMap<K, V> {
-    shards: Arc<Vec<Arc<Shard<K, V>>>>,
+    shards: Arc<Vec<Published<K, V>>>,
     len: usize,
 }
 
@@ -56,7 +61,7 @@ impl<K, V> Clone for ShardedMap<K, V> {
 
 impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
     fn default() -> Self {
-        let empty = Arc::new(Shard::default());
+        let empty: Published<K, V> = Arc::from(Vec::new());
         ShardedMap {
             shards: Arc::new(vec![empty; SHARDS]),
             len: 0,
@@ -68,14 +73,14 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
     #[inline(always)]
     pub fn get(&self, k: &K) -> Option<&V> {
         let h = hash_of(k);
-        self.shards[shard_of(h)].get(k, h)
+        shard::get(&self.shards[shard_of(h)], k, h)
     }
     /// Where `get(k)` will start reading: the address a worker prefetches so that the
-    /// lookup hits the cache (never dereferenced here).
+    /// lookup hits the cache (never dereferenced here; only the directory is read).
     #[inline]
     pub fn slot_addr(&self, k: &K) -> Option<*const u8> {
         let h = hash_of(k);
-        self.shards[shard_of(h)].slot_addr(h)
+        shard::slot_addr(&self.shards[shard_of(h)], h)
     }
     pub fn len(&self) -> usize {
         self.len
@@ -84,28 +89,39 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
         self.len == 0
     }
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.shards.iter().flat_map(|s| s.iter())
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter().flatten().map(|(k, v)| (k, v)))
     }
     /// Starts an edit; `Editor::finish` returns the new version, `self` stays as it was.
     pub fn edit(&self) -> Editor<K, V> {
         Editor {
-            shards: (*self.shards).clone(),
+            shards: self.shards.iter().cloned().map(Editing::Shared).collect(),
             len: self.len,
         }
     }
 }
 
-/// Changes to a `ShardedMap`, cloning each touched shard once.
+/// A shard in an edit: as published until the edit first changes it.
+enum Editing<K, V> {
+    Shared(Published<K, V>),
+    Owned(Shard<K, V>),
+}
+
+/// Changes to a `ShardedMap`, copying each touched shard once.
 pub struct Editor<K, V> {
-    shards: Vec<Arc<Shard<K, V>>>,
+    shards: Vec<Editing<K, V>>,
     len: usize,
 }
 
 impl<K: ShardKey, V: Clone> Editor<K, V> {
-    #[inline(always)]
+    #[inline]
     pub fn get(&self, k: &K) -> Option<&V> {
         let h = hash_of(k);
-        self.shards[shard_of(h)].get(k, h)
+        match &self.shards[shard_of(h)] {
+            Editing::Shared(s) => shard::get(s, k, h),
+            Editing::Owned(s) => s.get(k, h),
+        }
     }
     pub fn len(&self) -> usize {
         self.len
@@ -113,10 +129,21 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// Shard i, copied out of the published version the first time.
+    fn owned(&mut self, i: usize) -> &mut Shard<K, V> {
+        let e = &mut self.shards[i];
+        if let Editing::Shared(s) = e {
+            *e = Editing::Owned(Shard::from_slots(s));
+        }
+        match e {
+            Editing::Owned(s) => s,
+            Editing::Shared(_) => unreachable!("made owned above"),
+        }
+    }
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         let h = hash_of(&k);
-        let old = Arc::make_mut(&mut self.shards[shard_of(h)]).insert(k, v, h, hash_of);
+        let old = self.owned(shard_of(h)).insert(k, v, h, hash_of);
         if old.is_none() {
             self.len += 1;
         }
@@ -124,26 +151,37 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     }
     pub fn remove(&mut self, k: &K) -> Option<V> {
         let h = hash_of(k);
-        let s = &mut self.shards[shard_of(h)];
-        s.get(k, h)?;
-        let old = Arc::make_mut(s).remove(k, h, hash_of);
+        self.get(k)?;
+        let old = self.owned(shard_of(h)).remove(k, h, hash_of);
         self.len -= usize::from(old.is_some());
         old
     }
     /// Removes every entry for which `drop_it` is true; returns how many.
     pub fn remove_where(&mut self, mut drop_it: impl FnMut(&K, &V) -> bool) -> usize {
         let mut removed = 0;
-        for s in &mut self.shards {
-            if s.iter().any(|(k, v)| drop_it(k, v)) {
-                removed += Arc::make_mut(s).retain(|k, v| !drop_it(k, v), hash_of);
+        for i in 0..self.shards.len() {
+            let any = match &self.shards[i] {
+                Editing::Shared(s) => s.iter().flatten().any(|(k, v)| drop_it(k, v)),
+                Editing::Owned(s) => s.iter().any(|(k, v)| drop_it(k, v)),
+            };
+            if any {
+                removed += self.owned(i).retain(|k, v| !drop_it(k, v), hash_of);
             }
         }
         self.len -= removed;
         removed
     }
     pub fn finish(self) -> ShardedMap<K, V> {
+        let shards = self
+            .shards
+            .into_iter()
+            .map(|e| match e {
+                Editing::Shared(s) => s,
+                Editing::Owned(s) => s.into_slots(),
+            })
+            .collect();
         ShardedMap {
-            shards: Arc::new(self.shards),
+            shards: Arc::new(shards),
             len: self.len,
         }
     }
