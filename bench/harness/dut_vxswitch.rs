@@ -223,6 +223,8 @@ pub fn sample(
     let gen = crate::generator::attach(ctx, sc)?;
     std::thread::sleep(ctx.warmup);
     let a = read(&host)?;
+    // bench/profile starts sampling the core at this line.
+    eprintln!("  {dut} #{index}: window opens");
     let churn = if sc.kind == Kind::Churn {
         Some(churn(&host, ctx.window)?)
     } else {
