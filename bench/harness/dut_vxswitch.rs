@@ -224,7 +224,9 @@ pub fn sample(
     std::thread::sleep(ctx.warmup);
     let a = read(&host)?;
     // bench/profile starts sampling the core at this line.
-    eprintln!("  {dut} #{index}: window opens");
+    if std::env::var_os("VXSWITCH_BENCH_MARK_WINDOW").is_some() {
+        eprintln!("  {dut} #{index}: window opens");
+    }
     let churn = if sc.kind == Kind::Churn {
         Some(churn(&host, ctx.window)?)
     } else {

@@ -3,7 +3,7 @@
 
 use crate::dut::{quantile, Sample};
 use crate::host::Machine;
-use crate::scenario::{Kind, Scenario};
+use crate::scenario::{Feed, Kind, Scenario};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -91,19 +91,33 @@ pub fn rows(scenarios: &[Scenario], samples: &[Sample]) -> Vec<Row> {
                     }
                     (">= 0.90 x N x 1 worker".into(), r.map(|r| r >= 0.90))
                 }
-                Kind::Encap | Kind::Decap => (
-                    ">= 0.90x testpmd, >= 2x OVS".to_string(),
-                    vs_tp.zip(vs_ovs).map(|(t, o)| t >= 0.90 && o >= 2.0),
+                // Over vhost-user testpmd io is the generator's own ceiling, not a target.
+                Kind::Encap | Kind::Decap if sc.feed == Feed::Vhost => (
+                    ">= 2.5x OVS; testpmd io = the generator's ceiling".to_string(),
+                    vs_ovs.map(|o| o >= 2.5),
                 ),
-                Kind::Bum(_) => (">= 0.80x testpmd (copies out)".into(), vs_tp.map(|r| r >= 0.80)),
-                Kind::Arp => (">= 0.90x testpmd".into(), vs_tp.map(|r| r >= 0.90)),
+                // testpmd io does no switching: about 0.5x of it is an encapsulating
+                // switch's ceiling (a bare MAC swap plus a 50-byte prepend measured 0.52x).
+                Kind::Encap => (
+                    ">= 0.50x testpmd, >= 3x OVS".to_string(),
+                    vs_tp.zip(vs_ovs).map(|(t, o)| t >= 0.50 && o >= 3.0),
+                ),
+                Kind::Decap => (
+                    ">= 0.45x testpmd, >= 3x OVS".to_string(),
+                    vs_tp.zip(vs_ovs).map(|(t, o)| t >= 0.45 && o >= 3.0),
+                ),
+                Kind::Bum(_) => (
+                    ">= 0.85x testpmd, >= 8x OVS (copies out)".into(),
+                    vs_tp.zip(vs_ovs).map(|(t, o)| t >= 0.85 && o >= 8.0),
+                ),
+                Kind::Arp => (">= 0.50x testpmd".into(), vs_tp.map(|r| r >= 0.50)),
                 Kind::ScaleEncap | Kind::ScaleDecap => {
                     let base = if sc.kind == Kind::ScaleEncap { "encap" } else { "decap" };
                     let r = ratio(vx, mpps(base, "vxswitch"));
                     if let Some(r) = r {
                         let _ = write!(notes, "{r:.2}x of {base} (1K entries)");
                     }
-                    (format!(">= 0.85x vxswitch {base}"), r.map(|r| r >= 0.85))
+                    (format!(">= 0.90x vxswitch {base}"), r.map(|r| r >= 0.90))
                 }
                 Kind::Churn => {
                     let r = ratio(vx, mpps("encap", "vxswitch"));

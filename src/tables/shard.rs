@@ -49,7 +49,6 @@ pub fn slot_addr<K, V>(slots: &[Slot<K, V>], h: u64) -> Option<*const u8> {
 
 /// A shard being edited: its slots and how many are full. Published, it becomes the bare
 /// slots (`into_slots`), which readers reach with one pointer from the directory.
-#[derive(Clone)]
 pub struct Shard<K, V> {
     slots: Vec<Slot<K, V>>,
     len: usize,
