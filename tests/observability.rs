@@ -122,8 +122,11 @@ fn metrics_count_per_port_vni_and_reason_as_frames_pass() {
     // pass, so they agree to within the frames of those microseconds.
     let near = |a: f64, b: f64| (a - b).abs() <= 1e-3 * a.max(b);
     assert!(near(enc, sup) && near(enc, bad), "{enc} {sup} {bad}");
+    // The driver counts TX when a buffered burst is flushed, and its counters are read
+    // after the pipeline's: on a loaded machine a few milliseconds apart (0.2% seen).
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-2 * a.max(b);
     assert!(
-        near(rx, enc + sup + bad) && near(tx, enc),
+        near(rx, enc + sup + bad) && close(tx, enc),
         "rx {rx} tx {tx} enc {enc}"
     );
     let gauge = |name| sample(&second, name, &[]).unwrap_or_else(|| panic!("no {name}"));
