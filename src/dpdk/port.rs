@@ -1,6 +1,6 @@
 //! Ethernet ports: lookup by device name, configuration, start/stop, statistics.
 
-use super::{strerror, sys, DpdkError, Eal, Mbuf, Mempool};
+use super::{strerror, sys, DpdkError, Eal, Mempool, RxBurst, BURST_SIZE};
 use crate::wire::MacAddr;
 use std::ffi::CString;
 use std::marker::PhantomData;
@@ -86,21 +86,15 @@ impl StartedPort<'_> {
     /// in the ring as if this port had received them. Nothing has polled the port yet, so
     /// all it holds is dropped, and its counters start from zero. Returns how many.
     fn discard_stale(&self, queues: u16) -> u64 {
-        const BURST: u16 = 32;
-        let mut pkts = [std::ptr::null_mut(); BURST as usize];
+        let mut burst = RxBurst::default();
         let mut dropped = 0u64;
         for q in 0..queues {
             // Bounded: a ring holds a few thousand frames at most.
             for _ in 0..1024 {
-                // SAFETY: pkts has room for BURST pointers; the port is started and no
-                // worker polls it yet.
-                let n = unsafe { sys::vxs_rx_burst(self.port.id, q, pkts.as_mut_ptr(), BURST) };
-                for &m in &pkts[..usize::from(n)] {
-                    // SAFETY: rx_burst handed us this mbuf; dropping it frees it once.
-                    drop(unsafe { Mbuf::from_raw(m) });
-                }
-                dropped += u64::from(n);
-                if n < BURST {
+                let n = burst.poll(self, q);
+                drop(burst.drain());
+                dropped += n as u64;
+                if n < BURST_SIZE {
                     break;
                 }
             }
@@ -274,7 +268,7 @@ impl<'eal> Port<'eal> {
             let n = started.discard_stale(cfg.rx_queues);
             if n > 0 {
                 tracing::info!(
-                    "vxswitch: port {} ({}): {n} frame(s) queued before it started discarded (af_packet sees every link until bound)",
+                    "vxswitch: port {} ({}): discarded {n} frame(s) queued before it started (af_packet sees every link until bound)",
                     self.id, self.name
                 );
             }
