@@ -4,6 +4,7 @@
 //! slot: one dependent load, and a slot address known before the shard is read (prefetch).
 
 use super::shard::{self, Shard, Slot};
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 /// log2 of the shard count: 4096 shards keep 1M entries at ~256 per shard.
@@ -96,21 +97,18 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
     /// Starts an edit; `Editor::finish` returns the new version, `self` stays as it was.
     pub fn edit(&self) -> Editor<K, V> {
         Editor {
-            shards: self.shards.iter().cloned().map(Editing::Shared).collect(),
+            base: Arc::clone(&self.shards),
+            touched: HashMap::new(),
             len: self.len,
         }
     }
 }
 
-/// A shard in an edit: as published until the edit first changes it.
-enum Editing<K, V> {
-    Shared(Published<K, V>),
-    Owned(Shard<K, V>),
-}
-
-/// Changes to a `ShardedMap`, copying each touched shard once.
+/// Changes to a `ShardedMap`: the shards it touched, each copied out of the published
+/// version once; every other shard stays shared.
 pub struct Editor<K, V> {
-    shards: Vec<Editing<K, V>>,
+    base: Arc<Vec<Published<K, V>>>,
+    touched: HashMap<usize, Shard<K, V>>,
     len: usize,
 }
 
@@ -118,9 +116,10 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     #[inline]
     pub fn get(&self, k: &K) -> Option<&V> {
         let h = hash_of(k);
-        match &self.shards[shard_of(h)] {
-            Editing::Shared(s) => shard::get(s, k, h),
-            Editing::Owned(s) => s.get(k, h),
+        let i = shard_of(h);
+        match self.touched.get(&i) {
+            Some(s) => s.get(k, h),
+            None => shard::get(&self.base[i], k, h),
         }
     }
     pub fn len(&self) -> usize {
@@ -131,14 +130,10 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     }
     /// Shard i, copied out of the published version the first time.
     fn owned(&mut self, i: usize) -> &mut Shard<K, V> {
-        let e = &mut self.shards[i];
-        if let Editing::Shared(s) = e {
-            *e = Editing::Owned(Shard::from_slots(s));
-        }
-        match e {
-            Editing::Owned(s) => s,
-            Editing::Shared(_) => unreachable!("made owned above"),
-        }
+        let base = &self.base;
+        self.touched
+            .entry(i)
+            .or_insert_with(|| Shard::from_slots(&base[i]))
     }
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
@@ -159,10 +154,10 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     /// Removes every entry for which `drop_it` is true; returns how many.
     pub fn remove_where(&mut self, mut drop_it: impl FnMut(&K, &V) -> bool) -> usize {
         let mut removed = 0;
-        for i in 0..self.shards.len() {
-            let any = match &self.shards[i] {
-                Editing::Shared(s) => s.iter().flatten().any(|(k, v)| drop_it(k, v)),
-                Editing::Owned(s) => s.iter().any(|(k, v)| drop_it(k, v)),
+        for i in 0..SHARDS {
+            let any = match self.touched.get(&i) {
+                Some(s) => s.iter().any(|(k, v)| drop_it(k, v)),
+                None => self.base[i].iter().flatten().any(|(k, v)| drop_it(k, v)),
             };
             if any {
                 removed += self.owned(i).retain(|k, v| !drop_it(k, v), hash_of);
@@ -171,13 +166,11 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
         self.len -= removed;
         removed
     }
-    pub fn finish(self) -> ShardedMap<K, V> {
-        let shards = self
-            .shards
-            .into_iter()
-            .map(|e| match e {
-                Editing::Shared(s) => s,
-                Editing::Owned(s) => s.into_slots(),
+    pub fn finish(mut self) -> ShardedMap<K, V> {
+        let shards = (0..SHARDS)
+            .map(|i| match self.touched.remove(&i) {
+                Some(s) => s.into_slots(),
+                None => Arc::clone(&self.base[i]),
             })
             .collect();
         ShardedMap {
