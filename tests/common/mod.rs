@@ -106,15 +106,19 @@ pub fn assert_no_leak(report: &str) {
     );
 }
 
-/// Waits until `path` exists and has not grown for `quiet`, or `timeout` passes.
+/// Waits until the pcap at `path` holds a frame and has not grown for `quiet`, or `timeout`
+/// passes. A writer creates the file with its 24-byte header when its port starts, which can
+/// be long before the first frame (a generator still starting), so the header alone does not
+/// count.
 pub fn wait_until_quiet(path: &Path, quiet: Duration, timeout: Duration) {
+    const PCAP_HEADER: u64 = 24;
     let start = Instant::now();
     let mut last = (0u64, Instant::now());
     while start.elapsed() < timeout {
         let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if len != last.0 {
             last = (len, Instant::now());
-        } else if len > 0 && last.1.elapsed() >= quiet {
+        } else if len > PCAP_HEADER && last.1.elapsed() >= quiet {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
