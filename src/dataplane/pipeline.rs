@@ -148,7 +148,8 @@ pub fn prefetch_targets(
             .map(MacAddr)
     };
     for m in [mac(0), mac(6)].into_iter().flatten() {
-        if let Some(addr) = snap.macs.slot_addr(&MacKey { vni, mac: m }) {
+        let key = MacKey { vni, mac: m };
+        if let Some(addr) = snap.macs.slot_addr(snap.macs.hash(&key)) {
             hint(addr);
         }
     }

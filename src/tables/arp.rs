@@ -12,7 +12,7 @@ pub struct ArpKey {
 }
 
 impl ShardKey for ArpKey {
-    #[inline]
+    #[inline(always)]
     fn shard_hash(&self) -> u64 {
         (u64::from(self.vni.get()) << 32) | u64::from(u32::from(self.ip))
     }

@@ -12,7 +12,7 @@ pub struct MacKey {
 }
 
 impl ShardKey for MacKey {
-    #[inline]
+    #[inline(always)]
     fn shard_hash(&self) -> u64 {
         (u64::from(self.vni.get()) << 40) ^ self.mac.hash_word()
     }

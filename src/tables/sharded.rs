@@ -17,7 +17,8 @@ pub trait ShardKey: Eq + Clone {
 }
 
 /// A random key per process, mixed into every table hash: which MACs share a shard or a
-/// slot is not something a VM choosing its source MACs can know (hash flooding).
+/// slot is not something a VM choosing its source MACs can know (hash flooding). Each map
+/// keeps a copy, read with its directory: the lookups test no lazy initialization.
 static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
     let mut b = [0u8; 8];
     // Without the kernel's random source the hash is still a good mix, only predictable.
@@ -25,13 +26,14 @@ static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
     u64::from_ne_bytes(b)
 });
 
-/// The key's keyed, mixed hash (the process's seed, then splitmix64's finalizer: every input
-/// bit moves every output bit, so keys that differ only in high bytes still spread): the top
+/// The key's keyed, mixed hash (the seed, then splitmix64's finalizer: every input bit
+/// moves every output bit, so keys that differ only in high bytes still spread): the top
 /// bits pick the shard, the next ones the slot. Not a cryptographic PRF: a cheap one that
-/// the per-packet path can afford.
-#[inline]
-pub fn hash_of<K: ShardKey>(k: &K) -> u64 {
-    let mut z = k.shard_hash().wrapping_add(*SEED);
+/// the per-packet path can afford. Always inlined: out of line, it read its key back from
+/// the stack the caller had just written it to, a store-forwarding stall (half its cost).
+#[inline(always)]
+fn hash_with<K: ShardKey>(seed: u64, k: &K) -> u64 {
+    let mut z = k.shard_hash().wrapping_add(seed);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -49,6 +51,7 @@ type Published<K, V> = Arc<[Slot<K, V>]>;
 pub struct ShardedMap<K, V> {
     shards: Arc<Vec<Published<K, V>>>,
     len: usize,
+    seed: u64,
 }
 
 impl<K, V> Clone for ShardedMap<K, V> {
@@ -56,6 +59,7 @@ impl<K, V> Clone for ShardedMap<K, V> {
         ShardedMap {
             shards: Arc::clone(&self.shards),
             len: self.len,
+            seed: self.seed,
         }
     }
 }
@@ -66,6 +70,7 @@ impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
         ShardedMap {
             shards: Arc::new(vec![empty; SHARDS]),
             len: 0,
+            seed: *SEED,
         }
     }
 }
@@ -73,14 +78,22 @@ impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
 impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
     #[inline(always)]
     pub fn get(&self, k: &K) -> Option<&V> {
-        let h = hash_of(k);
+        self.get_hashed(k, self.hash(k))
+    }
+    /// The table hash of `k`.
+    #[inline(always)]
+    pub fn hash(&self, k: &K) -> u64 {
+        hash_with(self.seed, k)
+    }
+    /// `get` with the key's `hash` already known (a burst hashes its keys once).
+    #[inline(always)]
+    pub fn get_hashed(&self, k: &K, h: u64) -> Option<&V> {
         shard::get(&self.shards[shard_of(h)], k, h)
     }
-    /// Where `get(k)` will start reading: the address a worker prefetches so that the
-    /// lookup hits the cache (never dereferenced here; only the directory is read).
-    #[inline]
-    pub fn slot_addr(&self, k: &K) -> Option<*const u8> {
-        let h = hash_of(k);
+    /// Where a lookup of hash `h` will start reading: the address a worker prefetches so
+    /// that the lookup hits the cache (never dereferenced here; only the directory is read).
+    #[inline(always)]
+    pub fn slot_addr(&self, h: u64) -> Option<*const u8> {
         shard::slot_addr(&self.shards[shard_of(h)], h)
     }
     pub fn len(&self) -> usize {
@@ -100,6 +113,7 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
             base: Arc::clone(&self.shards),
             touched: HashMap::new(),
             len: self.len,
+            seed: self.seed,
         }
     }
 }
@@ -110,12 +124,13 @@ pub struct Editor<K, V> {
     base: Arc<Vec<Published<K, V>>>,
     touched: HashMap<usize, Shard<K, V>>,
     len: usize,
+    seed: u64,
 }
 
 impl<K: ShardKey, V: Clone> Editor<K, V> {
     #[inline]
     pub fn get(&self, k: &K) -> Option<&V> {
-        let h = hash_of(k);
+        let h = hash_with(self.seed, k);
         let i = shard_of(h);
         match self.touched.get(&i) {
             Some(s) => s.get(k, h),
@@ -137,17 +152,19 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     }
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
-        let h = hash_of(&k);
-        let old = self.owned(shard_of(h)).insert(k, v, h, hash_of);
+        let (seed, h) = (self.seed, hash_with(self.seed, &k));
+        let old = self
+            .owned(shard_of(h))
+            .insert(k, v, h, |k| hash_with(seed, k));
         if old.is_none() {
             self.len += 1;
         }
         old
     }
     pub fn remove(&mut self, k: &K) -> Option<V> {
-        let h = hash_of(k);
+        let (seed, h) = (self.seed, hash_with(self.seed, k));
         self.get(k)?;
-        let old = self.owned(shard_of(h)).remove(k, h, hash_of);
+        let old = self.owned(shard_of(h)).remove(k, h, |k| hash_with(seed, k));
         self.len -= usize::from(old.is_some());
         old
     }
@@ -160,7 +177,10 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
                 None => self.base[i].iter().flatten().any(|(k, v)| drop_it(k, v)),
             };
             if any {
-                removed += self.owned(i).retain(|k, v| !drop_it(k, v), hash_of);
+                let seed = self.seed;
+                removed += self
+                    .owned(i)
+                    .retain(|k, v| !drop_it(k, v), |k| hash_with(seed, k));
             }
         }
         self.len -= removed;
@@ -176,6 +196,7 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
         ShardedMap {
             shards: Arc::new(shards),
             len: self.len,
+            seed: self.seed,
         }
     }
 }

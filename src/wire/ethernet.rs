@@ -46,7 +46,7 @@ impl MacAddr {
     }
     /// The six bytes as one word in the CPU's own order: two loads, no byte shuffling. For
     /// hashing only (the value differs between little- and big-endian machines).
-    #[inline]
+    #[inline(always)]
     pub fn hash_word(&self) -> u64 {
         let b = self.0;
         u64::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
