@@ -52,15 +52,12 @@ fn hash_with<K: ShardKey>(seed: u64, k: &K) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The shard of hash `h` among `2^(64 - shift)`: the hash's top bits.
+/// The shard of hash `h` among `n` (a power of two): the low bits of the hash's top 12
+/// (the slot takes bits 20 and up). A mask of the directory's length, which is read with
+/// its address: no variable shift, no extra load.
 #[inline(always)]
-fn shard_of(h: u64, shift: u32) -> usize {
-    (h >> shift) as usize
-}
-
-/// The shift that picks one of `n` (a power of two) shards.
-fn shift_for(n: usize) -> u32 {
-    64 - n.trailing_zeros()
+fn shard_of(h: u64, n: usize) -> usize {
+    (h >> (64 - MAX_SHARD_BITS)) as usize & (n - 1)
 }
 
 /// A published shard: its slots, shared by every version that did not change it.
@@ -71,8 +68,6 @@ pub struct ShardedMap<K, V> {
     shards: Arc<Vec<Published<K, V>>>,
     len: usize,
     seed: u64,
-    /// `shift_for(shards.len())`, kept beside the directory's address.
-    shift: u32,
 }
 
 impl<K, V> Clone for ShardedMap<K, V> {
@@ -81,7 +76,6 @@ impl<K, V> Clone for ShardedMap<K, V> {
             shards: Arc::clone(&self.shards),
             len: self.len,
             seed: self.seed,
-            shift: self.shift,
         }
     }
 }
@@ -93,7 +87,6 @@ impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
             shards: Arc::new(vec![empty; 1 << MIN_SHARD_BITS]),
             len: 0,
             seed: *SEED,
-            shift: 64 - MIN_SHARD_BITS,
         }
     }
 }
@@ -111,13 +104,13 @@ impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
     /// `get` with the key's `hash` already known (a burst hashes its keys once).
     #[inline(always)]
     pub fn get_hashed(&self, k: &K, h: u64) -> Option<&V> {
-        shard::get(&self.shards[shard_of(h, self.shift)], k, h)
+        shard::get(&self.shards[shard_of(h, self.shards.len())], k, h)
     }
     /// Where a lookup of hash `h` will start reading: the address a worker prefetches so
     /// that the lookup hits the cache (never dereferenced here; only the directory is read).
     #[inline(always)]
     pub fn slot_addr(&self, h: u64) -> Option<*const u8> {
-        shard::slot_addr(&self.shards[shard_of(h, self.shift)], h)
+        shard::slot_addr(&self.shards[shard_of(h, self.shards.len())], h)
     }
     pub fn len(&self) -> usize {
         self.len
@@ -154,7 +147,7 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     #[inline]
     pub fn get(&self, k: &K) -> Option<&V> {
         let h = hash_with(self.seed, k);
-        let i = shard_of(h, shift_for(self.base.len()));
+        let i = shard_of(h, self.base.len());
         match self.touched.get(&i) {
             Some(s) => s.get(k, h),
             None => shard::get(&self.base[i], k, h),
@@ -177,7 +170,7 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         let (seed, h) = (self.seed, hash_with(self.seed, &k));
         let old = self
-            .owned(shard_of(h, shift_for(self.base.len())))
+            .owned(shard_of(h, self.base.len()))
             .insert(k, v, h, |k| hash_with(seed, k));
         if old.is_none() {
             self.len += 1;
@@ -187,7 +180,7 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     pub fn remove(&mut self, k: &K) -> Option<V> {
         let (seed, h) = (self.seed, hash_with(self.seed, k));
         self.get(k)?;
-        let i = shard_of(h, shift_for(self.base.len()));
+        let i = shard_of(h, self.base.len());
         let old = self.owned(i).remove(k, h, |k| hash_with(seed, k));
         self.len -= usize::from(old.is_some());
         old
@@ -228,7 +221,6 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
             shards
         };
         ShardedMap {
-            shift: shift_for(shards.len()),
             shards: Arc::new(shards),
             len: self.len,
             seed: self.seed,
@@ -242,11 +234,11 @@ fn reshard<K: ShardKey, V: Clone>(
     bits: u32,
     seed: u64,
 ) -> Vec<Published<K, V>> {
-    let shift = 64 - bits;
-    let mut out: Vec<Shard<K, V>> = (0..1usize << bits).map(|_| Shard::default()).collect();
+    let n = 1usize << bits;
+    let mut out: Vec<Shard<K, V>> = (0..n).map(|_| Shard::default()).collect();
     for (k, v) in shards.iter().flat_map(|s| s.iter().flatten()) {
         let h = hash_with(seed, k);
-        out[shard_of(h, shift)].insert(k.clone(), v.clone(), h, |k| hash_with(seed, k));
+        out[shard_of(h, n)].insert(k.clone(), v.clone(), h, |k| hash_with(seed, k));
     }
     out.into_iter().map(Shard::into_slots).collect()
 }
