@@ -94,17 +94,13 @@ impl<K: ShardKey, V: Clone> Default for ShardedMap<K, V> {
 impl<K: ShardKey, V: Clone> ShardedMap<K, V> {
     #[inline(always)]
     pub fn get(&self, k: &K) -> Option<&V> {
-        self.get_hashed(k, self.hash(k))
+        let h = self.hash(k);
+        shard::get(&self.shards[shard_of(h, self.shards.len())], k, h)
     }
-    /// The table hash of `k`.
+    /// The table hash of `k` (for `slot_addr`).
     #[inline(always)]
     pub fn hash(&self, k: &K) -> u64 {
         hash_with(self.seed, k)
-    }
-    /// `get` with the key's `hash` already known (a burst hashes its keys once).
-    #[inline(always)]
-    pub fn get_hashed(&self, k: &K, h: u64) -> Option<&V> {
-        shard::get(&self.shards[shard_of(h, self.shards.len())], k, h)
     }
     /// Where a lookup of hash `h` will start reading: the address a worker prefetches so
     /// that the lookup hits the cache (never dereferenced here; only the directory is read).
@@ -206,7 +202,7 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     /// The new version: the touched shards published, the others shared; or, when the
     /// table grew past twice or fell under a quarter of what its shard count suits, every
     /// entry spread again over the count it suits now (a copy of the whole table, once per
-    /// doubling or halving).
+    /// doubling or quartering).
     pub fn finish(mut self) -> ShardedMap<K, V> {
         let shards: Vec<Published<K, V>> = (0..self.base.len())
             .map(|i| match self.touched.remove(&i) {
