@@ -204,17 +204,23 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     /// entry spread again over the count it suits now (a copy of the whole table, once per
     /// doubling or quartering).
     pub fn finish(mut self) -> ShardedMap<K, V> {
-        let shards: Vec<Published<K, V>> = (0..self.base.len())
-            .map(|i| match self.touched.remove(&i) {
-                Some(s) => s.into_slots(),
-                None => Arc::clone(&self.base[i]),
-            })
-            .collect();
         let (have, want) = (self.base.len().trailing_zeros(), shard_bits_for(self.len));
         let shards = if want > have || want + 1 < have {
-            reshard(&shards, want, self.seed)
+            let (touched, base) = (&self.touched, &self.base);
+            let entries = (0..base.len()).flat_map(|i| -> Box<dyn Iterator<Item = _>> {
+                match touched.get(&i) {
+                    Some(s) => Box::new(s.iter()),
+                    None => Box::new(base[i].iter().flatten().map(|(k, v)| (k, v))),
+                }
+            });
+            reshard(entries, want, self.seed)
         } else {
-            shards
+            (0..self.base.len())
+                .map(|i| match self.touched.remove(&i) {
+                    Some(s) => s.into_slots(),
+                    None => Arc::clone(&self.base[i]),
+                })
+                .collect()
         };
         ShardedMap {
             shards: Arc::new(shards),
@@ -224,15 +230,15 @@ impl<K: ShardKey, V: Clone> Editor<K, V> {
     }
 }
 
-/// Every entry of `shards` spread over `2^bits` new shards.
-fn reshard<K: ShardKey, V: Clone>(
-    shards: &[Published<K, V>],
+/// `entries` spread over `2^bits` new shards.
+fn reshard<'a, K: ShardKey + 'a, V: Clone + 'a>(
+    entries: impl Iterator<Item = (&'a K, &'a V)>,
     bits: u32,
     seed: u64,
 ) -> Vec<Published<K, V>> {
     let n = 1usize << bits;
     let mut out: Vec<Shard<K, V>> = (0..n).map(|_| Shard::default()).collect();
-    for (k, v) in shards.iter().flat_map(|s| s.iter().flatten()) {
+    for (k, v) in entries {
         let h = hash_with(seed, k);
         out[shard_of(h, n)].insert(k.clone(), v.clone(), h, |k| hash_with(seed, k));
     }
