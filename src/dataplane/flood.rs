@@ -131,10 +131,9 @@ pub fn relay<IO: FrameIo>(
     cx.p.counters
         .vni_add(info.slot, VniStat::ReplicateReceived, 1);
     let port = encap::src_port(frame.data());
-    let mut hdr = [0u8; ENCAP_OVERHEAD];
     let mut sent = 0;
     for &t in &info.bum.relay {
-        if t != sender && send_copy(cx, vni, t, false, frame, port, &mut hdr) {
+        if t != sender && send_copy(cx, vni, t, false, frame, port) {
             sent += 1;
         }
     }
@@ -156,12 +155,11 @@ fn into_tunnels<IO: FrameIo>(
         return 0;
     }
     let port = encap::src_port(frame.data());
-    let mut hdr = [0u8; ENCAP_OVERHEAD];
     // Copies by kind, in CopyKind order.
     let mut sent = [0u64; 3];
     for &BumCopy { tunnel, kind } in &info.bum.copies {
         let marked = kind == CopyKind::Proxy;
-        if send_copy(cx, vni, tunnel, marked, frame, port, &mut hdr) {
+        if send_copy(cx, vni, tunnel, marked, frame, port) {
             sent[kind as usize] += 1;
         }
     }
@@ -175,7 +173,7 @@ fn into_tunnels<IO: FrameIo>(
 }
 
 /// One tunnel copy of `frame` with a private header; false if it could not go (counted).
-#[inline]
+#[inline(always)]
 fn send_copy<IO: FrameIo>(
     cx: &mut Ctx<'_, IO>,
     vni: Vni,
@@ -183,7 +181,6 @@ fn send_copy<IO: FrameIo>(
     marked: bool,
     frame: &IO::Frame,
     port: u16,
-    hdr: &mut [u8; ENCAP_OVERHEAD],
 ) -> bool {
     let Some(tunnel) = cx.snap.tunnels.get(t) else {
         return false;
@@ -193,20 +190,20 @@ fn send_copy<IO: FrameIo>(
         cx.p.counters.dropped(r);
         return false;
     }
+    let Some(mut copy) = cx.io.with_header(frame, ENCAP_OVERHEAD) else {
+        cx.p.counters.dropped(DropReason::NoMbuf);
+        return false;
+    };
+    let Some(hdr) = copy.data_mut().get_mut(..ENCAP_OVERHEAD) else {
+        cx.drop_frame(copy, DropReason::NoHeadroom);
+        return false;
+    };
     encap::write_outer(tunnel, hdr, vni, inner_len, port);
     if marked {
         vxlan::set_replicate(&mut hdr[ENCAP_OVERHEAD - vxlan::HEADER_LEN..], true);
     }
-    match cx.io.with_header(frame, hdr) {
-        Some(copy) => {
-            cx.io.send(UPLINK, copy);
-            true
-        }
-        None => {
-            cx.p.counters.dropped(DropReason::NoMbuf);
-            false
-        }
-    }
+    cx.io.send(UPLINK, copy);
+    true
 }
 
 /// The VNI's other local ports get the frame (the last one the frame itself).

@@ -35,8 +35,8 @@ impl<IO: FrameIo> FrameIo for Traced<'_, IO> {
     fn share(&mut self, frame: &Self::Frame) -> Self::Frame {
         self.inner.share(frame)
     }
-    fn with_header(&mut self, payload: &Self::Frame, header: &[u8]) -> Option<Self::Frame> {
-        self.inner.with_header(payload, header)
+    fn with_header(&mut self, payload: &Self::Frame, header_len: usize) -> Option<Self::Frame> {
+        self.inner.with_header(payload, header_len)
     }
     fn alloc(&mut self, len: usize) -> Option<Self::Frame> {
         self.inner.alloc(len)
@@ -130,8 +130,8 @@ impl FrameIo for DryIo {
     fn share(&mut self, frame: &DryFrame) -> DryFrame {
         frame.clone()
     }
-    fn with_header(&mut self, payload: &DryFrame, header: &[u8]) -> Option<DryFrame> {
-        let mut bytes = header.to_vec();
+    fn with_header(&mut self, payload: &DryFrame, header_len: usize) -> Option<DryFrame> {
+        let mut bytes = vec![0; header_len];
         bytes.extend_from_slice(payload.data());
         Some(DryFrame::new(&bytes))
     }

@@ -257,9 +257,10 @@ impl<'p> MbufIo<'p> {
         }
     }
 
-    /// A fresh mbuf for a replica header, from a stash refilled in bulk.
+    /// A fresh mbuf of the standard pool (replica headers and copies, the VTEP stack's
+    /// frames), from a stash refilled in bulk: one pool call per 32.
     #[inline]
-    fn take_header_mbuf(&mut self) -> Option<*mut sys::rte_mbuf> {
+    fn fresh_mbuf(&mut self) -> Option<*mut sys::rte_mbuf> {
         if self.n_stash == 0 {
             // SAFETY: stash has room for BURST_SIZE pointers; the pool is live.
             let rc = unsafe {
@@ -315,31 +316,27 @@ impl FrameIo for MbufIo<'_> {
         unsafe { Mbuf::from_raw(frame.as_ptr()) }
     }
 
-    #[inline]
-    fn with_header(&mut self, payload: &Mbuf, header: &[u8]) -> Option<Mbuf> {
+    #[inline(always)]
+    fn with_header(&mut self, payload: &Mbuf, header_len: usize) -> Option<Mbuf> {
         if self.linear_replicas {
             // One segment for a port without multi-segment TX: a copy of the payload.
             let body = payload.data();
-            let mut m = self.alloc(header.len() + body.len())?;
-            let d = m.data_mut();
-            d[..header.len()].copy_from_slice(header);
-            d[header.len()..].copy_from_slice(body);
+            let mut m = self.alloc(header_len + body.len())?;
+            m.data_mut()[header_len..].copy_from_slice(body);
             return Some(m);
         }
-        let head = self.take_header_mbuf()?;
+        let head = self.fresh_mbuf()?;
         // SAFETY: head is a freshly allocated, reset mbuf we own; the header fits in its
         // data room (checked); payload is a valid mbuf whose refcount we raise for the chain.
         unsafe {
             let h = &mut *head;
             let room = usize::from(h.buf_len) - usize::from(h.data_off);
-            if header.len() > room {
+            if header_len > room {
                 self.free(Mbuf::from_raw(head));
                 return None;
             }
-            let dst = (h.buf_addr as *mut u8).add(usize::from(h.data_off));
-            std::ptr::copy_nonoverlapping(header.as_ptr(), dst, header.len());
-            h.data_len = header.len() as u16;
-            h.pkt_len = header.len() as u32 + payload.pkt_len();
+            h.data_len = header_len as u16;
+            h.pkt_len = header_len as u32 + payload.pkt_len();
             h.nb_segs = 1 + payload.nb_segs();
             payload.refcnt_atomic().fetch_add(1, Ordering::AcqRel);
             h.next = payload.as_ptr();
@@ -347,6 +344,7 @@ impl FrameIo for MbufIo<'_> {
         }
     }
 
+    #[inline]
     fn alloc(&mut self, len: usize) -> Option<Mbuf> {
         let pool = match self.large {
             Some(l) if len > self.pool.data_room() => l,
@@ -355,12 +353,17 @@ impl FrameIo for MbufIo<'_> {
         if len > pool.data_room() {
             return None;
         }
-        // SAFETY: the pool is live; a null result is handled.
-        let raw = unsafe { sys::vxs_pktmbuf_alloc(pool.as_ptr()) };
-        if raw.is_null() {
-            self.alloc_failures += 1;
-            return None;
-        }
+        let raw = if std::ptr::eq(pool, self.pool) {
+            self.fresh_mbuf()?
+        } else {
+            // SAFETY: the pool is live; a null result is handled.
+            let raw = unsafe { sys::vxs_pktmbuf_alloc(pool.as_ptr()) };
+            if raw.is_null() {
+                self.alloc_failures += 1;
+                return None;
+            }
+            raw
+        };
         // SAFETY: raw is a fresh mbuf we own, reset by the allocation (data_off at the
         // headroom); len fits the data room behind it (checked above).
         unsafe {

@@ -101,9 +101,10 @@ impl FrameIo for MemIo {
         self.made += 1;
         frame.clone()
     }
-    fn with_header(&mut self, payload: &MemFrame, header: &[u8]) -> Option<MemFrame> {
+    fn with_header(&mut self, payload: &MemFrame, header_len: usize) -> Option<MemFrame> {
         let mut f = payload.clone();
-        f.prepend(header.len())?.copy_from_slice(header);
+        // Garbage where the caller must write, so that a header left unwritten shows.
+        f.prepend(header_len)?.fill(0xa5);
         self.made += 1;
         Some(f)
     }
