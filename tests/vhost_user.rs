@@ -248,12 +248,6 @@ fn virtio_guest_partial_checksums_are_completed_before_encapsulation() {
     };
     write("vm_in.pcap", &vm_in);
     write("empty.pcap", &[]);
-    // The guest's port (0) offloads TCP and UDP checksums; ports start once that is set.
-    std::fs::write(
-        dir.join("guest.cmds"),
-        "csum set ip sw 0\ncsum set tcp hw 0\ncsum set udp hw 0\nport start all\n",
-    )
-    .unwrap();
     let config = format!(
         r#"
 [eal]
@@ -305,22 +299,41 @@ mac = "02:00:00:00:00:52"
         "--vdev",
         &format!("net_pcap0,rx_pcap={d}/vm_in.pcap,tx_pcap={d}/vm_out.pcap"),
         "--",
+        "-i",
         "--forward-mode=csum",
         "--disable-device-start",
-        &format!("--cmdline-file={d}/guest.cmds"),
         // The csum engine rewrites MACs: from the guest's own to B's.
         &format!("--eth-peer=0,{b}"),
         "--nb-cores=1",
         "--no-flush-rx",
         "--no-lsc-interrupt",
     ]);
-    let mut gen = Process::spawn("testpmd", gen_cmd, &dir.join("testpmd.log"))
+    let mut gen = Process::spawn_interactive("testpmd", gen_cmd, &dir.join("testpmd.log"))
         .expect("dpdk-testpmd (Debian package dpdk) must be installed");
+    gen.wait_for("testpmd> ", 1, Duration::from_secs(30))
+        .unwrap();
+    // The guest's port (0) offloads TCP and UDP checksums. Setting them makes virtio-user
+    // negotiate its features with vxswitch's vhost port a second time as the port starts;
+    // frames the guest sent before the device was ready again were, under load, never
+    // dequeued (DPDK 22.11): the guest forwards once vxswitch's side says it is ready.
+    for line in [
+        "csum set ip sw 0",
+        "csum set tcp hw 0",
+        "csum set udp hw 0",
+        "port start all",
+    ] {
+        gen.send_line(line).unwrap();
+    }
+    dut.wait_for(VHOST_READY, 2, Duration::from_secs(30));
+    gen.send_line("start").unwrap();
     wait_until_quiet(
         &dir.join("ul_out.pcap"),
         Duration::from_millis(1000),
         Duration::from_secs(20),
     );
+    gen.send_line("stop").unwrap();
+    gen.send_line("quit").unwrap();
+    gen.wait_exit(Duration::from_secs(10));
     let st = gen.stop(Duration::from_secs(15));
     let tp_log = gen.output();
     assert!(
@@ -348,6 +361,9 @@ mac = "02:00:00:00:00:52"
     assert_no_leak(&report);
     remove_dpdk_files(&["vhcgen", "vhcdut"]);
 }
+
+/// What DPDK's vhost library logs when a vhost-user device is set up and may carry traffic.
+const VHOST_READY: &str = "virtio is now ready for processing";
 
 /// Removes what the EALs leave behind: hugepage files and runtime folders.
 fn remove_dpdk_files(prefixes: &[&str]) {

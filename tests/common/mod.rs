@@ -71,6 +71,13 @@ impl Daemon {
         Daemon { p }
     }
 
+    /// Waits until the daemon's output holds `marker` `times` times.
+    pub fn wait_for(&mut self, marker: &str, times: usize, timeout: Duration) {
+        self.p
+            .wait_for(marker, times, timeout)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     pub fn output(&self) -> String {
         self.p.output()
     }
