@@ -75,11 +75,11 @@ pub fn receive<IO: FrameIo>(cx: &mut Ctx<'_, IO>, port: PortIdx, frame: IO::Fram
         dhcp_server: policy.is_some_and(|p| p.dhcp_server),
     };
     if let Some(g) = guard {
-        if let Err(why) = guard::admit(cx, g, &vm, frame.data()) {
+        if let Err(why) = guard::admit(cx, g, &vm, src, frame.data()) {
             return cx.drop_frame(frame, why);
         }
     }
-    learn::learn(cx, vni, vm.src, Dest::Local(port));
+    learn::learn(cx, vni, src, Dest::Local(port));
     match offload::finish(cx, &vm, frame) {
         Finished::Frame(f) => forward(cx, &vm, f),
         Finished::Segments(f, gso) => forward_segments(cx, &vm, f, &gso),
