@@ -44,9 +44,12 @@ fn transfers_both_ways(lab: &Lab, udp_len: u32) {
         let t = iperf::tcp(a, b, VM_B.1, BYTES, reverse).unwrap();
         assert!(t.sent >= BYTES, "reverse {reverse}: {t:?}");
         assert!(t.received > 0, "reverse {reverse}: {t:?}");
+        // What is checked is delivery and checksums, not rate: at 100 Mbit/s a loaded
+        // 2-core machine (the full suite) once lost 66% of the reverse direction's datagrams
+        // in the af_packet rings while its workers waited for a core.
         let udp = iperf::Proto::Udp {
             len: udp_len,
-            bits_per_second: 100_000_000,
+            bits_per_second: 30_000_000,
         };
         let t = iperf::transfer(a, b, VM_B.1, 1 << 20, udp, reverse).unwrap();
         assert!(
