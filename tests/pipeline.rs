@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use vxswitch::config::Config;
 use vxswitch::dataplane::events::{Event, EventQueue};
-use vxswitch::dataplane::{process, Counters, Ctx, DropReason, Pipeline, Stat};
+use vxswitch::dataplane::{process, Counters, Ctx, DropReason, Pipeline, Stat, VniStat};
 use vxswitch::host::{initial_snapshot, TableManager};
 use vxswitch::tables::{Dest, PortIdx, Snapshot, SnapshotCell, UPLINK};
 use vxswitch::testkit::traffic::{self, Outer};
@@ -16,6 +16,7 @@ use vxswitch::wire::{
 };
 
 const V5001: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(5001);
+const V6000: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(6000);
 const V7777: vxswitch::ids::Vni = vxswitch::ids::Vni::from_const(7777);
 
 const CONFIG: &str = r#"
@@ -299,6 +300,34 @@ fn vxlan_from_a_known_vtep_is_decapsulated_and_its_source_learned() {
     // Broadcast from the tunnel: both local ports of 5001, never the uplink (split horizon).
     assert_eq!(r.io.sent_on(VM_A).len(), 1);
     assert_eq!(r.io.sent_on(VM_C).len(), 2);
+    assert!(r.io.sent_on(UPLINK).is_empty());
+}
+
+#[test]
+fn one_vtep_alternating_between_two_vnis_reaches_each_vnis_ports_and_counters() {
+    // The last-tunnel cache keeps the VNI's slot: a frame on the other VNI must not reuse it.
+    let config = format!("{CONFIG}[[vni]]\nvni = 6000\nvteps = [\"192.168.250.52\"]\n");
+    let mut r = Rig::new(&config);
+    let counters = Arc::new(Counters::with_vni_slots(r.snap.vnis.len()));
+    r.pipeline = Pipeline::new(Arc::clone(&counters), Arc::clone(&r.events));
+    let slot = |v| r.snap.vnis.get(&v).unwrap().slot;
+    let (s5001, s6000) = (slot(V5001), slot(V6000));
+    assert_ne!(s5001, s6000);
+    let d: MacAddr = "02:dd:dd:dd:dd:dd".parse().unwrap();
+    let inner = traffic::udp(MacAddr::BROADCAST, d, b_ip(), a_ip(), 7, 8, 30);
+    for vni in [V5001, V6000, V6000, V5001, V6000] {
+        r.send(
+            UPLINK,
+            &traffic::vxlan(&r.outer(remote_ip()), vni, 50000, &inner),
+        );
+    }
+    assert_eq!(
+        [VM_A, VM_C, VM_X].map(|p| r.io.sent_on(p).len()),
+        [2, 2, 3],
+        "5001's two frames to its two ports, 6000's three to vm-x"
+    );
+    let decapsulated = |s| counters.vni_stat(s, VniStat::Decapsulated);
+    assert_eq!((decapsulated(s5001), decapsulated(s6000)), (2, 3));
     assert!(r.io.sent_on(UPLINK).is_empty());
 }
 

@@ -128,7 +128,7 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
     };
     if vm.dst.is_multicast() {
         trace!(cx.io, lookup(vm, LookupResult::Bum));
-        return flood::flood(cx, vni, port, frame);
+        return flood::flood(cx, vni, vm.slot, port, frame);
     }
     let found = cx
         .snap
@@ -158,7 +158,7 @@ fn forward<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vm: &VmFrame, frame: IO::Frame) {
         Some(Dest::Remote(t)) => encap::encap(cx, t, vni, vm.slot, frame),
         None => {
             suppress::mac_miss(cx, vni, vm.slot, vm.dst);
-            flood::flood(cx, vni, port, frame)
+            flood::flood(cx, vni, vm.slot, port, frame)
         }
     }
 }

@@ -42,14 +42,24 @@ pub fn decap<IO: FrameIo>(cx: &mut Ctx<'_, IO>, at: Vxlan, mut frame: IO::Frame)
     if !vx.vni_valid() {
         return cx.drop_frame(frame, DropReason::BadVxlanFlags);
     }
-    let Some((vni, info)) = Vni::new(vx.vni()).and_then(|v| Some((v, snap.vnis.get(&v)?))) else {
+    let Some(vni) = Vni::new(vx.vni()) else {
         return cx.drop_frame(frame, DropReason::UnknownVni);
     };
-    let tunnel = match cx.p.tunnel.get((outer_src, vni), snap.generation) {
-        Some(t) => Some(t),
+    // The last sender's cache keeps the VNI's slot too: a hit finds the switch by index.
+    let cached = cx.p.tunnel.get((outer_src, vni), snap.generation);
+    let info = match cached {
+        Some((_, slot)) => snap.vnis.by_slot(slot),
+        None => snap.vnis.get(&vni),
+    };
+    let Some(info) = info else {
+        return cx.drop_frame(frame, DropReason::UnknownVni);
+    };
+    let tunnel = match cached {
+        Some((t, _)) => Some(t),
         None => match snap.tunnels.index_of(outer_src) {
             Some(t) if info.vteps.contains(&t) => {
-                cx.p.tunnel.set((outer_src, vni), snap.generation, t);
+                cx.p.tunnel
+                    .set((outer_src, vni), snap.generation, (t, info.slot));
                 Some(t)
             }
             // Multicast mode needs no controller: any VTEP on the group is a peer (RFC 7348 §4.2).

@@ -79,8 +79,9 @@ pub fn check(tunnel: &Tunnel, vtep: &VtepIdentity, inner_len: usize) -> Result<(
 
 /// The outer UDP source port for an inner frame: a hash of its MAC addresses and, for IPv4,
 /// its addresses and TCP/UDP ports, folded into 49152-65535 (RFC 7348 §5). Whole words are
-/// read at fixed offsets: this runs once per packet.
-#[inline]
+/// read at fixed offsets: this runs once per packet, always inlined (LLVM's choice to call
+/// it from flood cost BUM to 8 VTEPs 2-4%).
+#[inline(always)]
 pub fn src_port(inner: &[u8]) -> u16 {
     #[inline]
     fn mix(h: u64, v: u64) -> u64 {

@@ -14,11 +14,18 @@ use crate::ids::Vni;
 use crate::tables::{BumCopy, CopyKind, PortIdx, TunnelIdx, VniInfo, UPLINK};
 use crate::wire::vxlan::{self, ENCAP_OVERHEAD};
 
-/// A BUM frame from VM port `in_port`: into the tunnels of the plan and the other local ports.
+/// A BUM frame from VM port `in_port`, whose switch is `vni` in `slot` (the port's
+/// `port_slot`): into the tunnels of the plan and the other local ports.
 #[inline]
-pub fn flood<IO: FrameIo>(cx: &mut Ctx<'_, IO>, vni: Vni, in_port: PortIdx, frame: IO::Frame) {
+pub fn flood<IO: FrameIo>(
+    cx: &mut Ctx<'_, IO>,
+    vni: Vni,
+    slot: u16,
+    in_port: PortIdx,
+    frame: IO::Frame,
+) {
     let snap = cx.snap;
-    let Some(info) = snap.vnis.get(&vni) else {
+    let Some(info) = snap.vnis.by_slot(slot) else {
         return cx.drop_frame(frame, DropReason::UnknownVni);
     };
     cx.p.counters.add(Stat::Flooded, 1);

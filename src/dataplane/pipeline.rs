@@ -30,8 +30,8 @@ pub struct Pipeline {
     /// The last source learning found in place, and the second it was marked seen: the
     /// frames after it from the same MAC and port skip the lookup.
     pub(super) learned: Recent<(MacKey, Dest), u32>,
-    /// The last VTEP and VNI decapsulation accepted, and the sender's tunnel.
-    pub(super) tunnel: Recent<(Ipv4Addr, Vni), TunnelIdx>,
+    /// The last VTEP and VNI decapsulation accepted: the sender's tunnel and the VNI's slot.
+    pub(super) tunnel: Recent<(Ipv4Addr, Vni), (TunnelIdx, u16)>,
     /// Seconds clock for aging, set by the worker once per burst.
     pub now: u32,
     /// MTU of each kernel-backed VM port by PortIdx (0: not one): their frames may come

@@ -51,7 +51,8 @@ pub fn inject<IO: FrameIo>(cx: &mut Ctx<'_, IO>, f: &SlowFrame) {
         }
         SlowFrame::Flood { vni, port, .. } => {
             cx.p.counters.add(Stat::ArpRequestsFlooded, 1);
-            super::flood::flood(cx, vni, port, frame);
+            let slot = cx.snap.vnis.get(&vni).map_or(u16::MAX, |i| i.slot);
+            super::flood::flood(cx, vni, slot, port, frame);
         }
     }
 }

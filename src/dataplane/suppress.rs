@@ -52,7 +52,11 @@ pub fn arp_from_vm<IO: FrameIo>(
         let a = ArpPacket::new_checked(f.data().get(vm.payload_at..).unwrap_or_default());
         a.map(|a| (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip()))
     };
-    if !snap.vnis.get(&vni).is_some_and(|i| i.arp_suppression) {
+    if !snap
+        .vnis
+        .by_slot(vm.slot)
+        .is_some_and(|i| i.arp_suppression)
+    {
         if let Ok((.., target)) = arp(&frame) {
             trace!(
                 cx.io,

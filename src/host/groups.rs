@@ -5,11 +5,9 @@
 
 use super::manager::TableManager;
 use crate::dataplane::SlowFrame;
-use crate::ids::Vni;
-use crate::tables::{VniInfo, VtepIdentity, UPLINK};
+use crate::tables::{VniTable, VtepIdentity, UPLINK};
 use crate::wire::igmp::{self, ALL_ROUTERS, V2_LEAVE, V2_REPORT};
 use crate::wire::{checksum, ethernet, EtherType, MacAddr};
-use hashbrown::HashMap;
 use smallvec::SmallVec;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -32,9 +30,10 @@ impl Membership {
 }
 
 /// The groups the VTEP must be in for `vnis`, sorted.
-pub fn joined(vnis: &HashMap<Vni, VniInfo>) -> SmallVec<[Ipv4Addr; 4]> {
+pub fn joined(vnis: &VniTable) -> SmallVec<[Ipv4Addr; 4]> {
     let mut g: SmallVec<[Ipv4Addr; 4]> = vnis
-        .values()
+        .iter()
+        .map(|(_, i)| i)
         .filter(|i| !i.local_ports.is_empty() && i.bum.mode.needs_group())
         .filter_map(|i| i.bum.group)
         .collect();

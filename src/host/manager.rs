@@ -16,7 +16,7 @@ use crate::dataplane::SlowFrame;
 use crate::ids::Vni;
 use crate::tables::{
     ArpEntry, ArpKey, Dest, EntryKind, MacEntry, MacKey, PortIdx, PortPolicy, Snapshot,
-    SnapshotCell, TunnelTable, VniInfo, VtepIdentity,
+    SnapshotCell, TunnelTable, VniInfo, VniTable, VtepIdentity,
 };
 use crate::wire::{ArpOperation, MacAddr};
 use hashbrown::HashMap;
@@ -179,14 +179,7 @@ pub fn initial_snapshot(cfg: &Config, vtep: VtepIdentity, now: u32) -> Snapshot 
             t.ensure(ip, &s.vtep)
         });
     }
-    // Per-VNI counters in VNI order.
-    let mut order: Vec<Vni> = vnis.keys().copied().collect();
-    order.sort();
-    for (slot, vni) in order.iter().enumerate() {
-        if let Some(info) = vnis.get_mut(vni) {
-            info.slot = u16::try_from(slot).unwrap_or(u16::MAX);
-        }
-    }
+    let vnis = VniTable::new(vnis);
     s.port_slot = Arc::new(
         s.port_vni
             .iter()

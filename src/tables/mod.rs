@@ -13,6 +13,7 @@ mod shard;
 mod sharded;
 mod snapshot;
 pub mod tunnel;
+mod vnis;
 
 pub use arp::{ArpEntry, ArpKey, ArpTable};
 pub use mac::{Dest, EntryKind, MacEntry, MacKey, MacTable};
@@ -20,6 +21,7 @@ pub use port_policy::{PortGuard, PortPolicy};
 pub use sharded::{Editor, ShardKey, ShardedMap};
 pub use snapshot::{BumCopy, CopyKind, Replication, Snapshot, SnapshotCell, VniInfo, VtepIdentity};
 pub use tunnel::{Tunnel, TunnelTable};
+pub use vnis::VniTable;
 
 /// A port of this switch: 0 is the uplink, 1.. are the access (VM) ports.
 pub type PortIdx = u16;

@@ -1,7 +1,7 @@
 //! The snapshot workers forward with, and the cell it is published through (RCU style:
 //! readers hold the old version until their next burst, the writer never waits for them).
 
-use super::{ArpTable, MacTable, PortIdx, PortPolicy, TunnelIdx, TunnelTable};
+use super::{ArpTable, MacTable, PortIdx, PortPolicy, TunnelIdx, TunnelTable, VniTable};
 use crate::ids::{Ipv4Net, ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use arc_swap::{ArcSwap, Cache};
@@ -65,7 +65,8 @@ pub struct VniInfo {
     pub vteps: SmallVec<[TunnelIdx; 16]>,
     pub bum: Replication,
     pub arp_suppression: bool,
-    /// Index of its per-worker counters (`Counters::vni_add`).
+    /// Its position in `VniTable` and the index of its per-worker counters
+    /// (`Counters::vni_add`).
     pub slot: u16,
 }
 
@@ -128,7 +129,7 @@ pub struct Snapshot {
     pub port_slot: Arc<Vec<u16>>,
     /// Port security and DHCP trust of each port, indexed by PortIdx.
     pub port_policy: Arc<Vec<PortPolicy>>,
-    pub vnis: Arc<HashMap<Vni, VniInfo>>,
+    pub vnis: Arc<VniTable>,
     pub tunnels: Arc<TunnelTable>,
     pub macs: MacTable,
     pub arps: ArpTable,
