@@ -197,18 +197,16 @@ fn send_copy<IO: FrameIo>(
         cx.p.counters.dropped(r);
         return false;
     }
-    let Some(mut copy) = cx.io.with_header(frame, ENCAP_OVERHEAD) else {
+    let header = |hdr: &mut [u8]| {
+        encap::write_outer(tunnel, hdr, vni, inner_len, port);
+        if marked {
+            vxlan::set_replicate(&mut hdr[ENCAP_OVERHEAD - vxlan::HEADER_LEN..], true);
+        }
+    };
+    let Some(copy) = cx.io.with_header(frame, ENCAP_OVERHEAD, header) else {
         cx.p.counters.dropped(DropReason::NoMbuf);
         return false;
     };
-    let Some(hdr) = copy.data_mut().get_mut(..ENCAP_OVERHEAD) else {
-        cx.drop_frame(copy, DropReason::NoHeadroom);
-        return false;
-    };
-    encap::write_outer(tunnel, hdr, vni, inner_len, port);
-    if marked {
-        vxlan::set_replicate(&mut hdr[ENCAP_OVERHEAD - vxlan::HEADER_LEN..], true);
-    }
     cx.io.send(UPLINK, copy);
     true
 }

@@ -30,11 +30,16 @@ pub trait FrameIo {
     fn free(&mut self, frame: Self::Frame);
     /// Another reference to the same bytes (refcount); neither may be written afterwards.
     fn share(&mut self, frame: &Self::Frame) -> Self::Frame;
-    /// A new frame of `header_len` bytes for the caller to write (the first bytes of its
-    /// `data_mut`, contents unspecified) followed by `payload`'s bytes, shared where the
-    /// port transmits chains. Written in place: a header built aside and copied in stalled
-    /// on its own stores.
-    fn with_header(&mut self, payload: &Self::Frame, header_len: usize) -> Option<Self::Frame>;
+    /// A new frame: `header_len` bytes that `write` fills (contents unspecified before),
+    /// then `payload`'s bytes, shared where the port transmits chains. The header is written
+    /// in place, through the slice the I/O already holds: a header built aside and copied
+    /// in, or the new frame's fields read back to find it, stalled on stores just made.
+    fn with_header(
+        &mut self,
+        payload: &Self::Frame,
+        header_len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Option<Self::Frame>;
     /// A new frame of `len` bytes whose contents the caller writes (the VTEP stack's own
     /// frames, segments of a GSO frame).
     fn alloc(&mut self, len: usize) -> Option<Self::Frame>;

@@ -35,8 +35,13 @@ impl<IO: FrameIo> FrameIo for Traced<'_, IO> {
     fn share(&mut self, frame: &Self::Frame) -> Self::Frame {
         self.inner.share(frame)
     }
-    fn with_header(&mut self, payload: &Self::Frame, header_len: usize) -> Option<Self::Frame> {
-        self.inner.with_header(payload, header_len)
+    fn with_header(
+        &mut self,
+        payload: &Self::Frame,
+        header_len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Option<Self::Frame> {
+        self.inner.with_header(payload, header_len, write)
     }
     fn alloc(&mut self, len: usize) -> Option<Self::Frame> {
         self.inner.alloc(len)
@@ -130,8 +135,14 @@ impl FrameIo for DryIo {
     fn share(&mut self, frame: &DryFrame) -> DryFrame {
         frame.clone()
     }
-    fn with_header(&mut self, payload: &DryFrame, header_len: usize) -> Option<DryFrame> {
+    fn with_header(
+        &mut self,
+        payload: &DryFrame,
+        header_len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Option<DryFrame> {
         let mut bytes = vec![0; header_len];
+        write(&mut bytes);
         bytes.extend_from_slice(payload.data());
         Some(DryFrame::new(&bytes))
     }

@@ -324,12 +324,20 @@ impl FrameIo for MbufIo<'_> {
     }
 
     #[inline(always)]
-    fn with_header(&mut self, payload: &Mbuf, header_len: usize) -> Option<Mbuf> {
+    fn with_header(
+        &mut self,
+        payload: &Mbuf,
+        header_len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Option<Mbuf> {
         if self.linear_replicas {
             // One segment for a port without multi-segment TX: a copy of the payload.
             let body = payload.data();
             let mut m = self.alloc(header_len + body.len())?;
-            copy_body(&mut m.data_mut()[header_len..], body);
+            // data_len is header_len + body.len() (alloc), so the split is in range.
+            let (header, rest) = m.data_mut().split_at_mut(header_len);
+            write(header);
+            copy_body(rest, body);
             return Some(m);
         }
         let head = self.fresh_mbuf()?;
@@ -347,7 +355,9 @@ impl FrameIo for MbufIo<'_> {
             h.nb_segs = 1 + payload.nb_segs();
             payload.refcnt_atomic().fetch_add(1, Ordering::AcqRel);
             h.next = payload.as_ptr();
-            Some(Mbuf::from_raw(head))
+            let mut m = Mbuf::from_raw(head);
+            write(m.data_mut());
+            Some(m)
         }
     }
 

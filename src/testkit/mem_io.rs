@@ -101,10 +101,17 @@ impl FrameIo for MemIo {
         self.made += 1;
         frame.clone()
     }
-    fn with_header(&mut self, payload: &MemFrame, header_len: usize) -> Option<MemFrame> {
+    fn with_header(
+        &mut self,
+        payload: &MemFrame,
+        header_len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Option<MemFrame> {
         let mut f = payload.clone();
+        let header = f.prepend(header_len)?;
         // Garbage where the caller must write, so that a header left unwritten shows.
-        f.prepend(header_len)?.fill(0xa5);
+        header.fill(0xa5);
+        write(header);
         self.made += 1;
         Some(f)
     }
