@@ -11,6 +11,7 @@ pub(crate) use security::{tls_files, RawTls};
 use crate::ids::{ReplicationMode, Vni};
 use crate::wire::MacAddr;
 use raw::Raw;
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -136,6 +137,10 @@ pub struct AccessPort {
 
 /// Most addresses port security lists per port (a VM with a few interfaces' worth).
 const MAX_GUARDED: usize = 16;
+
+/// Logical switches one host takes: each gets a u16 slot (its counters, its place in
+/// `tables::VniTable`), u16::MAX meaning none.
+pub const MAX_SWITCHES: usize = u16::MAX as usize;
 
 /// Port security (NSX SpoofGuard, OVN port_security): the source MACs and IPv4 addresses a
 /// VM may use. An empty list takes the first one the VM uses and then holds to it.
@@ -363,12 +368,20 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         });
     }
     let mut vnis: Vec<VniConfig> = Vec::new();
+    let mut configured: HashSet<Vni> = HashSet::new();
+    let mut switches: HashSet<Vni> = access_ports.iter().map(|p| p.vni).collect();
     for (i, v) in raw.vnis.into_iter().enumerate() {
         let key = format!("vni[{i}]");
-        if vnis.iter().any(|x| x.vni == v.vni) {
+        if !configured.insert(v.vni) {
             return Err(invalid(
                 format!("{key}.vni"),
                 format!("{} is configured twice", v.vni),
+            ));
+        }
+        if switches.insert(v.vni) && switches.len() > MAX_SWITCHES {
+            return Err(invalid(
+                format!("{key}.vni"),
+                format!("a host takes at most {MAX_SWITCHES} logical switches"),
             ));
         }
         if let Some(j) = v.vteps.iter().position(|a| *a == vtep.ip) {
@@ -594,6 +607,22 @@ mod tests {
         assert!(err(&with("multicast_group = \"10.0.0.1\"")).starts_with("vni[0].multicast_group:"));
         assert!(err(&with("proxies = [\"192.168.250.99\"]")).starts_with("vni[0].proxies[0]:"));
         assert!(err(&with("replication = \"flood\"")).contains("replication"));
+    }
+
+    #[test]
+    fn more_switches_than_a_host_has_slots_for_are_refused() {
+        let many = |n: u32| {
+            let mut text = GOOD.to_string();
+            for v in 10_000..10_000 + n {
+                text.push_str(&format!("[[vni]]\nvni = {v}\n"));
+            }
+            Config::parse(&text)
+        };
+        // 5001 and MAX_SWITCHES - 1 more fill every slot; one more does not fit.
+        let n = MAX_SWITCHES as u32 - 1;
+        assert_eq!(many(n).unwrap().vnis.len(), MAX_SWITCHES);
+        let e = many(n + 1).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("vni[{}].vni:", n + 1)), "{e}");
     }
 
     #[test]

@@ -343,7 +343,7 @@ impl FrameIo for MbufIo<'_> {
         let head = self.fresh_mbuf()?;
         // SAFETY: head is a freshly allocated, reset mbuf we own; the header fits in its
         // data room (checked); payload is a valid mbuf whose refcount we raise for the chain.
-        unsafe {
+        let mut m = unsafe {
             let h = &mut *head;
             let room = usize::from(h.buf_len) - usize::from(h.data_off);
             if header_len > room {
@@ -355,10 +355,10 @@ impl FrameIo for MbufIo<'_> {
             h.nb_segs = 1 + payload.nb_segs();
             payload.refcnt_atomic().fetch_add(1, Ordering::AcqRel);
             h.next = payload.as_ptr();
-            let mut m = Mbuf::from_raw(head);
-            write(m.data_mut());
-            Some(m)
-        }
+            Mbuf::from_raw(head)
+        };
+        write(m.data_mut());
+        Some(m)
     }
 
     #[inline]

@@ -20,7 +20,7 @@ impl VniTable {
     pub fn new(vnis: HashMap<Vni, VniInfo>) -> VniTable {
         let mut infos: Vec<(Vni, VniInfo)> = vnis.into_iter().collect();
         infos.sort_by_key(|(v, _)| *v);
-        // More than u16::MAX switches would leave the rest without a slot (and counters).
+        // The configuration refuses more (`config::MAX_SWITCHES`): u16::MAX means no slot.
         infos.truncate(usize::from(u16::MAX));
         let mut slots = HashMap::with_capacity(infos.len());
         for (slot, (vni, info)) in (0u16..).zip(infos.iter_mut()) {
