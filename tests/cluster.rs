@@ -49,9 +49,12 @@ fn wait_tables(lab: &ControlledLab, what: &str, timeout: Duration, n: usize) {
     });
     if let Err(e) = done {
         panic!(
-            "{e}: owner {:?}; vtep-table {:?}; mac-table {:?}; arp-table {:?}; \
+            "{e}: (owner, in the majority) as each controller says {:?}; vtep-table {:?}; \
+             mac-table {:?}; arp-table {:?}; \
              esxi01 macs {:?}, connections {:?}; esxi02 macs {:?}, connections {:?}",
-            lab.owner_of_vni(0),
+            (0..3)
+                .map(|i| (lab.owner_of_vni(i), lab.in_majority(i)))
+                .collect::<Vec<_>>(),
             lab.vtep_table(),
             lab.mac_table(),
             lab.arp_table(),

@@ -12,7 +12,7 @@ use super::{
     start_daemon, start_dataplane, wait_ready, CONTROLLER_READY, STOP_GRACE, VM_A, VM_B, VNI,
 };
 use crate::api::host::{Connection, MacRow, Request, SessionState, Stats, VtepRow};
-use crate::api::rest::{ArpTableRow, LogicalSwitchView, MacTableRow, VtepTableRow};
+use crate::api::rest::{ArpTableRow, ClusterStatus, LogicalSwitchView, MacTableRow, VtepTableRow};
 use crate::api::HostClient;
 use crate::wire::MacAddr;
 use serde::de::DeserializeOwned;
@@ -252,10 +252,19 @@ impl ControlledLab {
         (0..self.controllers.len()).find_map(|i| self.ctl_view_on(i, args))
     }
 
-    /// Table `which` (vtep-table, mac-table, arp-table) of the lab's VNI, from its owner.
+    /// Controller i holds a live etcd lease (a single controller always does).
+    pub fn in_majority(&self, i: usize) -> bool {
+        self.ctl_view_on::<ClusterStatus>(i, &["show", "control-cluster", "status"])
+            .is_some_and(|s| s.majority)
+    }
+
+    /// Table `which` (vtep-table, mac-table, arp-table) of the lab's VNI, from its owner as a
+    /// controller in the majority says: a controller cut off from etcd has given its slices
+    /// up, but its map of who owns what is the last one it read.
     fn vni_table<T: DeserializeOwned>(&self, which: &str) -> Vec<T> {
         let vni = VNI.to_string();
         let owner = (0..self.controllers.len())
+            .filter(|&i| self.in_majority(i))
             .find_map(|i| self.owner_of_vni(i))
             .and_then(|id| self.controller_index(&id));
         owner
