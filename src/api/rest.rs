@@ -24,7 +24,7 @@ pub struct LogicalSwitch {
 }
 
 /// A logical switch as the API serves it: with the controller that owns its VNI ("" while
-/// its slice moves) and, as that owner counts them, the hosts joined to it and their VTEPs
+/// its slice moves, or from a controller cut off from the majority) and, as that owner counts them, the hosts joined to it and their VTEPs
 /// (None when the owner could not be asked).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogicalSwitchView {

@@ -164,7 +164,7 @@ fn view(c: &Controller, switch: rest::LogicalSwitch) -> LogicalSwitchView {
     let owned = c.owns(switch.vni);
     let vteps = c.tables.vteps(switch.vni).len();
     LogicalSwitchView {
-        controller: c.owner_of(switch.vni).to_string(),
+        controller: c.known_owner_of(switch.vni).to_string(),
         connections: owned.then_some(vteps),
         vteps: owned.then_some(vteps),
         switch,

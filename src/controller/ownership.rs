@@ -102,6 +102,15 @@ impl Ownership {
             .is_none_or(|l| l.id.is_some() && l.valid_until.is_some_and(|t| now < t))
     }
 
+    /// The owner of `slice` as this node can vouch for it: "" while it has no authority (cut
+    /// off from the majority, its map is the last one it read) or while the slice moves.
+    pub fn known_owner(&self, slice: usize, now: Instant) -> &str {
+        match self.owners.get(slice) {
+            Some(o) if self.has_authority(now) => o,
+            _ => "",
+        }
+    }
+
     /// Takes the cluster's map (an older epoch than the one in use is ignored).
     pub fn set_map(&mut self, epoch: u64, owners: Vec<String>, my_lease: Option<i64>) -> bool {
         if owners.len() != SLICES || epoch < self.epoch {
@@ -176,6 +185,7 @@ mod tests {
         assert!(!o.owns(0, t0), "no lease yet");
         o.set_lease(Some(77), Some(t0 + Duration::from_secs(2)));
         assert!(o.owns(0, t0) && !o.owns(1, t0));
+        assert_eq!((o.known_owner(0, t0), o.known_owner(1, t0)), ("c1", "c2"));
         let c = o.refresh(t0);
         assert_eq!(c.gained.len(), SLICES / 2);
         assert!(o.is_settling(0));
@@ -184,6 +194,11 @@ mod tests {
         // The lease's local deadline passes: nothing is owned, before etcd can move it.
         let late = t0 + Duration::from_secs(2);
         assert!(!o.owns(0, late) && !o.has_authority(late));
+        assert_eq!(
+            (o.known_owner(0, late), o.known_owner(1, late)),
+            ("", ""),
+            "cut off, its map names no one"
+        );
         assert_eq!(o.refresh(late).lost.len(), SLICES / 2);
         // A new lease: the old map (written for lease 77) gives nothing back.
         o.set_lease(Some(78), Some(late + Duration::from_secs(2)));

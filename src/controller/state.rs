@@ -107,6 +107,12 @@ impl Controller {
         &self.own.owners[slice_of(vni)]
     }
 
+    /// The owner of `vni` as this node can vouch for it ("" if it cannot: see
+    /// `Ownership::known_owner`), for the API's views.
+    pub fn known_owner_of(&self, vni: Vni) -> &str {
+        self.own.known_owner(slice_of(vni), Instant::now())
+    }
+
     /// Whether this node answers for `vni` now.
     pub fn owns(&self, vni: Vni) -> bool {
         self.own.owns(slice_of(vni), Instant::now())
