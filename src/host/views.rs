@@ -52,8 +52,8 @@ pub fn vtep_list(env: &ControlEnv, snap: &Snapshot, vni: Vni) -> Result<Vec<Vtep
 
 /// The logical switches with ports here, in VNI order, with their replication counters.
 pub fn vnis(env: &ControlEnv, snap: &Snapshot) -> Vec<VniRow> {
-    let mut rows: Vec<VniRow> = snap
-        .vnis
+    // `VniTable` iterates in VNI order.
+    snap.vnis
         .iter()
         .map(|(vni, i)| VniRow {
             vni: *vni,
@@ -68,9 +68,7 @@ pub fn vnis(env: &ControlEnv, snap: &Snapshot) -> Vec<VniRow> {
                 .map(|s| (*s, total_vni_stat(&env.counters, i.slot, *s)))
                 .collect(),
         })
-        .collect();
-    rows.sort_by_key(|r| r.vni);
-    rows
+        .collect()
 }
 
 /// The MAC table of `vni`, sorted by MAC.
